@@ -1,0 +1,164 @@
+"""The interactive explorer: pick an activation, drag its parameters and the input window.
+
+Design (measured by `make bench`): the figure is drawn once per activation or input
+window, its static parts are cached, and a parameter move only restores that cache,
+draws the three moving lines and the title, and encodes a fast PNG into an Image
+widget. Re-creating the whole figure per move, as plain `interact` does, is several
+times slower.
+"""
+from __future__ import annotations
+
+from io import BytesIO
+
+import ipywidgets as widgets
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from PIL import Image
+
+from .plot import DERIVATIVE_COLOUR, FUNCTION_COLOUR, _style, check_points, check_range, curves
+from .registry import activation_names, spec
+
+WINDOW_LIMIT = 20.0
+SWEEP_STEPS = 5
+
+
+def _padded(low: float, high: float, pad: float = 0.08) -> tuple[float, float]:
+    """Limits around [low, high] with a margin; a flat line gets a unit band."""
+    if not np.isfinite([low, high]).all():
+        low, high = -1.0, 1.0
+    span = high - low
+    if span < 1e-9:
+        return low - 1.0, high + 1.0
+    return low - pad * span, high + pad * span
+
+
+class Explorer(widgets.VBox):
+    """Dropdown of every activation, a slider per parameter, an input-window slider, and the live plot."""
+
+    def __init__(self, name: str | None = None, x_range=(-6, 6), points: int = 301):
+        name = spec(name or "relu").name
+        low, high = check_range(x_range)
+        if low < -WINDOW_LIMIT or high > WINDOW_LIMIT:
+            raise ValueError(f"x_range must lie within [-{WINDOW_LIMIT:g}, {WINDOW_LIMIT:g}], got ({low:g}, {high:g})")
+        self.points = check_points(points)
+        self.figure = Figure(figsize=(8.4, 3.0), dpi=80)
+        self.figure.subplots_adjust(left=0.07, right=0.98, bottom=0.16, top=0.9, wspace=0.18)
+        self.canvas = FigureCanvasAgg(self.figure)
+        self.ax_f, self.ax_d = self.figure.subplots(1, 2)
+        self.line_f = self.ax_f.plot([], [], color=FUNCTION_COLOUR, lw=2, animated=True)[0]
+        self.line_d = self.ax_d.plot([], [], color=DERIVATIVE_COLOUR, lw=2, animated=True, label="autograd")[0]
+        self.line_a = self.ax_d.plot([], [], color="k", lw=1, ls="--", animated=True, label="analytic")[0]
+        self.ax_d.legend(loc="upper left", fontsize=8)
+        _style(self.ax_f, "")
+        _style(self.ax_d, "derivative f'(x)")
+        self.background = None
+        self.image = widgets.Image(format="png", layout=widgets.Layout(width="672px"))
+        self.dropdown = widgets.Dropdown(
+            options=[(spec(n).display, n) for n in activation_names()], value=name, description="activation"
+        )
+        self.window = widgets.FloatRangeSlider(
+            value=(low, high), min=-WINDOW_LIMIT, max=WINDOW_LIMIT, step=0.5, description="x range",
+            continuous_update=True, readout_format=".1f",
+        )
+        self.formula = widgets.HTMLMath()
+        self.sliders = widgets.VBox()
+        self.dropdown.observe(self._on_name, names="value")
+        self.window.observe(self._on_window, names="value")
+        super().__init__([widgets.HBox([self.dropdown, self.window]), self.sliders, self.formula, self.image])
+        self._on_name()
+
+    @property
+    def name(self) -> str:
+        """The activation shown."""
+        return self.dropdown.value
+
+    def params(self) -> dict[str, float]:
+        """Current slider values by parameter name."""
+        return {s.description: s.value for s in self.sliders.children}
+
+    def _make_sliders(self) -> list[widgets.FloatSlider]:
+        """One slider per registry parameter, range and step from the registry."""
+        return [
+            widgets.FloatSlider(
+                value=p.default, min=p.low, max=p.high, step=p.step, description=p.name,
+                tooltip=p.doc, continuous_update=True, readout_format=".3g",
+            )
+            for p in spec(self.name).params
+        ]
+
+    def _on_name(self, change=None) -> None:
+        spec_ = spec(self.name)
+        sliders = self._make_sliders()
+        for slider in sliders:
+            slider.observe(self._on_param, names="value")
+        self.sliders.children = sliders
+        self.formula.value = f"$${spec_.latex}$$ <i>{spec_.note}</i>"
+        self.redraw(full=True)
+
+    def _on_window(self, change=None) -> None:
+        self.redraw(full=True)
+
+    def _on_param(self, change=None) -> None:
+        self.redraw(full=False)
+
+    def _limits(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        """Y limits that hold the curves for every value of each slider, so the axes stay still while dragging."""
+        spec_, current = spec(self.name), self.params()
+        trials = [current]
+        for p in spec_.params:
+            for value in np.linspace(p.low, p.high, SWEEP_STEPS):
+                trial = {**current, p.name: float(value)}
+                if spec_.constraint(**trial) is None:
+                    trials.append(trial)
+        ys, ds = [], []
+        for trial in trials:
+            c = curves(self.name, self.window.value, 101, **trial)
+            ys.append(c.y)
+            ds.append(np.concatenate([c.dy, c.dy_analytic]))
+        ys, ds = np.concatenate(ys), np.concatenate(ds)
+        return _padded(ys.min(), ys.max()), _padded(ds.min(), ds.max())
+
+    def redraw(self, full: bool = False) -> None:
+        """Update the plot; full=True re-draws axes and ticks, otherwise only the moving artists."""
+        c = curves(self.name, self.window.value, self.points, **self.params())
+        self.line_f.set_data(c.x, c.y)
+        self.line_d.set_data(c.x, c.dy)
+        self.line_a.set_data(c.x, c.dy_analytic)
+        if full or self.background is None:
+            ylim_f, ylim_d = self._limits()
+            for ax, ylim in ((self.ax_f, ylim_f), (self.ax_d, ylim_d)):
+                ax.set_xlim(*self.window.value)
+                ax.set_ylim(*ylim)
+            self.canvas.draw()
+            self.background = self.canvas.copy_from_bbox(self.figure.bbox)
+        else:
+            self.canvas.restore_region(self.background)
+        self.ax_f.set_title(c.label)
+        self.ax_f.title.set_animated(True)
+        for artist in (self.line_f, self.line_d, self.line_a, self.ax_f.title):
+            self.figure.draw_artist(artist)
+        self.image.value = self.png()
+
+    def png(self) -> bytes:
+        """The current canvas as PNG, encoded with fast compression."""
+        buffer = BytesIO()
+        rgba = np.asarray(self.canvas.buffer_rgba())
+        Image.fromarray(rgba[..., :3]).save(buffer, format="png", compress_level=1)
+        return buffer.getvalue()
+
+    def _repr_mimebundle_(self, **kwargs):
+        """The widget, plus a PNG of the current plot for viewers that do not run widgets."""
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if isinstance(bundle, tuple):
+            data, metadata = bundle
+        else:
+            data, metadata = bundle, {}
+        data = dict(data)
+        data["image/png"] = self.png()
+        return data, metadata
+
+
+def explore(name: str | None = None, x_range=(-6, 6)) -> Explorer:
+    """The interactive explorer, starting at the named activation (ReLU by default)."""
+    return Explorer(name, x_range)

@@ -1,0 +1,123 @@
+"""Static figures: an activation with its derivative, and several overlaid."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from .registry import get_activation, spec
+
+DERIVATIVE_COLOUR = "tab:orange"
+FUNCTION_COLOUR = "tab:blue"
+
+
+def check_range(x_range, name: str = "x_range") -> tuple[float, float]:
+    """Validate an input window (low, high): two finite numbers with low < high."""
+    try:
+        low, high = (float(v) for v in x_range)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a pair (low, high) of numbers, got {x_range!r}") from None
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise ValueError(f"{name} must be finite, got ({low:g}, {high:g})")
+    if not low < high:
+        raise ValueError(f"{name} must satisfy low < high, got ({low:g}, {high:g}): it is empty or reversed")
+    return low, high
+
+
+def check_points(points) -> int:
+    """Validate a number of sample points: an integer of at least 2."""
+    if isinstance(points, bool) or not isinstance(points, (int, np.integer)) or points < 2:
+        raise ValueError(f"points must be an integer >= 2, got {points!r}")
+    return int(points)
+
+
+@dataclass
+class Curves:
+    """An activation sampled on a grid: values, autograd derivative and analytic derivative."""
+
+    x: np.ndarray
+    y: np.ndarray
+    dy: np.ndarray
+    dy_analytic: np.ndarray
+    label: str
+
+
+def curves(name: str, x_range=(-6, 6), points: int = 401, **params) -> Curves:
+    """Sample the activation's module and its autograd derivative, plus the registry's analytic derivative."""
+    spec_ = spec(name)
+    low, high = check_range(x_range)
+    values = spec_.resolve(**params)
+    module = get_activation(spec_.name, **values).double().eval()
+    x = torch.linspace(low, high, check_points(points), dtype=torch.float64, requires_grad=True)
+    y = module(x)
+    (dy,) = torch.autograd.grad(y.sum(), x)
+    with torch.no_grad():
+        analytic = spec_.derivative(x.detach(), **values)
+    return Curves(x.detach().numpy(), y.detach().numpy(), dy.numpy(), analytic.numpy(), spec_.label(**values))
+
+
+def _style(ax, title: str) -> None:
+    """Axis lines through the origin, a light grid and a title."""
+    ax.axhline(0, color="0.6", lw=0.8)
+    ax.axvline(0, color="0.6", lw=0.8)
+    ax.grid(alpha=0.3)
+    ax.set_title(title)
+    ax.set_xlabel("x")
+
+
+def plot_activation(name: str, x_range=(-6, 6), points: int = 401, **params) -> Figure:
+    """A two-panel figure: the activation and its derivative (autograd solid, analytic dashed)."""
+    c = curves(name, x_range, points, **params)
+    fig = Figure(figsize=(9, 3.4), layout="constrained")
+    ax_f, ax_d = fig.subplots(1, 2)
+    ax_f.plot(c.x, c.y, color=FUNCTION_COLOUR, lw=2)
+    _style(ax_f, c.label)
+    ax_f.set_ylabel("f(x)")
+    ax_d.plot(c.x, c.dy, color=DERIVATIVE_COLOUR, lw=2, label="autograd")
+    ax_d.plot(c.x, c.dy_analytic, color="k", lw=1, ls="--", label="analytic")
+    _style(ax_d, "derivative f'(x)")
+    ax_d.legend(loc="best", fontsize=8)
+    return fig
+
+
+def plot_compare(names, x_range=(-6, 6), points: int = 401, params: dict | None = None) -> Figure:
+    """Several activations overlaid, functions left and derivatives right; params maps name -> kwargs."""
+    if isinstance(names, str) or not len(names):
+        raise ValueError(f"names must be a non-empty list of activation names, got {names!r}")
+    params = params or {}
+    fig = Figure(figsize=(10, 3.8), layout="constrained")
+    ax_f, ax_d = fig.subplots(1, 2)
+    for name in names:
+        c = curves(name, x_range, points, **params.get(name, {}))
+        (line,) = ax_f.plot(c.x, c.y, lw=2, label=c.label)
+        ax_d.plot(c.x, c.dy, lw=2, color=line.get_color())
+    _style(ax_f, "f(x)")
+    _style(ax_d, "f'(x)")
+    ax_f.legend(fontsize=8)
+    return fig
+
+
+def _figure_png(fig: Figure) -> bytes:
+    """PNG bytes of a figure, for IPython's display of a returned Figure."""
+    from io import BytesIO
+
+    buffer = BytesIO()
+    fig.savefig(buffer, format="png", dpi=90)
+    return buffer.getvalue()
+
+
+def _register_png_display() -> None:
+    """Let a bare Figure returned by a notebook cell display as PNG (never SVG)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None:
+        shell.display_formatter.formatters["image/png"].for_type(Figure, _figure_png)
+
+
+_register_png_display()
