@@ -1,6 +1,10 @@
 """actlab: the helper library of the activation-functions course."""
-from .registry import Activation, Param, Spec, activation_names, get_activation, register, spec, unregister
-
 __version__ = "0.1.0"
+
+from .registry import Activation, Param, Spec, activation_names, get_activation, register, spec, unregister
 from .plot import curves, plot_activation, plot_compare
 from .explore import Explorer, explore
+from .data import DataError, Dataset, cifar_like, image_data, load_cifar10, toy_2d
+from .models import LeNet, MLP, activation_modules, swap_activation
+from .train import Callback, History, evaluate, pick_device, train
+from .compare import Comparison, compare

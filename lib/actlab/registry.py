@@ -200,8 +200,7 @@ def _sig(x):
 
 
 def _softplus(x, beta=1.0, threshold=20.0):
-    bx = beta * x
-    return torch.where(bx > threshold, x, torch.log1p(torch.exp(-bx.abs())) / beta + torch.clamp(x, min=0))
+    return torch.where(beta * x > threshold, x, torch.logaddexp(beta * x, torch.zeros_like(x)) / beta)
 
 
 def _phi(x):
@@ -266,7 +265,7 @@ def _entries() -> list[Spec]:
     return [
         Spec(
             name="heaviside", display="Heaviside step", latex=r"H(x) = \begin{cases}1 & x > 0\\ 0 & x \le 0\end{cases}",
-            forward=lambda x: _step(x), derivative=lambda x: torch.zeros_like(x),
+            forward=lambda x: _HeavisideFn.apply(x), derivative=lambda x: torch.zeros_like(x),
             output_range=_const(0, 1), zero_centred=False, monotonic=True, smooth=False, saturates="both",
             needs_exp=False, kinks=lambda: (0.0,), module=lambda: Heaviside(),
             reference=lambda x: __import__("numpy").heaviside(x, 0.0),
@@ -454,7 +453,7 @@ def _entries() -> list[Spec]:
         Spec(
             name="hardswish", display="Hardswish", latex=r"\mathrm{Hardswish}(x) = x\,\mathrm{ReLU6}(x + 3)/6",
             forward=lambda x: x * torch.clamp(x + 3, 0, 6) / 6,
-            derivative=lambda x: torch.where(x < -3, torch.zeros_like(x), torch.where(x > 3, torch.ones_like(x), (2 * x + 3) / 6)),
+            derivative=lambda x: torch.where(x <= -3, torch.zeros_like(x), torch.where(x >= 3, torch.ones_like(x), (2 * x + 3) / 6)),
             output_range=_const(-0.375, math.inf), zero_centred=False, monotonic=False, smooth=False, saturates="negative",
             needs_exp=False, kinks=lambda: (-3.0, 3.0), module=lambda: nn.Hardswish(), torch_name="Hardswish",
             note="piecewise Swish without exp (MobileNetV3, Howard et al. 2019)",

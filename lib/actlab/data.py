@@ -1,0 +1,366 @@
+"""Data: a procedural CIFAR-style image set, the real CIFAR-10 loader, and small 2-D problems."""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import pickle
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+GENERATOR_VERSION = 1
+RENDER_CHUNK = 1000  # images per rendering pass: small enough to stay in the CPU cache (4x faster than 10k)
+DATA_DIR = Path(os.environ.get("ACTLAB_DATA", Path(__file__).resolve().parents[2] / "data"))
+
+# Official md5 of each file of the CIFAR-10 python version (https://www.cs.toronto.edu/~kriz/cifar.html).
+CIFAR10_MD5 = {
+    "data_batch_1": "c99cafc152244af753f735de768cd75f",
+    "data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
+    "data_batch_3": "54ebc095f3ab1f0389bbae665268c751",
+    "data_batch_4": "634d18415352ddfa80567beed471001a",
+    "data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb",
+    "test_batch": "40351d587109b95175f43aff81a1287e",
+    "batches.meta": "5ff9c542aee3614f3951f8cda6e48888",
+}
+CIFAR10_FOLDER = "cifar-10-batches-py"
+
+
+class DataError(RuntimeError):
+    """A data file is missing, corrupt or fails its checksum."""
+
+
+@dataclass
+class Dataset:
+    """Train and test tensors, class names and where the data came from."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    classes: tuple[str, ...]
+    source: str
+
+    def __post_init__(self):
+        for split in ("train", "test"):
+            x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
+            if len(x) != len(y):
+                raise ValueError(f"x_{split} has {len(x)} rows but y_{split} has {len(y)}")
+
+    def __repr__(self) -> str:
+        shape = tuple(self.x_train.shape[1:])
+        return f"Dataset({self.source}: {len(self.x_train)} train, {len(self.x_test)} test, shape {shape}, {len(self.classes)} classes)"
+
+    @property
+    def is_image(self) -> bool:
+        """True for uint8 images (N, 3, H, W)."""
+        return self.x_train.dtype == torch.uint8
+
+    def subset(self, n_train: int | None = None, n_test: int | None = None) -> "Dataset":
+        """The first n_train / n_test examples (both sets are already shuffled)."""
+        n_train = _check_count(n_train, "n_train", len(self.x_train))
+        n_test = _check_count(n_test, "n_test", len(self.x_test))
+        return Dataset(self.x_train[:n_train], self.y_train[:n_train], self.x_test[:n_test], self.y_test[:n_test],
+                       self.classes, f"{self.source} (subset {n_train}/{n_test})")
+
+    def fingerprint(self) -> str:
+        """A short hash of the contents, used in cache keys."""
+        digest = hashlib.sha256()
+        for t in (self.x_train, self.y_train, self.x_test, self.y_test):
+            digest.update(t.contiguous().numpy().tobytes())
+        return digest.hexdigest()[:16]
+
+    def channel_stats(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-channel (or per-feature) mean and standard deviation of the training inputs."""
+        x = self.x_train.float()
+        dims = [0, 2, 3] if x.dim() == 4 else [0]
+        return x.mean(dims), x.std(dims).clamp_min(1e-6)
+
+
+def _check_count(value, name: str, available: int) -> int:
+    """A count between 1 and what is available (None means all)."""
+    if value is None:
+        return available
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= available:
+        raise ValueError(f"{name} must be an integer in [1, {available}], got {value!r}")
+    return value
+
+
+# ---------------------------------------------------------------------------
+# The procedural CIFAR-style set
+# ---------------------------------------------------------------------------
+
+# Each class is a union of primitives in object coordinates (u, v in about [-1, 1]):
+# ("ellipse", cx, cy, rx, ry) or ("box", cx, cy, half-width, half-height) or ("tri", cx, cy, size).
+SHAPES = {
+    "airplane": [("box", 0, 0, 0.9, 0.12), ("box", 0.05, 0, 0.14, 0.75), ("box", -0.75, 0, 0.08, 0.3)],
+    "automobile": [("box", 0, 0.05, 0.8, 0.25), ("box", 0, -0.3, 0.4, 0.18), ("ellipse", -0.5, 0.35, 0.18, 0.18), ("ellipse", 0.5, 0.35, 0.18, 0.18)],
+    "bird": [("ellipse", 0, 0.05, 0.45, 0.28), ("ellipse", 0.45, -0.25, 0.18, 0.18), ("tri", -0.15, -0.25, 0.35)],
+    "cat": [("ellipse", 0, 0.1, 0.5, 0.45), ("tri", -0.32, -0.42, 0.28), ("tri", 0.32, -0.42, 0.28)],
+    "deer": [("ellipse", 0, 0.15, 0.3, 0.5), ("box", -0.3, -0.55, 0.05, 0.3), ("box", 0.3, -0.55, 0.05, 0.3), ("box", 0, -0.75, 0.4, 0.05)],
+    "dog": [("ellipse", 0, 0.05, 0.5, 0.45), ("ellipse", -0.5, 0.1, 0.15, 0.35), ("ellipse", 0.5, 0.1, 0.15, 0.35)],
+    "frog": [("ellipse", 0, 0.15, 0.7, 0.35), ("ellipse", -0.3, -0.2, 0.15, 0.15), ("ellipse", 0.3, -0.2, 0.15, 0.15)],
+    "horse": [("ellipse", 0, -0.05, 0.6, 0.25), ("box", -0.4, 0.45, 0.07, 0.3), ("box", 0.4, 0.45, 0.07, 0.3), ("ellipse", 0.6, -0.35, 0.15, 0.28)],
+    "ship": [("tri", 0, 0.2, -0.9), ("box", 0, -0.25, 0.05, 0.5), ("box", 0.15, -0.35, 0.2, 0.15)],
+    "truck": [("box", -0.15, -0.05, 0.6, 0.35), ("box", 0.6, 0.05, 0.22, 0.25), ("ellipse", -0.45, 0.4, 0.16, 0.16), ("ellipse", 0.55, 0.4, 0.16, 0.16)],
+}
+# Typical object and background colours (RGB in [0, 1]) per class; samples are jittered a lot around them.
+OBJECT_RGB = {
+    "airplane": (0.75, 0.75, 0.8), "automobile": (0.7, 0.15, 0.15), "bird": (0.55, 0.4, 0.25), "cat": (0.6, 0.45, 0.3),
+    "deer": (0.55, 0.35, 0.2), "dog": (0.5, 0.38, 0.25), "frog": (0.3, 0.55, 0.2), "horse": (0.45, 0.3, 0.2),
+    "ship": (0.5, 0.5, 0.55), "truck": (0.6, 0.55, 0.2),
+}
+BACKGROUND_RGB = {
+    "airplane": (0.5, 0.7, 0.9), "automobile": (0.5, 0.5, 0.5), "bird": (0.55, 0.75, 0.9), "cat": (0.55, 0.5, 0.45),
+    "deer": (0.35, 0.55, 0.25), "dog": (0.5, 0.55, 0.4), "frog": (0.4, 0.5, 0.25), "horse": (0.4, 0.6, 0.3),
+    "ship": (0.2, 0.4, 0.65), "truck": (0.55, 0.55, 0.55),
+}
+
+
+def _primitive(kind: str, u: torch.Tensor, v: torch.Tensor, a, b, c, d=None) -> torch.Tensor:
+    """Soft mask (0..1) of one primitive on object coordinates."""
+    edge = 0.06
+    if kind == "ellipse":
+        r = torch.sqrt(((u - a) / c) ** 2 + ((v - b) / d) ** 2)
+        return torch.clamp((1 - r) / edge * min(c, d) * 3, 0, 1)
+    if kind == "box":
+        dist = torch.maximum((u - a).abs() - c, (v - b).abs() - d)
+        return torch.clamp(-dist / edge, 0, 1)
+    if kind == "tri":  # isosceles triangle, apex up for size > 0, down for size < 0
+        size = abs(c)
+        vv = (v - b) * (1 if c > 0 else -1)
+        inside = torch.minimum(vv + size / 2, size / 2 - vv - 2 * (u - a).abs())
+        return torch.clamp(inside / edge, 0, 1)
+    raise ValueError(kind)
+
+
+def _render(labels: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Render uint8 images (N, 3, 32, 32) for the given labels."""
+    n = len(labels)
+    rand = lambda *shape: torch.rand(*shape, generator=gen)
+    randn = lambda *shape: torch.randn(*shape, generator=gen)
+    # Backgrounds: a class-typical colour mixed with a random one, low-frequency texture, and a horizon.
+    bg_class = torch.tensor([BACKGROUND_RGB[CLASSES[i]] for i in range(10)])[labels]
+    mix = rand(n, 1) * 0.8
+    bg = (1 - mix) * bg_class + mix * rand(n, 3)
+    texture = F.interpolate(randn(n, 3, 4, 4), size=32, mode="bicubic", align_corners=False) * 0.12
+    horizon = (torch.linspace(-1, 1, 32).view(1, 1, 32, 1) - (rand(n, 1, 1, 1) - 0.5)).sigmoid() * (rand(n, 1, 1, 1) - 0.5) * 0.5
+    image = bg.view(n, 3, 1, 1) + texture + horizon
+    # Clutter: up to three random blobs of random colour.
+    ys, xs = torch.meshgrid(torch.linspace(-1, 1, 32), torch.linspace(-1, 1, 32), indexing="ij")
+    for _ in range(3):
+        cx, cy, r = rand(n, 1, 1) * 2 - 1, rand(n, 1, 1) * 2 - 1, rand(n, 1, 1) * 0.3 + 0.05
+        on = (rand(n, 1, 1) < 0.6).float()
+        blob = torch.clamp((r - torch.sqrt((xs - cx) ** 2 + (ys - cy) ** 2)) / 0.05, 0, 1) * on
+        image = image * (1 - blob.unsqueeze(1)) + blob.unsqueeze(1) * rand(n, 3, 1, 1)
+    # The object: random rotation, scale, translation and aspect, per image.
+    angle = randn(n, 1, 1) * 0.35
+    flip = torch.where(rand(n, 1, 1) < 0.5, -1.0, 1.0)
+    scale = rand(n, 1, 1) * 0.5 + 0.55
+    aspect = 1 + randn(n, 1, 1) * 0.12
+    tx, ty = (rand(n, 1, 1) - 0.5) * 0.7, (rand(n, 1, 1) - 0.5) * 0.7
+    xr, yr = xs - tx, ys - ty
+    u = (torch.cos(angle) * xr + torch.sin(angle) * yr) / scale * flip * aspect
+    v = (-torch.sin(angle) * xr + torch.cos(angle) * yr) / scale / aspect
+    mask = torch.zeros(n, 32, 32)
+    for k, name in enumerate(CLASSES):
+        rows = (labels == k).nonzero().flatten()
+        if len(rows) == 0:
+            continue
+        for kind, *args in SHAPES[name]:
+            mask[rows] = torch.maximum(mask[rows], _primitive(kind, u[rows], v[rows], *args))
+    colour = torch.tensor([OBJECT_RGB[CLASSES[i]] for i in range(10)])[labels]
+    colour = (colour + randn(n, 3) * 0.2).clamp(0, 1)
+    shading = 1 + 0.35 * v.unsqueeze(1) * (rand(n, 1, 1, 1) - 0.3)
+    obj = colour.view(n, 3, 1, 1) * shading
+    image = image * (1 - mask.unsqueeze(1)) + obj * mask.unsqueeze(1)
+    image = image * (0.6 + 0.8 * rand(n, 1, 1, 1)) + randn(n, 3, 32, 32) * 0.06  # exposure and sensor noise
+    return (image.clamp(0, 1) * 255).round().to(torch.uint8)
+
+
+def _generate(n_train: int, n_test: int, seed: int) -> Dataset:
+    """Generate the set in chunks (bounded memory), deterministically from seed."""
+    gen = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, 10, (n_train + n_test,), generator=gen)
+    chunks = [_render(labels[i:i + RENDER_CHUNK], gen) for i in range(0, len(labels), RENDER_CHUNK)]
+    images = torch.cat(chunks)
+    return Dataset(images[:n_train], labels[:n_train], images[n_train:], labels[n_train:], CLASSES,
+                   f"cifar_like(seed={seed}), procedurally generated, not real CIFAR-10")
+
+
+def _atomic_write(path: Path, write) -> None:
+    """Call write(file) on a temporary file in path's folder, then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _digest(arrays: dict[str, np.ndarray]) -> str:
+    """sha256 over the arrays' bytes, in name order."""
+    h = hashlib.sha256()
+    for key in sorted(arrays):
+        h.update(key.encode())
+        h.update(np.ascontiguousarray(arrays[key]).tobytes())
+    return h.hexdigest()
+
+
+def save_arrays(path: Path, arrays: dict[str, np.ndarray], meta: dict) -> None:
+    """Write arrays and metadata (with a checksum) atomically as a pickle-free .npz."""
+    meta = {**meta, "sha256": _digest(arrays)}
+    payload = {**arrays, "__meta__": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)}
+    _atomic_write(Path(path), lambda f: np.savez(f, **payload))
+
+
+def load_arrays(path: Path) -> tuple[dict[str, np.ndarray], dict]:
+    """Read a file written by save_arrays; raise DataError if it is unreadable or fails its checksum."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+        meta = json.loads(arrays.pop("__meta__").tobytes())
+    except Exception as exc:  # zip, json or numpy errors all mean the same: corrupt
+        raise DataError(f"{path} is unreadable ({type(exc).__name__}: {exc})") from exc
+    if meta.get("sha256") != _digest(arrays):
+        raise DataError(f"{path} fails its checksum")
+    return arrays, meta
+
+
+def cifar_like(n_train: int = 50000, n_test: int = 10000, seed: int = 0, cache: bool = True,
+               root: str | Path | None = None) -> Dataset:
+    """A procedurally generated CIFAR-style set: 32x32 RGB, 10 classes, deterministic from seed; cached in data/."""
+    for name, value in (("n_train", n_train), ("n_test", n_test)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    path = Path(root or DATA_DIR) / f"cifar_like-v{GENERATOR_VERSION}-s{seed}-{n_train}-{n_test}.npz"
+    if cache and path.exists():
+        try:
+            arrays, meta = load_arrays(path)
+            return Dataset(*(torch.from_numpy(arrays[k]) for k in ("x_train", "y_train", "x_test", "y_test")),
+                           CLASSES, meta["source"])
+        except (DataError, KeyError) as exc:
+            warnings.warn(f"cache {path.name} is corrupt ({exc}); regenerating it", stacklevel=2)
+    data = _generate(n_train, n_test, seed)
+    if cache:
+        arrays = {k: getattr(data, k).numpy() for k in ("x_train", "y_train", "x_test", "y_test")}
+        save_arrays(path, arrays, {"source": data.source})
+    return data
+
+
+# ---------------------------------------------------------------------------
+# Real CIFAR-10
+# ---------------------------------------------------------------------------
+
+def _md5(path: Path) -> str:
+    """md5 hex digest of a file."""
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def find_cifar10(root: str | Path | None = None) -> Path | None:
+    """The cifar-10-batches-py folder under root (or data/), or None if it is not there."""
+    root = Path(root or DATA_DIR)
+    for candidate in (root / CIFAR10_FOLDER, root):
+        if (candidate / "data_batch_1").exists() or (candidate / "test_batch").exists():
+            return candidate
+    return None
+
+
+def load_cifar10(root: str | Path | None = None, checksums: dict[str, str] | None = None) -> Dataset:
+    """Real CIFAR-10 from the official python batches, each verified by md5 before it is unpickled."""
+    folder = find_cifar10(root)
+    where = Path(root or DATA_DIR)
+    if folder is None:
+        raise DataError(
+            f"CIFAR-10 not found under {where}. Download cifar-10-python.tar.gz from "
+            f"https://www.cs.toronto.edu/~kriz/cifar.html and unpack it so that {where / CIFAR10_FOLDER}/data_batch_1 exists."
+        )
+    checksums = CIFAR10_MD5 if checksums is None else checksums
+    for name, expected in checksums.items():
+        path = folder / name
+        if not path.exists():
+            raise DataError(f"{path} is missing: the CIFAR-10 folder is incomplete; nothing was loaded")
+        actual = _md5(path)
+        if actual != expected:
+            raise DataError(f"{path} fails its md5 check (expected {expected}, got {actual}): "
+                            "the file is corrupt, truncated or not the official one; nothing was loaded")
+
+    def batch(name):
+        with open(folder / name, "rb") as f:  # verified above: safe to unpickle
+            d = pickle.load(f, encoding="bytes")
+        x = torch.from_numpy(np.asarray(d[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32).copy())
+        return x, torch.tensor(d[b"labels"], dtype=torch.long)
+
+    train = [batch(f"data_batch_{i}") for i in range(1, 6)]
+    x_test, y_test = batch("test_batch")
+    with open(folder / "batches.meta", "rb") as f:
+        classes = tuple(n.decode() for n in pickle.load(f, encoding="bytes")[b"label_names"])
+    return Dataset(torch.cat([x for x, _ in train]), torch.cat([y for _, y in train]), x_test, y_test, classes,
+                   "CIFAR-10 (real, official python batches, md5-verified)")
+
+
+def image_data(n_train: int = 10000, n_test: int = 2000, seed: int = 0, root: str | Path | None = None) -> Dataset:
+    """Real CIFAR-10 when its files are present, otherwise the procedural set; subset to n_train / n_test."""
+    if find_cifar10(root) is not None:
+        return load_cifar10(root).subset(n_train, n_test)
+    return cifar_like(n_train, n_test, seed, root=root)
+
+
+# ---------------------------------------------------------------------------
+# Small 2-D problems
+# ---------------------------------------------------------------------------
+
+TOY_KINDS = ("xor", "circles", "spirals", "moons")
+
+
+def toy_2d(kind: str = "xor", n: int = 1000, noise: float = 0.1, seed: int = 0, test_fraction: float = 0.25) -> Dataset:
+    """A 2-D binary classification set (xor, circles, spirals, moons) split into train and test."""
+    if kind not in TOY_KINDS:
+        import difflib
+        close = difflib.get_close_matches(str(kind), TOY_KINDS, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"unknown toy_2d kind {kind!r}; valid kinds: {', '.join(TOY_KINDS)}.{hint}")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 8:
+        raise ValueError(f"n must be an integer >= 8, got {n!r}")
+    if not (isinstance(noise, (int, float)) and 0 <= noise <= 2):
+        raise ValueError(f"noise must be in [0, 2], got {noise!r}")
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
+    gen = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, 2, (n,), generator=gen)
+    t = torch.rand(n, generator=gen)
+    if kind == "xor":
+        x = torch.rand(n, 2, generator=gen) * 2 - 1
+        y = ((x[:, 0] > 0) ^ (x[:, 1] > 0)).long()
+    elif kind == "circles":
+        radius = torch.where(y == 1, 0.5, 1.0)
+        angle = t * 2 * math.pi
+        x = torch.stack([radius * torch.cos(angle), radius * torch.sin(angle)], 1)
+    elif kind == "spirals":
+        r = 0.1 + t * 0.9
+        angle = t * 3 * math.pi + y * math.pi
+        x = torch.stack([r * torch.cos(angle), r * torch.sin(angle)], 1)
+    else:  # moons
+        angle = t * math.pi
+        x = torch.where(y[:, None] == 0, torch.stack([torch.cos(angle), torch.sin(angle)], 1),
+                        torch.stack([1 - torch.cos(angle), 0.5 - torch.sin(angle)], 1)) - torch.tensor([0.5, 0.25])
+    x = x + torch.randn(n, 2, generator=gen) * noise * (0.3 if kind != "xor" else 0.15)
+    n_test = max(1, int(n * test_fraction))
+    return Dataset(x[n_test:], y[n_test:], x[:n_test], y[:n_test], ("0", "1"),
+                   f"toy_2d({kind!r}, n={n}, noise={noise}, seed={seed})")

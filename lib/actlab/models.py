@@ -1,0 +1,140 @@
+"""Models built from registry activations: the slides' LeNet, a configurable MLP, and activation swapping."""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .registry import Activation, activation_names, get_activation, spec
+
+INITS = ("default", "kaiming", "xavier", "lecun", "small", "large")
+
+
+def make_activation(activation, params: dict | None = None) -> nn.Module:
+    """A fresh activation module from a registry name (with params) or a zero-argument factory."""
+    if isinstance(activation, str):
+        return get_activation(activation, **(params or {}))
+    if callable(activation) and not isinstance(activation, nn.Module):
+        module = activation()
+        if not isinstance(module, nn.Module):
+            raise TypeError(f"activation factory must return an nn.Module, got {type(module).__name__}")
+        return module
+    raise TypeError("activation must be a registry name or a zero-argument factory returning an nn.Module "
+                    f"(got {activation!r}); a shared module instance would share trainable parameters")
+
+
+def _name_of(activation, params) -> str:
+    """A readable name for the activation used in a model."""
+    if isinstance(activation, str):
+        return spec(activation).label(**(params or {}))
+    return getattr(activation, "__name__", type(activation).__name__)
+
+
+class LeNet(nn.Module):
+    """The slides' CNN: conv 3-6-5, pool, conv 6-16-5, pool, fc 120, 84, 10, with any activation."""
+
+    def __init__(self, activation="relu", params: dict | None = None, num_classes: int = 10):
+        super().__init__()
+        self.activation_name = _name_of(activation, params)
+        self.conv1 = nn.Conv2d(3, 6, 5)
+        self.act1 = make_activation(activation, params)
+        self.pool = nn.MaxPool2d(2, 2)
+        self.conv2 = nn.Conv2d(6, 16, 5)
+        self.act2 = make_activation(activation, params)
+        self.fc1 = nn.Linear(16 * 5 * 5, 120)
+        self.act3 = make_activation(activation, params)
+        self.fc2 = nn.Linear(120, 84)
+        self.act4 = make_activation(activation, params)
+        self.fc3 = nn.Linear(84, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pool(self.act1(self.conv1(x)))
+        x = self.pool(self.act2(self.conv2(x)))
+        x = torch.flatten(x, 1)
+        x = self.act3(self.fc1(x))
+        x = self.act4(self.fc2(x))
+        return self.fc3(x)
+
+
+def init_linear(layer: nn.Linear, init: str, activation: str | None = None) -> None:
+    """Initialise a linear layer's weight by a named scheme; biases start at zero (except 'default')."""
+    if init == "default":
+        return
+    fan_in = layer.weight.shape[1]
+    with torch.no_grad():
+        if init == "kaiming":
+            nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+        elif init == "xavier":
+            nn.init.xavier_normal_(layer.weight)
+        elif init == "lecun":
+            layer.weight.normal_(0, 1 / math.sqrt(fan_in))
+        elif init == "small":
+            layer.weight.normal_(0, 0.01)
+        elif init == "large":
+            layer.weight.normal_(0, 4 / math.sqrt(fan_in))
+        layer.bias.zero_()
+
+
+class MLP(nn.Module):
+    """depth hidden layers of width units, each followed by the activation; a linear output layer."""
+
+    def __init__(self, depth: int = 4, width: int = 64, activation="relu", params: dict | None = None,
+                 in_features: int = 2, out_features: int = 2, init: str = "default", batch_norm: bool = False):
+        super().__init__()
+        for name, value, low in (("depth", depth, 1), ("width", width, 1), ("in_features", in_features, 1),
+                                 ("out_features", out_features, 1)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        if init not in INITS:
+            raise ValueError(f"init must be one of {', '.join(INITS)}, got {init!r}")
+        self.activation_name = _name_of(activation, params)
+        layers: list[nn.Module] = [nn.Flatten()]
+        features = in_features
+        for _ in range(depth):
+            linear = nn.Linear(features, width)
+            init_linear(linear, init)
+            layers.append(linear)
+            if batch_norm:
+                layers.append(nn.BatchNorm1d(width))
+            layers.append(make_activation(activation, params))
+            features = width
+        self.hidden = nn.Sequential(*layers)
+        self.out = nn.Linear(features, out_features)
+        init_linear(self.out, init)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.hidden(x))
+
+    def linear_layers(self) -> list[nn.Linear]:
+        """The hidden linear layers, input first, then the output layer."""
+        return [m for m in self.hidden if isinstance(m, nn.Linear)] + [self.out]
+
+
+def activation_types() -> tuple[type, ...]:
+    """Module classes the registry produces: how swap_activation and the diagnostics find activations."""
+    types = {Activation}
+    for name in activation_names():
+        types.add(type(get_activation(name)))
+    return tuple(types)
+
+
+def activation_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """(qualified name, module) of every activation in the model, in forward order of registration."""
+    types = activation_types()
+    return [(name, m) for name, m in model.named_modules() if isinstance(m, types)]
+
+
+def swap_activation(model: nn.Module, name: str, **params) -> nn.Module:
+    """Replace every activation module in model (in place) with a fresh one of the named kind; returns model."""
+    found = activation_modules(model)
+    if not found:
+        raise ValueError("swap_activation: the model has no activation modules to swap")
+    device = next(model.parameters()).device
+    for qualified, _ in found:
+        parent_name, _, child = qualified.rpartition(".")
+        parent = model.get_submodule(parent_name) if parent_name else model
+        setattr(parent, child, get_activation(name, **params).to(device))
+    if hasattr(model, "activation_name"):
+        model.activation_name = spec(name).label(**params)
+    return model

@@ -1,0 +1,283 @@
+"""The training engine: seeded, cached, interruptible training with a plottable history, and activation grids."""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from torch import nn
+from torch.nn import functional as F
+
+from . import __version__
+from .data import DATA_DIR, DataError, Dataset, load_arrays, save_arrays
+
+OPTIMIZERS = ("sgd", "adam", "adamw")
+STATUSES = ("completed", "diverged", "interrupted")
+
+
+def pick_device(device: str | torch.device | None = None) -> torch.device:
+    """The device to train on: CUDA, then Apple MPS, then CPU; an explicit choice is checked."""
+    if device is not None:
+        device = torch.device(device)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError("device='cuda' was asked for but CUDA is not available here; use device=None to pick automatically")
+        if device.type == "mps" and not torch.backends.mps.is_available():
+            raise ValueError("device='mps' was asked for but MPS is not available here; use device=None to pick automatically")
+        return device
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+@dataclass
+class History:
+    """What one training run produced: per-step loss, per-epoch records, status and the data it used."""
+
+    config: dict
+    data_source: str
+    steps: list[float] = field(default_factory=list)
+    epochs: list[dict] = field(default_factory=list)
+    status: str = "completed"
+    message: str = ""
+    from_cache: bool = False
+
+    def to_dict(self) -> dict:
+        """A JSON-serialisable dict."""
+        d = asdict(self)
+        d.pop("from_cache")
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "History":
+        """Inverse of to_dict."""
+        return cls(**d)
+
+    @property
+    def final(self) -> dict:
+        """The last epoch's record."""
+        return self.epochs[-1] if self.epochs else {}
+
+    def frame(self):
+        """Per-epoch records as a pandas DataFrame."""
+        import pandas as pd
+
+        return pd.DataFrame(self.epochs)
+
+    def plot(self, title: str | None = None) -> Figure:
+        """Loss per step (left) and train/test accuracy per epoch (right)."""
+        fig = Figure(figsize=(9, 3.2), layout="constrained")
+        ax_loss, ax_acc = fig.subplots(1, 2)
+        ax_loss.plot(self.steps, lw=0.8)
+        ax_loss.set(xlabel="step", ylabel="training loss", title="loss per step")
+        epochs = [r["epoch"] for r in self.epochs]
+        ax_acc.plot(epochs, [r["train_acc"] for r in self.epochs], "o-", label="train")
+        ax_acc.plot(epochs, [r["test_acc"] for r in self.epochs], "s-", label="test")
+        ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
+        ax_acc.legend()
+        for ax in (ax_loss, ax_acc):
+            ax.grid(alpha=0.3)
+        fig.suptitle(title or f"{self.config.get('model', '')}, {self.status}; data: {self.data_source}", fontsize=9)
+        return fig
+
+
+class Callback:
+    """Hooks into training; subclasses override what they need."""
+
+    def key(self) -> str:
+        """What identifies this callback's results in a cache key."""
+        return type(self).__name__
+
+    def on_after_backward(self, model: nn.Module, step: int) -> None:
+        """Called after each backward pass, before the optimiser step."""
+
+    def on_epoch_end(self, model: nn.Module, epoch: int) -> dict:
+        """Called at epoch 0 (before training) and after each epoch; returns metrics for that epoch's record."""
+        return {}
+
+
+def _state_digest(model: nn.Module) -> str:
+    """A hash of the model's parameters and buffers: identifies its initial weights."""
+    h = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def _check_positive(name: str, value, kind=float, allow_zero: bool = False) -> None:
+    """Raise a ValueError naming the parameter unless value is a positive (or non-negative) number."""
+    ok = isinstance(value, (int, float) if kind is float else int) and not isinstance(value, bool)
+    if ok and math.isfinite(value) and (value > 0 or (allow_zero and value == 0)):
+        return
+    bound = ">= 0" if allow_zero else "> 0"
+    raise ValueError(f"{name} must be a finite {'number' if kind is float else 'integer'} {bound}, got {value!r}")
+
+
+def _normalised(data: Dataset, device: torch.device, channels_last: bool):
+    """Train and test inputs as float tensors on device, standardised with the training statistics."""
+    mean, std = data.channel_stats()
+    shape = (1, -1, 1, 1) if data.x_train.dim() == 4 else (1, -1)
+    out = []
+    for x in (data.x_train, data.x_test):
+        x = ((x.float() - mean.view(shape)) / std.view(shape)).to(device)
+        if channels_last and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        out.append(x)
+    return out
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000) -> tuple[float, float]:
+    """Mean cross-entropy loss and accuracy of model on (x, y)."""
+    was_training = model.training
+    model.eval()
+    loss_sum, correct = 0.0, 0
+    for i in range(0, len(x), batch_size):
+        logits = model(x[i:i + batch_size])
+        target = y[i:i + batch_size]
+        loss_sum += F.cross_entropy(logits, target, reduction="sum").item()
+        correct += (logits.argmax(1) == target).sum().item()
+    model.train(was_training)
+    return loss_sum / len(x), correct / len(x)
+
+
+def cache_path(key: dict, folder: Path | None = None) -> Path:
+    """Where the result for a configuration is cached."""
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:20]
+    return Path(folder or DATA_DIR / "cache") / f"train-{digest}.npz"
+
+
+def _load_cached(path: Path, model: nn.Module) -> History | None:
+    """The cached history (loading its weights into model), or None if absent; a corrupt entry is reported."""
+    if not path.exists():
+        return None
+    try:
+        arrays, meta = load_arrays(path)
+        model.load_state_dict({k: torch.from_numpy(v) for k, v in arrays.items()})
+        history = History.from_dict(meta["history"])
+    except (DataError, KeyError, RuntimeError, TypeError) as exc:
+        warnings.warn(f"cached result {path.name} is corrupt ({exc}); retraining", stacklevel=3)
+        return None
+    history.from_cache = True
+    return history
+
+
+def _save_cached(path: Path, model: nn.Module, history: History) -> None:
+    """Cache history and final weights atomically."""
+    arrays = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
+    save_arrays(path, arrays, {"history": history.to_dict()})
+
+
+def _make_optimizer(name: str, params, lr: float, momentum: float, weight_decay: float) -> torch.optim.Optimizer:
+    """An optimiser by name."""
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+
+
+def train(model: nn.Module, data: Dataset, epochs: int = 3, lr: float = 0.01, optimizer: str = "sgd",
+          momentum: float = 0.9, batch_size: int = 64, seed: int = 0, device=None, weight_decay: float = 0.0,
+          callbacks=(), progress: bool = True, cache: bool = False, channels_last: bool | None = None) -> History:
+    """Train model on data with cross-entropy; return its History (cached on disk when cache=True).
+
+    A loss that turns NaN or infinite stops the run (status 'diverged'); Ctrl-C or a kernel
+    interrupt stops it too (status 'interrupted'). Either way the history so far is returned.
+    """
+    _check_positive("epochs", epochs, int, allow_zero=True)
+    _check_positive("lr", lr)
+    _check_positive("batch_size", batch_size, int)
+    _check_positive("momentum", momentum, allow_zero=True)
+    _check_positive("weight_decay", weight_decay, allow_zero=True)
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
+    if not isinstance(data, Dataset):
+        raise TypeError(f"data must be an actlab Dataset (cifar_like, load_cifar10, toy_2d), got {type(data).__name__}")
+    device = pick_device(device)
+    channels_last = data.x_train.dim() == 4 and device.type == "cpu" if channels_last is None else channels_last
+    config = {
+        "model": getattr(model, "activation_name", type(model).__name__), "model_class": type(model).__name__,
+        "epochs": epochs, "lr": lr, "optimizer": optimizer, "momentum": momentum, "batch_size": batch_size,
+        "seed": seed, "weight_decay": weight_decay, "device": device.type,
+    }
+    key = {**config, "version": __version__, "architecture": repr(model), "init": _state_digest(model),
+           "data": data.fingerprint(), "callbacks": [cb.key() for cb in callbacks]}
+    path = cache_path(key)
+    if cache:
+        cached = _load_cached(path, model)
+        if cached is not None:
+            return cached
+
+    history = History(config=config, data_source=data.source)
+    model.to(device)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    x_train, x_test = _normalised(data, device, channels_last)
+    y_train, y_test = data.y_train.to(device), data.y_test.to(device)
+    opt = _make_optimizer(optimizer, model.parameters(), lr, momentum, weight_decay)
+    gen = torch.Generator().manual_seed(seed)
+    steps_per_epoch = math.ceil(len(x_train) / batch_size)
+
+    def record(epoch: int, train_loss: float, train_acc: float, seconds: float) -> None:
+        test_loss, test_acc = evaluate(model, x_test, y_test)
+        row = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "test_loss": test_loss,
+               "test_acc": test_acc, "seconds": seconds}
+        for cb in callbacks:
+            row.update(cb.on_epoch_end(model, epoch))
+        history.epochs.append(row)
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=epochs * steps_per_epoch, desc=config["model"], disable=not progress, leave=False)
+    record(0, float("nan"), float("nan"), 0.0)
+    try:
+        for epoch in range(1, epochs + 1):
+            model.train()
+            order = torch.randperm(len(x_train), generator=gen).to(device)
+            start, loss_sum, correct = time.perf_counter(), 0.0, 0
+            for i in range(steps_per_epoch):
+                idx = order[i * batch_size:(i + 1) * batch_size]
+                logits = model(x_train[idx])
+                loss = F.cross_entropy(logits, y_train[idx])
+                value = loss.item()
+                history.steps.append(value)
+                if not math.isfinite(value):
+                    history.status = "diverged"
+                    history.message = (f"loss became {value} at step {len(history.steps)} (epoch {epoch}): "
+                                       f"training stopped; the history so far is kept. Try a lower learning rate.")
+                    break
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                for cb in callbacks:
+                    cb.on_after_backward(model, len(history.steps))
+                opt.step()
+                loss_sum += value * len(idx)
+                correct += (logits.argmax(1) == y_train[idx]).sum().item()
+                bar.update()
+            seen = min(len(x_train), (i + 1) * batch_size)
+            record(epoch, loss_sum / seen, correct / seen, time.perf_counter() - start)
+            if history.status == "diverged":
+                break
+    except KeyboardInterrupt:
+        history.status = "interrupted"
+        history.message = (f"interrupted at step {len(history.steps)}: the history so far is kept "
+                           f"({len(history.epochs) - 1} complete epochs); nothing was cached")
+    finally:
+        bar.close()
+    if channels_last:
+        model.to(memory_format=torch.contiguous_format)
+    if history.message:
+        warnings.warn(history.message, stacklevel=2)
+    if cache and history.status != "interrupted":
+        _save_cached(path, model, history)
+    return history

@@ -1,0 +1,108 @@
+"""Plots and the explorer: every entry draws, bad windows are refused, sliders really change the picture."""
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import actlab
+from actlab.explore import Explorer
+
+NAMES = actlab.activation_names()
+
+
+def pixels(png: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_plot_activation_every_entry(name):
+    fig = actlab.plot_activation(name)
+    ax_f, ax_d = fig.axes
+    x, y = ax_f.lines[0].get_data()
+    assert x[0] == -6 and x[-1] == 6
+    np.testing.assert_allclose(y, actlab.curves(name).y)
+    autograd, analytic = ax_d.lines[0].get_ydata(), ax_d.lines[1].get_ydata()
+    np.testing.assert_allclose(autograd, analytic, atol=1e-6)  # the overlay agrees (kinks included: same convention)
+
+
+def test_plot_params_and_title():
+    fig = actlab.plot_activation("leaky_relu", x_range=(-2, 1), alpha=0.3)
+    assert fig.axes[0].get_title() == "Leaky ReLU (alpha=0.3)"
+    x, y = fig.axes[0].lines[0].get_data()
+    assert y[0] == pytest.approx(-0.6)
+
+
+@pytest.mark.parametrize("x_range, message", [
+    ((3, -3), "empty or reversed"), ((1, 1), "empty or reversed"), ((0, float("inf")), "finite"),
+    ((1,), "pair"), ("ab", "pair"),
+])
+def test_bad_x_range(x_range, message):
+    with pytest.raises(ValueError, match=message):
+        actlab.plot_activation("relu", x_range=x_range)
+
+
+def test_too_few_points():
+    with pytest.raises(ValueError, match="points must be an integer >= 2"):
+        actlab.plot_activation("relu", points=1)
+
+
+def test_plot_compare():
+    fig = actlab.plot_compare(["relu", "elu", "gelu"], params={"elu": {"alpha": 0.5}})
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["ReLU", "ELU (alpha=0.5)", "GELU"]
+    with pytest.raises(ValueError, match="non-empty list"):
+        actlab.plot_compare("relu")
+
+
+def test_explorer_has_a_slider_per_parameter_with_registry_ranges():
+    e = actlab.explore("hardtanh")
+    assert [s.description for s in e.sliders.children] == ["min_val", "max_val"]
+    s = e.sliders.children[0]
+    p = actlab.spec("hardtanh").params[0]
+    assert (s.min, s.max, s.step, s.value) == (p.low, p.high, p.step, p.default)
+    assert [v for _, v in e.dropdown.options] == NAMES
+
+
+def test_explorer_slider_changes_plot():
+    e = Explorer("elu")
+    before = pixels(e.image.value)
+    e.sliders.children[0].value = 3.0
+    after = pixels(e.image.value)
+    assert (before != after).any(axis=2).mean() > 0.005
+    assert e.ax_f.get_title() == "ELU (alpha=3)"
+    np.testing.assert_allclose(e.line_f.get_ydata(), actlab.curves("elu", (-6, 6), e.points, alpha=3.0).y)
+
+
+def test_explorer_window_and_dropdown():
+    e = Explorer("relu")
+    e.window.value = (-2.0, 3.0)
+    assert e.ax_f.get_xlim() == (-2.0, 3.0)
+    e.dropdown.value = "swish"
+    assert [s.description for s in e.sliders.children] == ["beta"]
+    assert e.ax_f.get_title() == "Swish (beta=1)"
+    e.sliders.children[0].value = 20.0  # large beta: close to ReLU
+    np.testing.assert_allclose(e.line_f.get_ydata(), np.maximum(e.line_f.get_xdata(), 0), atol=0.02)
+
+
+def test_explorer_axes_hold_still_while_dragging():
+    e = Explorer("elu")
+    limits = e.ax_f.get_ylim()
+    for alpha in (0.0, 2.5, 5.0):
+        e.sliders.children[0].value = alpha
+        assert e.ax_f.get_ylim() == limits
+        y = e.line_f.get_ydata()
+        assert limits[0] <= y.min() and y.max() <= limits[1]
+
+
+def test_explorer_static_fallback_is_a_png_of_the_plot():
+    e = Explorer("tanh")
+    data, _ = e._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in data
+    assert data["image/png"][:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_explorer_bad_input():
+    with pytest.raises(ValueError, match="unknown activation"):
+        actlab.explore("relux")
+    with pytest.raises(ValueError, match="within"):
+        actlab.explore("relu", x_range=(-50, 5))
