@@ -6,5 +6,5 @@ from .plot import curves, plot_activation, plot_compare
 from .explore import Explorer, explore
 from .data import DataError, Dataset, cifar_like, image_data, load_cifar10, toy_2d
 from .models import LeNet, MLP, activation_modules, swap_activation
-from .train import Callback, History, evaluate, pick_device, train
+from .training import Callback, History, evaluate, pick_device, train
 from .compare import Comparison, compare

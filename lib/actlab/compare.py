@@ -12,7 +12,7 @@ from torch import nn
 from .data import Dataset
 from .models import MLP, LeNet
 from .registry import spec
-from .train import History, train
+from .training import History, train
 
 
 def default_model(data: Dataset) -> Callable[[str], nn.Module]:

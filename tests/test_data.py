@@ -1,0 +1,115 @@
+"""Data: determinism, caching with verification, the CIFAR-10 loader's checksum handling, toy sets."""
+import hashlib
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+import actlab
+from actlab.data import CLASSES, DataError, load_cifar10
+
+
+def test_cifar_like_shape_classes_and_determinism(tmp_path):
+    a = actlab.cifar_like(600, 200, seed=3, root=tmp_path, cache=False)
+    b = actlab.cifar_like(600, 200, seed=3, root=tmp_path, cache=False)
+    c = actlab.cifar_like(600, 200, seed=4, root=tmp_path, cache=False)
+    assert a.x_train.shape == (600, 3, 32, 32) and a.x_train.dtype == torch.uint8
+    assert a.classes == CLASSES and set(a.y_train.tolist()) == set(range(10))
+    assert torch.equal(a.x_train, b.x_train) and torch.equal(a.y_test, b.y_test)
+    assert not torch.equal(a.x_train, c.x_train)
+    assert "not real CIFAR-10" in a.source
+
+
+def test_cifar_like_has_intra_class_variety():
+    d = actlab.cifar_like(2000, 10, seed=0, cache=False)
+    x = d.x_train.float()
+    for k in range(10):
+        imgs = x[d.y_train == k]
+        # two images of the same class differ a lot more than sensor noise would make them
+        assert (imgs[0] - imgs[1]).abs().mean() > 20
+
+
+def test_cifar_like_cache_is_used_and_verified(tmp_path):
+    first = actlab.cifar_like(300, 100, seed=1, root=tmp_path)
+    (path,) = tmp_path.glob("cifar_like-*.npz")
+    again = actlab.cifar_like(300, 100, seed=1, root=tmp_path)
+    assert torch.equal(first.x_train, again.x_train)
+    path.write_bytes(path.read_bytes()[:1000])  # truncate: corrupt
+    with pytest.warns(UserWarning, match="corrupt"):
+        healed = actlab.cifar_like(300, 100, seed=1, root=tmp_path)
+    assert torch.equal(first.x_train, healed.x_train)
+    assert actlab.cifar_like(300, 100, seed=1, root=tmp_path).x_train.shape[0] == 300
+
+
+def test_cifar_like_bad_arguments():
+    for kwargs, message in (({"n_train": 0}, "n_train must be a positive integer"),
+                            ({"n_test": 2.5}, "n_test must be a positive integer"),
+                            ({"seed": -1}, "seed must be a non-negative integer")):
+        with pytest.raises(ValueError, match=message):
+            actlab.cifar_like(**kwargs)
+
+
+def write_fake_cifar(folder, n=20):
+    """Files in the official format (pickled dicts with bytes keys); returns their md5 table."""
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+    for name in names:
+        batch = {b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8), b"labels": list(rng.integers(0, 10, n))}
+        (folder / name).write_bytes(pickle.dumps(batch))
+    (folder / "batches.meta").write_bytes(pickle.dumps({b"label_names": [c.encode() for c in CLASSES]}))
+    return {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in folder.iterdir()}
+
+
+def test_load_cifar10_reads_verified_files(tmp_path):
+    table = write_fake_cifar(tmp_path / "cifar-10-batches-py")
+    d = load_cifar10(tmp_path, checksums=table)
+    assert d.x_train.shape == (100, 3, 32, 32) and d.x_test.shape == (20, 3, 32, 32)
+    assert d.classes == CLASSES and "real" in d.source
+    raw = pickle.loads((tmp_path / "cifar-10-batches-py" / "data_batch_1").read_bytes())
+    assert torch.equal(d.x_train[0].flatten(), torch.from_numpy(raw[b"data"][0]))
+
+
+def test_load_cifar10_refuses_unverified_files_before_unpickling(tmp_path, monkeypatch):
+    table = write_fake_cifar(tmp_path / "cifar-10-batches-py")
+    unpickled = []
+    monkeypatch.setattr(pickle, "load", lambda *a, **k: unpickled.append(1))
+    with pytest.raises(DataError, match="fails its md5 check"):
+        load_cifar10(tmp_path)  # the official table: our fake files do not match
+    path = tmp_path / "cifar-10-batches-py" / "test_batch"
+    path.write_bytes(path.read_bytes()[:-10])  # truncated
+    with pytest.raises(DataError, match="test_batch fails its md5 check"):
+        load_cifar10(tmp_path, checksums=table)
+    assert unpickled == []
+
+
+def test_load_cifar10_missing(tmp_path):
+    with pytest.raises(DataError, match="CIFAR-10 not found.*cifar-10-batches-py/data_batch_1"):
+        load_cifar10(tmp_path)
+    table = write_fake_cifar(tmp_path / "cifar-10-batches-py")
+    (tmp_path / "cifar-10-batches-py" / "data_batch_3").unlink()
+    with pytest.raises(DataError, match="data_batch_3 is missing"):
+        load_cifar10(tmp_path, checksums=table)
+
+
+def test_image_data_prefers_real_cifar(tmp_path, monkeypatch):
+    assert "procedurally generated" in actlab.image_data(50, 10, root=tmp_path).source
+    table = write_fake_cifar(tmp_path / "cifar-10-batches-py")
+    monkeypatch.setattr(actlab.data, "CIFAR10_MD5", table)
+    assert "real" in actlab.image_data(50, 10, root=tmp_path).source
+
+
+@pytest.mark.parametrize("kind", ["xor", "circles", "spirals", "moons"])
+def test_toy_2d(kind):
+    d = actlab.toy_2d(kind, n=400, seed=1)
+    assert d.x_train.shape == (300, 2) and d.x_test.shape == (100, 2)
+    assert set(d.y_train.tolist()) == {0, 1}
+    assert torch.equal(d.x_train, actlab.toy_2d(kind, n=400, seed=1).x_train)
+
+
+def test_toy_2d_bad_arguments():
+    with pytest.raises(ValueError, match="unknown toy_2d kind 'spiral'.*'spirals'"):
+        actlab.toy_2d("spiral")
+    with pytest.raises(ValueError, match="n must be an integer >= 8"):
+        actlab.toy_2d("xor", n=3)

@@ -1,0 +1,148 @@
+"""Training engine: it learns, is deterministic, caches safely, survives divergence and interruption."""
+import math
+
+import pytest
+import torch
+
+import actlab
+from actlab.training import Callback, cache_path
+
+
+@pytest.fixture(scope="module")
+def images():
+    return actlab.cifar_like(1200, 400, seed=0, cache=False)
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setattr(actlab.training, "DATA_DIR", tmp_path)
+
+
+def lenet(name="relu", seed=0):
+    torch.manual_seed(seed)
+    return actlab.LeNet(name)
+
+
+def test_lenet_is_the_slides_architecture():
+    net = actlab.LeNet("relu")
+    shapes = [tuple(p.shape) for p in net.parameters()]
+    assert shapes == [(6, 3, 5, 5), (6,), (16, 6, 5, 5), (16,), (120, 400), (120,), (84, 120), (84,), (10, 84), (10,)]
+    assert net(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+    assert len(actlab.activation_modules(net)) == 4
+
+
+def test_lenet_prelu_has_one_trainable_alpha_per_layer():
+    net = actlab.LeNet("prelu")
+    alphas = [m.weight for _, m in actlab.activation_modules(net)]
+    assert len(alphas) == 4 and len({id(a) for a in alphas}) == 4
+
+
+def test_swap_activation():
+    net = lenet("relu")
+    x = torch.randn(4, 3, 32, 32)
+    before = net(x)
+    actlab.swap_activation(net, "tanh")
+    assert all(isinstance(m, torch.nn.Tanh) for _, m in actlab.activation_modules(net))
+    assert not torch.allclose(before, net(x))
+    mlp = actlab.MLP(3, 8, "sigmoid")
+    actlab.swap_activation(mlp, "leaky_relu", alpha=0.2)
+    assert [m.negative_slope for _, m in actlab.activation_modules(mlp)] == [0.2] * 3
+    with pytest.raises(ValueError, match="no activation modules"):
+        actlab.swap_activation(torch.nn.Linear(2, 2), "relu")
+
+
+def test_train_learns_and_records(images):
+    h = actlab.train(lenet(), images, epochs=2, lr=0.05, progress=False)
+    assert h.status == "completed" and len(h.epochs) == 3 and len(h.steps) == 2 * math.ceil(1200 / 64)
+    assert h.final["test_acc"] > 0.2  # chance is 0.1
+    assert h.steps[-1] < h.steps[0]
+    assert h.data_source == images.source and "not real" in h.data_source
+    assert h.plot().axes[1].get_ylabel() == "accuracy"
+    assert list(h.frame().columns[:6]) == ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds"]
+
+
+def test_same_seed_same_numbers(images):
+    a = actlab.train(lenet(seed=1), images, epochs=1, seed=5, progress=False)
+    b = actlab.train(lenet(seed=1), images, epochs=1, seed=5, progress=False)
+    c = actlab.train(lenet(seed=1), images, epochs=1, seed=6, progress=False)
+    assert a.steps == b.steps and a.epochs[1]["test_acc"] == b.epochs[1]["test_acc"]
+    assert a.steps != c.steps
+
+
+def test_mlp_on_toy_data_learns_xor():
+    d = actlab.toy_2d("xor", n=800)
+    torch.manual_seed(0)
+    h = actlab.train(actlab.MLP(2, 32, "tanh"), d, epochs=30, lr=0.1, progress=False)
+    assert h.final["test_acc"] > 0.9
+
+
+def test_divergence_stops_and_keeps_history(images):
+    with pytest.warns(UserWarning, match="loss became nan"):
+        h = actlab.train(lenet(), images, epochs=3, lr=1e6, progress=False)
+    assert h.status == "diverged" and len(h.epochs) < 4 and not math.isfinite(h.steps[-1])
+    assert "lower learning rate" in h.message
+
+
+def test_interrupt_keeps_history(images):
+    class Interrupt(Callback):
+        def on_after_backward(self, model, step):
+            if step == 25:
+                raise KeyboardInterrupt
+
+    with pytest.warns(UserWarning, match="interrupted at step 25"):
+        h = actlab.train(lenet(), images, epochs=3, progress=False, cache=True, callbacks=[Interrupt()])
+    assert h.status == "interrupted" and len(h.steps) == 25
+    assert not list(actlab.training.DATA_DIR.glob("cache/*.npz"))  # an interrupted run is never cached
+
+
+def test_cache_returns_same_history_and_weights(images):
+    net = lenet()
+    h1 = actlab.train(net, images, epochs=1, progress=False, cache=True)
+    net2 = lenet()
+    h2 = actlab.train(net2, images, epochs=1, progress=False, cache=True)
+    assert h2.from_cache and not h1.from_cache and h1.steps == h2.steps
+    for a, b in zip(net.state_dict().values(), net2.state_dict().values()):
+        assert torch.equal(a, b)
+    h3 = actlab.train(lenet(), images, epochs=1, lr=0.02, progress=False, cache=True)
+    assert not h3.from_cache  # another configuration, another entry
+
+
+def test_corrupt_cache_is_reported_and_recomputed(images):
+    h1 = actlab.train(lenet(), images, epochs=1, progress=False, cache=True)
+    (path,) = actlab.training.DATA_DIR.glob("cache/*.npz")
+    path.write_bytes(b"not a zip file")
+    with pytest.warns(UserWarning, match="corrupt"):
+        h2 = actlab.train(lenet(), images, epochs=1, progress=False, cache=True)
+    assert not h2.from_cache and h2.steps == h1.steps
+    assert actlab.train(lenet(), images, epochs=1, progress=False, cache=True).from_cache
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"epochs": -1}, "epochs must be"), ({"lr": 0}, "lr must be"), ({"lr": float("nan")}, "lr must be"),
+    ({"batch_size": 0}, "batch_size must be"), ({"optimizer": "sdg"}, "optimizer must be one of"),
+    ({"device": "cuda"} if not torch.cuda.is_available() else {"device": "mps"}, "not available"),
+])
+def test_train_bad_arguments(images, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        actlab.train(lenet(), images, progress=False, **kwargs)
+
+
+def test_pick_device_falls_back_to_cpu():
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert actlab.pick_device().type in (expected, "mps")
+
+
+def test_compare_grid(images):
+    small = images.subset(600, 200)
+    result = actlab.compare(["relu", "sigmoid"], small, seeds=[0, 1], epochs=1, lr=0.05, progress=False)
+    t = result.table
+    assert len(t) == 2 * 2 * 2 and set(t.activation) == {"relu", "sigmoid"}
+    s = result.summary()
+    assert s.test_acc_mean.is_monotonic_decreasing
+    last = t[(t.activation == "relu") & (t.epoch == 1)].test_acc
+    assert s.loc["relu", "test_acc_mean"] == pytest.approx(last.mean())
+    assert s.loc["relu", "test_acc_max"] == last.max()
+    assert result.plot().axes[0].get_xlabel() == "epoch"
+    assert ("relu", 1) in result.models
+    with pytest.raises(ValueError, match="unknown activation"):
+        actlab.compare(["rellu"], small, epochs=1)
