@@ -8,3 +8,4 @@ from .data import DataError, Dataset, cifar_like, image_data, load_cifar10, toy_
 from .models import LeNet, MLP, activation_modules, swap_activation
 from .training import Callback, History, evaluate, pick_device, train
 from .compare import Comparison, compare
+from .demos import collapse_linear, plot_decision_regions, same_sign_updates, steps_to_reach, time_activations

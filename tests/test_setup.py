@@ -1,0 +1,107 @@
+"""Set-up stays trustworthy: one dependency list, a safe lab command, clean notebooks."""
+import ast
+import json
+import re
+import subprocess
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def test_torch_is_pinned_exactly():
+    """A range could let pip pick a newer CUDA build of several GB."""
+    torch_reqs = [d for d in PYPROJECT["project"]["dependencies"] if re.match(r"torch\b", d)]
+    assert torch_reqs == ["torch==2.13.0"]
+
+
+def test_environment_yml_defers_to_pyproject():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    conda = [d for d in env["dependencies"] if isinstance(d, str)]
+    pip = [d for d in env["dependencies"] if isinstance(d, dict)]
+    assert sorted(re.split(r"[=<>]", d)[0] for d in conda) == ["pip", "python"]
+    python = next(d for d in conda if d.startswith("python"))
+    minor = tuple(int(v) for v in python.split("=")[1].split(".")[:2])
+    low, high = re.findall(r"(\d+)\.(\d+)", PYPROJECT["project"]["requires-python"])
+    assert tuple(map(int, low)) <= minor < tuple(map(int, high))
+    (pip_list,) = [p["pip"] for p in pip]
+    packages = [line for line in pip_list if not line.startswith("--")]
+    assert len(packages) == 1 and re.fullmatch(r"-e \.(\[[a-z,]+\])?", packages[0])
+    extras = re.findall(r"[a-z]+", packages[0].partition("[")[2])
+    assert set(extras) <= set(PYPROJECT["project"]["optional-dependencies"])
+
+
+def test_make_lab_binds_to_localhost_and_keeps_the_token():
+    out = subprocess.run(["make", "-n", "lab"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    lab = next(line for line in out.splitlines() if "jupyter lab" in line)
+    assert "--ip=127.0.0.1" in lab
+    assert not re.search(r"token\s*=\s*(''|\"\"|$|\s)", lab) and "disable_check_xsrf" not in lab
+
+
+def test_install_is_up_to_date_after_make_test():
+    """A second `make test` reinstalls nothing: the install stamp is newer than pyproject.toml."""
+    result = subprocess.run(["make", "-q", "install"], cwd=ROOT)
+    assert result.returncode == 0
+
+
+def test_ci_and_readme_use_the_two_commands():
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+    head = (ROOT / "README.md").read_text()[:1500]
+    assert "make lab" in head and "make test" in head
+
+
+def test_there_are_notebooks_in_teaching_order():
+    names = [p.name for p in NOTEBOOKS]
+    assert names and all(re.match(r"\d\d_[a-z0-9_]+\.ipynb$", n) for n in names)
+    assert len({n[:2] for n in names}) == len(names)
+
+
+def cells(path):
+    return json.loads(path.read_text())["cells"]
+
+
+def kept(cell):
+    return cell.get("metadata", {}).get("keep_output") or "keep_output" in cell.get("metadata", {}).get("tags", [])
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_committed_without_outputs(path):
+    for cell in cells(path):
+        if cell["cell_type"] == "code" and not kept(cell):
+            assert cell["outputs"] == [] and cell["execution_count"] is None, cell["source"][:80]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_structure(path):
+    cs = cells(path)
+    assert cs[0]["cell_type"] == "markdown" and "".join(cs[0]["source"]).startswith("# ")
+    text = "\n".join("".join(c["source"]) for c in cs if c["cell_type"] == "markdown")
+    assert re.search(r"^#+ Summary", text, re.M) and re.search(r"^#+ Exercises", text, re.M)
+    code = ["".join(c["source"]) for c in cs if c["cell_type"] == "code"]
+    assert any("import actlab" in c for c in code)
+    static_seen = False
+    for source in code:
+        static_seen |= bool(re.search(r"plot_activation|plot_compare|\.plot\(|Figure|plt\.", source))
+        if re.search(r"explore\(|interact", source):
+            assert static_seen, f"interactive cell before any static figure: {source[:60]}"
+
+
+def test_no_helper_is_copied_between_notebooks():
+    defined = {}
+    for path in NOTEBOOKS:
+        for c in cells(path):
+            if c["cell_type"] != "code":
+                continue
+            try:
+                tree = ast.parse("".join(c["source"]))
+            except SyntaxError:
+                continue
+            for node in ast.walk(tree):
+                if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                    assert node.name not in defined, f"{node.name} defined in {defined.get(node.name)} and {path.name}"
+                    defined[node.name] = path.name
