@@ -9,3 +9,5 @@ from .models import LeNet, MLP, activation_modules, swap_activation
 from .training import Callback, History, evaluate, pick_device, train
 from .compare import Comparison, compare
 from .demos import collapse_linear, plot_decision_regions, same_sign_updates, steps_to_reach, time_activations
+from .diagnostics import (DeadUnitMonitor, GradNormMonitor, capture_activations, dead_units, distance_from_init,
+                          grad_norms, plot_grad_norms, snapshot_weights)

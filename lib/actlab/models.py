@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 
 import torch
 from torch import nn
@@ -89,17 +90,16 @@ class MLP(nn.Module):
         if init not in INITS:
             raise ValueError(f"init must be one of {', '.join(INITS)}, got {init!r}")
         self.activation_name = _name_of(activation, params)
-        layers: list[nn.Module] = [nn.Flatten()]
+        layers: dict[str, nn.Module] = {"flatten": nn.Flatten()}
         features = in_features
-        for _ in range(depth):
-            linear = nn.Linear(features, width)
-            init_linear(linear, init)
-            layers.append(linear)
+        for i in range(1, depth + 1):
+            layers[f"linear{i}"] = nn.Linear(features, width)
+            init_linear(layers[f"linear{i}"], init)
             if batch_norm:
-                layers.append(nn.BatchNorm1d(width))
-            layers.append(make_activation(activation, params))
+                layers[f"norm{i}"] = nn.BatchNorm1d(width)
+            layers[f"act{i}"] = make_activation(activation, params)
             features = width
-        self.hidden = nn.Sequential(*layers)
+        self.hidden = nn.Sequential(OrderedDict(layers))
         self.out = nn.Linear(features, out_features)
         init_linear(self.out, init)
 

@@ -1,0 +1,142 @@
+"""Speed measurements behind `make bench`: every speed is a ratio of two things timed in this one run.
+
+    python -m actlab.bench [explorer] [train] [data] [monitor]
+"""
+from __future__ import annotations
+
+import math
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+import actlab
+from actlab.data import _generate
+from actlab.training import _normalised
+
+SLIDER_MOVES = [("elu", "alpha"), ("leaky_relu", "alpha"), ("swish", "beta"), ("softplus", "beta"), ("celu", "alpha")]
+
+
+def _median_ms(times) -> float:
+    return 1000 * float(np.median(times))
+
+
+def bench_explorer(moves: int = 30) -> dict:
+    """Slider move to new PNG: the explorer's cached redraw against re-creating the figure (plain interact)."""
+    from IPython.core.pylabtools import print_figure
+
+    fast, window, baseline = [], [], []
+    for name, param in SLIDER_MOVES:
+        e = actlab.explore(name)
+        slider = next(s for s in e.sliders.children if s.description == param)
+        values = np.linspace(slider.min + slider.step, slider.max, moves)
+        for value in values:
+            start = time.perf_counter()
+            slider.value = float(value)  # observer runs synchronously: curves, redraw, PNG into the Image widget
+            fast.append(time.perf_counter() - start)
+        for value in values[: moves // 3]:
+            start = time.perf_counter()
+            fig = actlab.plot_activation(name, **{param: float(value)})
+            print_figure(fig, "png", bbox_inches="tight")  # what the inline backend does after each interact call
+            baseline.append(time.perf_counter() - start)
+        for half_width in np.linspace(2, 12, moves // 3):
+            start = time.perf_counter()
+            e.window.value = (-float(half_width), float(half_width))
+            window.append(time.perf_counter() - start)
+    result = {"param_ms": _median_ms(fast), "window_ms": _median_ms(window), "interact_ms": _median_ms(baseline)}
+    print(f"explorer: parameter slider move -> new PNG: median {result['param_ms']:.1f} ms over {len(fast)} moves")
+    print(f"explorer: input-range slider move -> new PNG: median {result['window_ms']:.1f} ms over {len(window)} moves")
+    print(f"plain interact (re-create figure + PNG):  median {result['interact_ms']:.1f} ms over {len(baseline)} moves")
+    print(f"  -> the explorer is {result['interact_ms'] / result['param_ms']:.1f}x faster per parameter move, "
+          f"{result['interact_ms'] / result['window_ms']:.1f}x per range move")
+    return result
+
+
+def _bare_loop(model, x, y, epochs: int, batch_size: int, lr: float, seed: int) -> float:
+    """A plain PyTorch training loop on pre-normalised tensors; returns seconds."""
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    gen = torch.Generator().manual_seed(seed)
+    start = time.perf_counter()
+    for _ in range(epochs):
+        order = torch.randperm(len(x), generator=gen)
+        for i in range(math.ceil(len(x) / batch_size)):
+            idx = order[i * batch_size:(i + 1) * batch_size]
+            loss = F.cross_entropy(model(x[idx]), y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    return time.perf_counter() - start
+
+
+def bench_train(n: int = 10000, repeats: int = 3) -> dict:
+    """Images per second of actlab.train against a bare loop on the same LeNet and data; layout and batch sizes."""
+    data = actlab.cifar_like(n, 1000, seed=0)
+    device = actlab.pick_device()
+    result = {}
+    for channels_last in (False, True):
+        x, _ = _normalised(data, device, channels_last)
+        y = data.y_train.to(device)
+        bare, ours = [], []
+        for r in range(repeats):
+            torch.manual_seed(r)
+            model = actlab.LeNet("relu").to(device)
+            if channels_last:
+                model.to(memory_format=torch.channels_last)
+            bare.append(_bare_loop(model, x, y, 1, 64, 0.01, r))
+            torch.manual_seed(r)
+            h = actlab.train(actlab.LeNet("relu"), data, epochs=1, seed=r, progress=False, device=device,
+                             channels_last=channels_last)
+            ours.append(h.epochs[1]["seconds"])
+        tag = "channels_last" if channels_last else "contiguous"
+        result[tag] = {"bare_img_s": n / np.median(bare), "train_img_s": n / np.median(ours)}
+        print(f"training ({tag}, batch 64, {device.type}): bare loop {result[tag]['bare_img_s']:.0f} img/s, "
+              f"actlab.train {result[tag]['train_img_s']:.0f} img/s, "
+              f"ratio {result[tag]['train_img_s'] / result[tag]['bare_img_s']:.3f}")
+    print(f"  channels_last speed-up (bare loop): "
+          f"{result['channels_last']['bare_img_s'] / result['contiguous']['bare_img_s']:.2f}x")
+    x, _ = _normalised(data, device, device.type == "cpu")
+    y = data.y_train.to(device)
+    for batch_size in (32, 64, 128, 256):
+        torch.manual_seed(0)
+        model = actlab.LeNet("relu").to(device)
+        if device.type == "cpu":
+            model.to(memory_format=torch.channels_last)
+        seconds = _bare_loop(model, x, y, 1, batch_size, 0.01, 0)
+        print(f"  batch {batch_size:3d}: {n / seconds:.0f} img/s")
+    print(f"  torch threads: {torch.get_num_threads()}")
+    return result
+
+
+def bench_data() -> dict:
+    """Generating the full 50k + 10k procedural set, and loading it back from the cache."""
+    start = time.perf_counter()
+    _generate(50000, 10000, 0)
+    generate = time.perf_counter() - start
+    with tempfile.TemporaryDirectory() as root:
+        actlab.cifar_like(50000, 10000, seed=0, root=root)
+        start = time.perf_counter()
+        actlab.cifar_like(50000, 10000, seed=0, root=root)
+        load = time.perf_counter() - start
+    print(f"data: generating 50,000 + 10,000 cifar_like images: {generate:.2f} s; cached load (verified): {load:.2f} s")
+    return {"generate_s": generate, "load_s": load}
+
+
+BENCHES = {"explorer": bench_explorer, "train": bench_train, "data": bench_data}
+
+
+def main(argv: list[str]) -> None:
+    """Run the named benchmarks (all by default)."""
+    names = argv or list(BENCHES)
+    unknown = [n for n in names if n not in BENCHES]
+    if unknown:
+        raise SystemExit(f"unknown benchmark(s) {unknown}; choose from {list(BENCHES)}")
+    print(f"actlab {actlab.__version__}, torch {torch.__version__}, device {actlab.pick_device()}")
+    for name in names:
+        BENCHES[name]()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

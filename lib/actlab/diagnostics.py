@@ -1,0 +1,191 @@
+"""Instruments: gradient norms per layer, dead and saturated units, mean activations; as calls and as training callbacks."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from torch import nn
+from torch.nn import functional as F
+
+from .data import Dataset
+from .models import activation_modules
+from .training import Callback, _normalised
+
+SATURATION_SLOPE = 0.01  # a unit is saturated on an input when |f'(z)| is below this fraction of 1
+
+
+def weight_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """(name, layer) of every Linear and Conv layer, in registration order (input side first)."""
+    return [(n, m) for n, m in model.named_modules() if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d))]
+
+
+def layer_grad_norms(model: nn.Module) -> dict[str, float]:
+    """L2 norm of each weight layer's current weight gradient (0 where there is none)."""
+    return {n: (m.weight.grad.norm().item() if m.weight.grad is not None else 0.0) for n, m in weight_layers(model)}
+
+
+def inputs_of(data, device=None, split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
+    """Normalised (x, y) tensors of a Dataset's split ('train' or 'test'), or an (x, y) pair as given."""
+    if isinstance(data, Dataset):
+        if split not in ("train", "test"):
+            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        x_train, x_test = _normalised(data, device or torch.device("cpu"), channels_last=False)
+        return (x_train, data.y_train) if split == "train" else (x_test, data.y_test)
+    x, y = data
+    return x.to(device) if device is not None else x, y
+
+
+def grad_norms(model: nn.Module, data, batch_size: int = 256) -> dict[str, float]:
+    """Per-layer weight-gradient norms of the cross-entropy loss on one batch (the first batch_size examples)."""
+    x, y = inputs_of(data, next(model.parameters()).device)
+    model.zero_grad(set_to_none=True)
+    F.cross_entropy(model(x[:batch_size]), y[:batch_size]).backward()
+    norms = layer_grad_norms(model)
+    model.zero_grad(set_to_none=True)
+    return norms
+
+
+class GradNormMonitor(Callback):
+    """Records every layer's gradient norm at every training step (or every `every` steps)."""
+
+    def __init__(self, every: int = 1):
+        if every < 1:
+            raise ValueError(f"every must be >= 1, got {every}")
+        self.every = every
+        self.records: list[dict] = []
+
+    def key(self) -> str:
+        return f"GradNormMonitor(every={self.every})"
+
+    def on_after_backward(self, model, step):
+        if step % self.every == 0:
+            self.records.append({"step": step, **layer_grad_norms(model)})
+
+    def frame(self):
+        """Steps as rows, layers as columns."""
+        import pandas as pd
+
+        return pd.DataFrame(self.records).set_index("step")
+
+
+def plot_grad_norms(norms, kind: str = "lines", title: str = "") -> Figure:
+    """Gradient norm per layer: a dict (one batch) as bars, or a step x layer frame as lines or a heat map."""
+    fig = Figure(figsize=(7.5, 3.4), layout="constrained")
+    ax = fig.subplots()
+    if isinstance(norms, dict):
+        ax.bar(range(len(norms)), list(norms.values()), color="tab:blue")
+        ax.set_xticks(range(len(norms)), list(norms), rotation=45, ha="right", fontsize=8)
+        ax.set(yscale="log", ylabel="gradient norm", xlabel="layer (input side first)")
+    elif kind == "heatmap":
+        image = ax.imshow(np.log10(norms.to_numpy().T + 1e-12), aspect="auto", cmap="viridis",
+                          extent=[norms.index[0], norms.index[-1], len(norms.columns) - 0.5, -0.5])
+        ax.set_yticks(range(len(norms.columns)), list(norms.columns), fontsize=8)
+        ax.set(xlabel="step", ylabel="layer")
+        fig.colorbar(image, ax=ax, label="log10 gradient norm")
+    elif kind == "lines":
+        for column in norms.columns:
+            ax.plot(norms.index, norms[column], lw=1, label=column)
+        ax.set(yscale="log", xlabel="step", ylabel="gradient norm")
+        ax.legend(fontsize=7, ncol=2)
+    else:
+        raise ValueError(f"kind must be 'lines' or 'heatmap', got {kind!r}")
+    ax.set_title(title)
+    return fig
+
+
+@contextmanager
+def capture_activations(model: nn.Module):
+    """Record (input, output) of every activation module during forward passes; hooks are always removed."""
+    captured: dict[str, list] = {name: [] for name, _ in activation_modules(model)}
+    handles = [module.register_forward_hook(lambda m, i, o, name=name: captured[name].append((i[0].detach(), o.detach())))
+               for name, module in activation_modules(model)]
+    try:
+        yield captured
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def _unit_view(t: torch.Tensor) -> torch.Tensor:
+    """(examples x positions, units): a conv channel is one unit, seen at every position."""
+    if t.dim() == 4:
+        return t.permute(0, 2, 3, 1).reshape(-1, t.shape[1])
+    return t.reshape(t.shape[0], -1)
+
+
+def _slope(module: nn.Module, z: torch.Tensor) -> torch.Tensor:
+    """|f'(z)| of an activation module, by autograd."""
+    z = z.clone().requires_grad_(True)
+    with torch.enable_grad():
+        (grad,) = torch.autograd.grad(module(z).sum(), z)
+    return grad.abs()
+
+
+@torch.no_grad()
+def dead_units(model: nn.Module, data, batch_size: int = 1000, max_examples: int = 5000):
+    """Per activation layer: units that output 0 on every input (dead), their fraction, saturation and mean output.
+
+    data is a Dataset (its training inputs are used) or an (x, y) pair; at most max_examples inputs are used.
+    """
+    import pandas as pd
+
+    x, _ = inputs_of(data, next(model.parameters()).device)
+    x = x[:max_examples]
+    modules = dict(activation_modules(model))
+    if not modules:
+        raise ValueError("dead_units: the model has no activation modules")
+    was_training = model.training
+    model.eval()
+    alive, saturated, total, sums, count = {}, {}, {}, {}, {}
+    try:
+        with capture_activations(model) as captured:
+            for i in range(0, len(x), batch_size):
+                model(x[i:i + batch_size])
+                for name, records in captured.items():
+                    z, a = records.pop()
+                    a_units = _unit_view(a)
+                    alive[name] = alive.get(name, False) | (a_units != 0).any(0)
+                    flat = _slope(modules[name], z) < SATURATION_SLOPE
+                    saturated[name] = saturated.get(name, 0) + flat.sum().item()
+                    total[name] = total.get(name, 0) + flat.numel()
+                    sums[name] = sums.get(name, 0.0) + a.sum().item()
+                    count[name] = count.get(name, 0) + a.numel()
+    finally:
+        model.train(was_training)
+    rows = []
+    for name in modules:
+        dead = ~alive[name]
+        rows.append({"layer": name, "activation": type(modules[name]).__name__, "units": dead.numel(),
+                     "dead": int(dead.sum()), "dead_fraction": dead.float().mean().item(),
+                     "saturated_fraction": saturated[name] / total[name], "mean_activation": sums[name] / count[name]})
+    return pd.DataFrame(rows).set_index("layer")
+
+
+class DeadUnitMonitor(Callback):
+    """Adds each layer's dead fraction (and overall) to every epoch record, measured on fixed inputs."""
+
+    def __init__(self, data, max_examples: int = 2000):
+        x, y = inputs_of(data)
+        self.inputs = (x[:max_examples], y[:max_examples])
+        self.max_examples = max_examples
+
+    def key(self) -> str:
+        return f"DeadUnitMonitor({self.max_examples})"
+
+    def on_epoch_end(self, model, epoch):
+        report = dead_units(model, self.inputs, max_examples=self.max_examples)
+        out = {f"dead/{layer}": f for layer, f in report.dead_fraction.items()}
+        out["dead_fraction"] = report.dead.sum() / report.units.sum()
+        return out
+
+
+def distance_from_init(model: nn.Module, initial: dict[str, torch.Tensor]) -> dict[str, float]:
+    """Per weight layer: ||W - W0|| / ||W0||, how far training moved it from its initial value."""
+    return {n: ((m.weight.detach() - initial[n]).norm() / initial[n].norm()).item() for n, m in weight_layers(model)}
+
+
+def snapshot_weights(model: nn.Module) -> dict[str, torch.Tensor]:
+    """A copy of every weight layer's weight, for distance_from_init."""
+    return {n: m.weight.detach().clone() for n, m in weight_layers(model)}

@@ -1,0 +1,94 @@
+"""The instruments must not lie: forced-dead layers read dead, vanishing gradients read vanishing."""
+import pytest
+import torch
+
+import actlab
+from actlab.diagnostics import activation_modules
+
+
+@pytest.fixture(scope="module")
+def images():
+    return actlab.cifar_like(600, 200, seed=0, cache=False)
+
+
+def test_forced_dead_layer_reads_100_percent(images):
+    torch.manual_seed(0)
+    net = actlab.LeNet("relu")
+    with torch.no_grad():
+        net.fc1.bias.fill_(-1e4)  # every fc1 unit's input is hugely negative: ReLU outputs 0 for every image
+    report = actlab.dead_units(net, images)
+    assert report.loc["act3", "dead_fraction"] == 1.0 and report.loc["act3", "dead"] == 120
+    assert report.loc["act1", "dead_fraction"] < 0.2  # the untouched first layer is healthy
+
+
+def test_healthy_net_reads_near_zero_dead(images):
+    torch.manual_seed(0)
+    report = actlab.dead_units(actlab.LeNet("relu"), images)
+    assert (report.dead_fraction < 0.15).all()  # a few units of a fresh LeNet are born dead; far from 100%
+    assert (report.mean_activation > 0).all()  # ReLU outputs are never negative
+
+
+def test_leaky_relu_is_never_dead_and_tanh_is_zero_centred(images):
+    torch.manual_seed(0)
+    leaky = actlab.LeNet("leaky_relu")
+    with torch.no_grad():
+        leaky.fc1.bias.fill_(-1e4)
+    assert actlab.dead_units(leaky, images).dead.sum() == 0
+    torch.manual_seed(0)
+    tanh = actlab.dead_units(actlab.MLP(3, 64, "tanh", in_features=3072, out_features=10, init="xavier"), images)
+    assert (tanh.mean_activation.abs() < 0.1).all()
+
+
+def test_saturation_fraction_reads_saturated_sigmoid(images):
+    torch.manual_seed(0)
+    big = actlab.MLP(2, 64, "sigmoid", in_features=3072, out_features=10, init="large")
+    with torch.no_grad():
+        for layer in big.linear_layers():
+            layer.weight.mul_(5)  # pre-activations with a standard deviation of about 20
+    small = actlab.MLP(2, 64, "sigmoid", in_features=3072, out_features=10, init="small")
+    assert actlab.dead_units(big, images).saturated_fraction.min() > 0.5
+    assert actlab.dead_units(small, images).saturated_fraction.max() < 0.05
+
+
+def test_hooks_are_removed(images):
+    net = actlab.LeNet("relu")
+    actlab.dead_units(net, images)
+    assert all(not m._forward_hooks for _, m in activation_modules(net))
+    with pytest.raises(RuntimeError):
+        with actlab.capture_activations(net):
+            raise RuntimeError("boom")
+    assert all(not m._forward_hooks for _, m in activation_modules(net))
+
+
+def test_vanishing_gradients_in_deep_sigmoid_not_relu(images):
+    torch.manual_seed(0)
+    sig = actlab.grad_norms(actlab.MLP(10, 64, "sigmoid", in_features=3072, out_features=10, init="xavier"), images)
+    torch.manual_seed(0)
+    relu = actlab.grad_norms(actlab.MLP(10, 64, "relu", in_features=3072, out_features=10, init="kaiming"), images)
+    first, last = "hidden.linear1", "hidden.linear10"
+    assert sig[first] < 1e-3 * sig[last]
+    assert relu[first] > 0.3 * relu[last]
+
+
+def test_monitors_record_during_training(images):
+    torch.manual_seed(0)
+    net = actlab.LeNet("relu")
+    grads, dead = actlab.GradNormMonitor(every=5), actlab.DeadUnitMonitor(images)
+    h = actlab.train(net, images, epochs=2, lr=0.05, callbacks=[grads, dead], progress=False)
+    assert len(grads.records) == len(h.steps) // 5
+    assert set(grads.frame().columns) == {"conv1", "conv2", "fc1", "fc2", "fc3"}
+    assert all("dead/act3" in r and 0 <= r["dead_fraction"] <= 1 for r in h.epochs)
+    assert actlab.plot_grad_norms(grads.frame(), kind="heatmap").axes
+    with pytest.raises(ValueError, match="kind must be"):
+        actlab.plot_grad_norms(grads.frame(), kind="pie")
+
+
+def test_distance_from_init():
+    torch.manual_seed(0)
+    net = actlab.MLP(2, 8, "relu")
+    start = actlab.snapshot_weights(net)
+    assert all(v == 0 for v in actlab.distance_from_init(net, start).values())
+    with torch.no_grad():
+        net.hidden.linear1.weight.mul_(2)
+    moved = actlab.distance_from_init(net, start)
+    assert moved["hidden.linear1"] == pytest.approx(1.0) and moved["out"] == 0
