@@ -53,6 +53,19 @@ class Comparison:
         out["diverged"] = last.groupby("activation", sort=False).status.apply(lambda s: int((s == "diverged").sum()))
         return out.sort_values("test_acc_mean", ascending=False)
 
+    def dead_fractions(self, data: Dataset, max_examples: int = 2000):
+        """Per activation: the fraction of units (over all seeds' trained models) dead on data's training inputs."""
+        import pandas as pd
+
+        from .diagnostics import dead_units
+
+        dead, units = {}, {}
+        for (name, _), model in self.models.items():
+            report = dead_units(model, data, max_examples=max_examples)
+            dead[name] = dead.get(name, 0) + int(report.dead.sum())
+            units[name] = units.get(name, 0) + int(report.units.sum())
+        return pd.Series({n: dead[n] / units[n] for n in dead}, name="dead_fraction")
+
     def plot(self, metrics=("train_loss", "test_acc")) -> Figure:
         """Mean curve per activation with a band from the worst to the best seed, one panel per metric."""
         t = self.table

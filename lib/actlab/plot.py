@@ -121,3 +121,22 @@ def _register_png_display() -> None:
 
 
 _register_png_display()
+
+
+def plot_images(data, per_class: int = 8, split: str = "train") -> Figure:
+    """A grid of example images, one row per class, titled with the data's source."""
+    x, y = (data.x_train, data.y_train) if split == "train" else (data.x_test, data.y_test)
+    if x.dim() != 4:
+        raise ValueError("plot_images needs image data (N, 3, H, W)")
+    fig = Figure(figsize=(per_class * 0.7 + 1.2, len(data.classes) * 0.7 + 0.4), layout="constrained")
+    axes = fig.subplots(len(data.classes), per_class, squeeze=False)
+    for k, name in enumerate(data.classes):
+        rows = (y == k).nonzero().flatten()[:per_class]
+        for j, ax in enumerate(axes[k]):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if j < len(rows):
+                ax.imshow(x[rows[j]].permute(1, 2, 0).numpy())
+        axes[k, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
+    fig.suptitle(data.source, fontsize=8)
+    return fig

@@ -66,6 +66,17 @@ class History:
         """The last epoch's record."""
         return self.epochs[-1] if self.epochs else {}
 
+    def smoothed_loss(self, window: int = 50) -> np.ndarray:
+        """Moving average of the per-step training loss (empty if there are fewer steps than window)."""
+        if len(self.steps) < window:
+            return np.array([])
+        return np.convolve(self.steps, np.ones(window) / window, mode="valid")
+
+    def steps_to(self, loss: float, window: int = 50) -> int | None:
+        """First step at which the moving average of the training loss is at or below loss (None if never)."""
+        hits = np.nonzero(self.smoothed_loss(window) <= loss)[0]
+        return int(hits[0]) + window if len(hits) else None
+
     def frame(self):
         """Per-epoch records as a pandas DataFrame."""
         import pandas as pd
@@ -148,6 +159,16 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
         correct += (logits.argmax(1) == target).sum().item()
     model.train(was_training)
     return loss_sum / len(x), correct / len(x)
+
+
+def accuracy(model: nn.Module, data: Dataset, split: str = "test") -> float:
+    """Accuracy of model on a Dataset's test (or train) split, normalised as in training."""
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    device = next(model.parameters()).device
+    x_train, x_test = _normalised(data, device, channels_last=False)
+    x, y = (x_test, data.y_test) if split == "test" else (x_train, data.y_train)
+    return evaluate(model, x, y.to(device))[1]
 
 
 def cache_path(key: dict, folder: Path | None = None) -> Path:
