@@ -3,11 +3,12 @@ __version__ = "0.1.0"
 
 from .registry import Activation, Param, Spec, activation_names, get_activation, register, spec, unregister
 from .plot import curves, plot_activation, plot_compare, plot_images
-from .explore import Explorer, explore
+from .explore import Explorer, SliderPlot, explore, slider_plot
 from .data import DataError, Dataset, cifar_like, image_data, load_cifar10, toy_2d
-from .models import LeNet, MLP, activation_modules, swap_activation
+from .models import LeNet, MLP, activation_modules, recommended_init, swap_activation
 from .training import Callback, History, accuracy, evaluate, pick_device, train
 from .compare import Comparison, compare
-from .demos import collapse_linear, plot_decision_regions, same_sign_updates, steps_to_reach, time_activations
+from .demos import (born_dead_fraction, collapse_linear, plot_decision_regions, same_sign_updates, steps_to_reach,
+                    time_activations)
 from .diagnostics import (DeadUnitMonitor, GradNormMonitor, capture_activations, dead_units, distance_from_init,
-                          grad_norms, plot_grad_norms, snapshot_weights)
+                          grad_norms, init_grad_profiles, plot_grad_norms, plot_layer_profile, snapshot_weights)

@@ -100,3 +100,25 @@ def time_activations(names, n: int = 1_000_000, repeats: int = 30, backward: boo
     table = pd.DataFrame(rows).set_index("activation")
     table["relative to fastest"] = table["forward"] / table["forward"].min()
     return table
+
+
+def born_dead_fraction(depth: int, width: int, trials: int = 100, n_inputs: int = 256, in_features: int = 2,
+                       init: str = "kaiming", seed: int = 0) -> float:
+    """Fraction of freshly initialised ReLU MLPs born dead: some hidden layer outputs exactly 0 for every input.
+
+    Such a network computes a constant, and no gradient reaches anything below the dead layer.
+    """
+    from .models import MLP
+
+    torch.manual_seed(seed)
+    x = torch.randn(n_inputs, in_features)
+    dead = 0
+    with torch.no_grad():
+        for _ in range(trials):
+            h = x
+            for name, module in MLP(depth, width, "relu", in_features=in_features, out_features=1, init=init).hidden.named_children():
+                h = module(h)
+                if name.startswith("act") and not h.any():
+                    dead += 1
+                    break
+    return dead / trials

@@ -47,6 +47,20 @@ def grad_norms(model: nn.Module, data, batch_size: int = 256) -> dict[str, float
     return norms
 
 
+def init_grad_profiles(activations, data, depth: int = 10, width: int = 64, seed: int = 0) -> dict[str, dict]:
+    """Per-layer gradient norms at initialisation of a deep MLP, for each activation with its recommended init."""
+    from .models import MLP, recommended_init
+
+    x, y = inputs_of(data)
+    profiles = {}
+    for name in activations:
+        torch.manual_seed(seed)
+        init = recommended_init(name)
+        model = MLP(depth, width, name, in_features=x[0].numel(), out_features=int(y.max()) + 1, init=init)
+        profiles[f"{name} ({init} init)"] = grad_norms(model, (x, y))
+    return profiles
+
+
 class GradNormMonitor(Callback):
     """Records every layer's gradient norm at every training step (or every `every` steps)."""
 
@@ -68,6 +82,18 @@ class GradNormMonitor(Callback):
         import pandas as pd
 
         return pd.DataFrame(self.records).set_index("step")
+
+
+def plot_layer_profile(profiles: dict[str, dict[str, float]], ylabel: str, log: bool = True, title: str = "") -> Figure:
+    """One line per model over its layers (input side first): e.g. gradient norms or distance from init."""
+    fig = Figure(figsize=(7.5, 3.4), layout="constrained")
+    ax = fig.subplots()
+    for label, values in profiles.items():
+        ax.plot(range(1, len(values) + 1), list(values.values()), "o-", ms=4, label=label)
+    ax.set(xlabel="layer (1 = input side)", ylabel=ylabel, title=title, yscale="log" if log else "linear")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig
 
 
 def plot_grad_norms(norms, kind: str = "lines", title: str = "") -> Figure:
@@ -125,7 +151,7 @@ def _slope(module: nn.Module, z: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def dead_units(model: nn.Module, data, batch_size: int = 1000, max_examples: int = 5000):
-    """Per activation layer: units that output 0 on every input (dead), their fraction, saturation and mean output.
+    """Per activation layer: dead units (output 0 on every input), saturation, sparsity, mean and largest output.
 
     data is a Dataset (its training inputs are used) or an (x, y) pair; at most max_examples inputs are used.
     """
@@ -138,7 +164,7 @@ def dead_units(model: nn.Module, data, batch_size: int = 1000, max_examples: int
         raise ValueError("dead_units: the model has no activation modules")
     was_training = model.training
     model.eval()
-    alive, saturated, total, sums, count = {}, {}, {}, {}, {}
+    alive, saturated, total, sums, count, zeros, peak = {}, {}, {}, {}, {}, {}, {}
     try:
         with capture_activations(model) as captured:
             for i in range(0, len(x), batch_size):
@@ -151,6 +177,8 @@ def dead_units(model: nn.Module, data, batch_size: int = 1000, max_examples: int
                     saturated[name] = saturated.get(name, 0) + flat.sum().item()
                     total[name] = total.get(name, 0) + flat.numel()
                     sums[name] = sums.get(name, 0.0) + a.sum().item()
+                    zeros[name] = zeros.get(name, 0) + (a == 0).sum().item()
+                    peak[name] = max(peak.get(name, float("-inf")), a.max().item())
                     count[name] = count.get(name, 0) + a.numel()
     finally:
         model.train(was_training)
@@ -159,7 +187,8 @@ def dead_units(model: nn.Module, data, batch_size: int = 1000, max_examples: int
         dead = ~alive[name]
         rows.append({"layer": name, "activation": type(modules[name]).__name__, "units": dead.numel(),
                      "dead": int(dead.sum()), "dead_fraction": dead.float().mean().item(),
-                     "saturated_fraction": saturated[name] / total[name], "mean_activation": sums[name] / count[name]})
+                     "saturated_fraction": saturated[name] / total[name], "zero_fraction": zeros[name] / count[name],
+                     "mean_activation": sums[name] / count[name], "max_activation": peak[name]})
     return pd.DataFrame(rows).set_index("layer")
 
 
@@ -176,8 +205,8 @@ class DeadUnitMonitor(Callback):
 
     def on_epoch_end(self, model, epoch):
         report = dead_units(model, self.inputs, max_examples=self.max_examples)
-        out = {f"dead/{layer}": f for layer, f in report.dead_fraction.items()}
-        out["dead_fraction"] = report.dead.sum() / report.units.sum()
+        out = {f"dead/{layer}": float(f) for layer, f in report.dead_fraction.items()}
+        out["dead_fraction"] = float(report.dead.sum() / report.units.sum())
         return out
 
 

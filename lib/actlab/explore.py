@@ -33,7 +33,16 @@ def _padded(low: float, high: float, pad: float = 0.08) -> tuple[float, float]:
     return low - pad * span, high + pad * span
 
 
-class Explorer(widgets.VBox):
+class _StaticFallback:
+    """Adds a PNG of the current plot to a widget's display data, for viewers that do not run widgets."""
+
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = super()._repr_mimebundle_(**kwargs)
+        data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})
+        return {**data, "image/png": self.image.value}, metadata
+
+
+class Explorer(_StaticFallback, widgets.VBox):
     """Dropdown of every activation, a slider per parameter, an input-window slider, and the live plot."""
 
     def __init__(self, name: str | None = None, x_range=(-6, 6), points: int = 301):
@@ -147,16 +156,37 @@ class Explorer(widgets.VBox):
         Image.fromarray(rgba[..., :3]).save(buffer, format="png", compress_level=1)
         return buffer.getvalue()
 
-    def _repr_mimebundle_(self, **kwargs):
-        """The widget, plus a PNG of the current plot for viewers that do not run widgets."""
-        bundle = super()._repr_mimebundle_(**kwargs)
-        if isinstance(bundle, tuple):
-            data, metadata = bundle
-        else:
-            data, metadata = bundle, {}
-        data = dict(data)
-        data["image/png"] = self.png()
-        return data, metadata
+
+class SliderPlot(_StaticFallback, widgets.VBox):
+    """Controls plus a figure re-made by make_figure(**values) whenever a control moves (on release)."""
+
+    def __init__(self, make_figure, **controls: widgets.ValueWidget):
+        if not controls:
+            raise ValueError("SliderPlot needs at least one control, e.g. depth=IntSlider(...)")
+        self.make_figure = make_figure
+        self.controls = controls
+        self.image = widgets.Image(format="png")
+        for name, control in controls.items():
+            control.description = control.description or name
+            control.continuous_update = False
+            control.observe(self.redraw, names="value")
+        super().__init__([widgets.HBox(list(controls.values())), self.image])
+        self.redraw()
+
+    def values(self) -> dict:
+        """Current value of every control by name."""
+        return {name: control.value for name, control in self.controls.items()}
+
+    def redraw(self, change=None) -> None:
+        """Re-make the figure and show it."""
+        buffer = BytesIO()
+        self.make_figure(**self.values()).savefig(buffer, format="png", dpi=80)
+        self.image.value = buffer.getvalue()
+
+
+def slider_plot(make_figure, **controls) -> SliderPlot:
+    """An interactive figure: make_figure(**values) re-drawn whenever one of the named controls changes."""
+    return SliderPlot(make_figure, **controls)
 
 
 def explore(name: str | None = None, x_range=(-6, 6)) -> Explorer:

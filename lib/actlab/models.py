@@ -58,6 +58,16 @@ class LeNet(nn.Module):
         return self.fc3(x)
 
 
+def recommended_init(activation: str) -> str:
+    """The initialisation usually paired with an activation: Kaiming for the ReLU family, LeCun for SELU, Xavier otherwise."""
+    name = spec(activation).name
+    if name == "selu":
+        return "lecun"
+    if name in ("relu", "leaky_relu", "prelu", "rrelu", "elu", "celu", "relu6", "threshold", "heaviside"):
+        return "kaiming"
+    return "xavier"
+
+
 def init_linear(layer: nn.Linear, init: str, activation: str | None = None) -> None:
     """Initialise a linear layer's weight by a named scheme; biases start at zero (except 'default')."""
     if init == "default":
