@@ -10,5 +10,5 @@ from .training import Callback, History, accuracy, evaluate, pick_device, train
 from .compare import Comparison, compare
 from .demos import (born_dead_fraction, collapse_linear, plot_decision_regions, same_sign_updates, steps_to_reach,
                     time_activations)
-from .diagnostics import (DeadUnitMonitor, GradNormMonitor, capture_activations, dead_units, distance_from_init,
+from .diagnostics import (DeadUnitMonitor, GradNormMonitor, capture_activations, dead_masks, dead_units, distance_from_init,
                           grad_norms, init_grad_profiles, plot_grad_norms, plot_layer_profile, snapshot_weights)

@@ -192,6 +192,26 @@ def dead_units(model: nn.Module, data, batch_size: int = 1000, max_examples: int
     return pd.DataFrame(rows).set_index("layer")
 
 
+@torch.no_grad()
+def dead_masks(model: nn.Module, data, batch_size: int = 1000, max_examples: int = 5000) -> dict[str, torch.Tensor]:
+    """Per activation layer, a boolean mask of the units that output 0 on every input of data."""
+    x, _ = inputs_of(data, next(model.parameters()).device)
+    x = x[:max_examples]
+    alive: dict[str, torch.Tensor] = {}
+    was_training = model.training
+    model.eval()
+    try:
+        with capture_activations(model) as captured:
+            for i in range(0, len(x), batch_size):
+                model(x[i:i + batch_size])
+                for name, records in captured.items():
+                    _, a = records.pop()
+                    alive[name] = alive.get(name, False) | (_unit_view(a) != 0).any(0)
+    finally:
+        model.train(was_training)
+    return {name: ~mask for name, mask in alive.items()}
+
+
 class DeadUnitMonitor(Callback):
     """Adds each layer's dead fraction (and overall) to every epoch record, measured on fixed inputs."""
 
