@@ -12,3 +12,5 @@ from .demos import (born_dead_fraction, collapse_linear, plot_decision_regions, 
                     time_activations)
 from .diagnostics import (DeadUnitMonitor, GradNormMonitor, capture_activations, dead_masks, dead_units, distance_from_init,
                           grad_norms, init_grad_profiles, plot_grad_norms, plot_layer_profile, snapshot_weights)
+from .custom import check_gradient, custom_activation, infer_properties
+from .models import per_channel_prelu

@@ -148,3 +148,24 @@ def swap_activation(model: nn.Module, name: str, **params) -> nn.Module:
     if hasattr(model, "activation_name"):
         model.activation_name = spec(name).label(**params)
     return model
+
+
+def per_channel_prelu(model: nn.Module, example: torch.Tensor) -> nn.Module:
+    """Replace each single-alpha PReLU in model (in place) by one with an alpha per channel, keeping its value."""
+    channels, handles = {}, []
+    prelus = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.PReLU)]
+    if not prelus:
+        raise ValueError("per_channel_prelu: the model has no PReLU modules")
+    for name, module in prelus:
+        handles.append(module.register_forward_hook(lambda m, i, o, name=name: channels.__setitem__(name, i[0].shape[1])))
+    try:
+        with torch.no_grad():
+            model(example)
+    finally:
+        for handle in handles:
+            handle.remove()
+    for name, module in prelus:
+        parent_name, _, child = name.rpartition(".")
+        parent = model.get_submodule(parent_name) if parent_name else model
+        setattr(parent, child, nn.PReLU(channels[name], init=module.weight.detach().mean().item()))
+    return model

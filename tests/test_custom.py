@@ -1,0 +1,85 @@
+"""User-registered activations work everywhere a built-in one does; property inference and gradient checks are honest."""
+import math
+
+import pytest
+import torch
+from torch import nn
+
+import actlab
+from actlab.registry import Param
+
+
+def squareplus(x, b):
+    return 0.5 * (x + torch.sqrt(x * x + b))
+
+
+@pytest.fixture
+def registered():
+    spec = actlab.custom_activation("test_squareplus", squareplus, params=(Param("b", 4.0, 0.1, 16.0, 0.1),),
+                                    display="Squareplus")
+    yield spec
+    actlab.unregister("test_squareplus")
+
+
+@pytest.mark.parametrize("name", [n for n in actlab.activation_names() if n != "heaviside"])
+def test_inferred_properties_agree_with_the_registry(name):
+    s = actlab.spec(name)
+    inferred = actlab.infer_properties(s.forward, s.derivative, **s.defaults())
+    for flag in ("monotonic", "smooth", "saturates", "zero_centred"):
+        assert inferred[flag] == getattr(s, flag), flag
+    assert all(math.isinf(a) == math.isinf(b) for a, b in zip(inferred["output_range"], s.output_range(**s.defaults())))
+
+
+def test_custom_activation_everywhere(registered):
+    assert registered.monotonic and registered.smooth and not registered.bounded and registered.saturates == "negative"
+    module = actlab.get_activation("test_squareplus", b=1.0)
+    assert module(torch.tensor([0.0])).item() == pytest.approx(0.5)
+    e = actlab.explore("test_squareplus")
+    assert [s.description for s in e.sliders.children] == ["b"]
+    e.sliders.children[0].value = 9.0
+    assert e.ax_f.get_title() == "Squareplus (b=9)"
+    data = actlab.cifar_like(300, 100, seed=0, cache=False)
+    torch.manual_seed(0)
+    net = actlab.LeNet("test_squareplus", {"b": 2.0})
+    h = actlab.train(net, data, epochs=1, progress=False)
+    assert h.status == "completed" and h.config["model"] == "Squareplus (b=2)"
+    actlab.swap_activation(net, "relu")
+    actlab.swap_activation(net, "test_squareplus")
+    assert len(actlab.activation_modules(net)) == 4
+    with pytest.raises(ValueError, match="'b'=100 is out of range"):
+        actlab.get_activation("test_squareplus", b=100)
+
+
+def test_check_gradient_catches_a_wrong_backward():
+    class Wrong(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * torch.sigmoid(x)
+
+        @staticmethod
+        def backward(ctx, grad):
+            (x,) = ctx.saved_tensors
+            return grad * torch.sigmoid(x)  # forgets the product rule
+
+    with pytest.raises(AssertionError, match="gradcheck failed"):
+        actlab.check_gradient(Wrong.apply)
+    assert actlab.check_gradient("silu")
+    with pytest.raises(AssertionError, match="analytic derivative disagrees"):
+        actlab.check_gradient(torch.nn.functional.silu, derivative=lambda x: torch.sigmoid(x))
+
+
+def test_custom_activation_refuses_a_broken_gradient():
+    with pytest.raises(AssertionError, match="disagrees"):
+        actlab.custom_activation("test_bad", lambda x: x * x, derivative=lambda x: x)
+    assert "test_bad" not in actlab.activation_names()
+
+
+def test_per_channel_prelu():
+    torch.manual_seed(0)
+    net = actlab.per_channel_prelu(actlab.LeNet("prelu"), torch.zeros(1, 3, 32, 32))
+    sizes = [m.weight.numel() for _, m in actlab.activation_modules(net)]
+    assert sizes == [6, 16, 120, 84]
+    assert all(torch.allclose(m.weight, torch.tensor(0.25)) for _, m in actlab.activation_modules(net))
+    with pytest.raises(ValueError, match="no PReLU"):
+        actlab.per_channel_prelu(actlab.LeNet("relu"), torch.zeros(1, 3, 32, 32))
