@@ -8,7 +8,8 @@ from .data import DataError, Dataset, cifar_like, image_data, load_cifar10, toy_
 from .models import LeNet, MLP, activation_modules, recommended_init, swap_activation
 from .training import Callback, History, accuracy, evaluate, pick_device, train
 from .compare import Comparison, compare
-from .demos import (born_dead_fraction, collapse_linear, plot_decision_regions, same_sign_updates, steps_to_reach,
+from .demos import (born_dead_fraction, collapse_linear, normal_mean, plot_decision_regions, same_sign_updates,
+                    signal_through_depth, steps_to_reach,
                     time_activations)
 from .diagnostics import (DeadUnitMonitor, GradNormMonitor, capture_activations, dead_masks, dead_units, distance_from_init,
                           grad_norms, init_grad_profiles, plot_grad_norms, plot_layer_profile, snapshot_weights)

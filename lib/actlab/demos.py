@@ -122,3 +122,32 @@ def born_dead_fraction(depth: int, width: int, trials: int = 100, n_inputs: int 
                     dead += 1
                     break
     return dead / trials
+
+
+def signal_through_depth(activation: str, depth: int = 50, width: int = 256, init: str = "lecun", n: int = 2000,
+                         seed: int = 0):
+    """Mean and standard deviation of each layer's outputs when N(0, 1) inputs pass a fresh deep MLP."""
+    import pandas as pd
+
+    from .models import MLP
+
+    torch.manual_seed(seed)
+    model = MLP(depth, width, activation, in_features=width, out_features=1, init=init)
+    h = torch.randn(n, width)
+    rows = []
+    with torch.no_grad():
+        for name, module in model.hidden.named_children():
+            h = module(h)
+            if name.startswith("act"):
+                rows.append({"layer": int(name[3:]), "mean": h.mean().item(), "std": h.std().item()})
+    return pd.DataFrame(rows).set_index("layer")
+
+
+def normal_mean(name: str, **params) -> float:
+    """E[f(z)] for z ~ N(0, 1), by numerical integration."""
+    from .registry import spec as spec_of
+
+    s = spec_of(name)
+    z = torch.linspace(-12, 12, 240001, dtype=torch.float64)
+    density = torch.exp(-0.5 * z * z) / np.sqrt(2 * np.pi)
+    return torch.trapezoid(s.forward(z, **s.resolve(**params)) * density, z).item()

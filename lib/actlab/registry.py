@@ -358,7 +358,7 @@ def _entries() -> list[Spec]:
         Spec(
             name="gelu", display="GELU", latex=r"\mathrm{GELU}(x) = x\,\Phi(x)",
             forward=lambda x: x * _Phi(x), derivative=lambda x: _Phi(x) + x * _phi(x),
-            output_range=_const(-0.16997120747990178, math.inf),
+            output_range=_const(-0.16997120747990366, math.inf),
             zero_centred=False, monotonic=False, smooth=True, saturates="negative", needs_exp=True,
             module=lambda: nn.GELU(), torch_name="GELU",
             reference=lambda x: x * __import__("scipy.stats", fromlist=["norm"]).norm.cdf(x),
