@@ -86,7 +86,7 @@ def test_notebook_structure(path):
     assert any("import actlab" in c for c in code)
     static_seen = False
     for source in code:
-        static_seen |= bool(re.search(r"plot_activation|plot_compare|\.plot\(|Figure|plt\.", source))
+        static_seen |= bool(re.search(r"\bplot_\w+\(|\.plot\(|Figure\(", source))
         if re.search(r"explore\(|interact", source):
             assert static_seen, f"interactive cell before any static figure: {source[:60]}"
 
@@ -101,7 +101,7 @@ def test_no_helper_is_copied_between_notebooks():
                 tree = ast.parse("".join(c["source"]))
             except SyntaxError:
                 continue
-            for node in ast.walk(tree):
+            for node in tree.body:
                 if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-                    assert node.name not in defined, f"{node.name} defined in {defined.get(node.name)} and {path.name}"
-                    defined[node.name] = path.name
+                    where = defined.setdefault(node.name, path.name)
+                    assert where == path.name, f"{node.name} is defined in both {where} and {path.name}: move it to actlab"

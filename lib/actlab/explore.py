@@ -8,6 +8,7 @@ times slower.
 """
 from __future__ import annotations
 
+import base64
 from io import BytesIO
 
 import ipywidgets as widgets
@@ -39,7 +40,7 @@ class _StaticFallback:
     def _repr_mimebundle_(self, **kwargs):
         bundle = super()._repr_mimebundle_(**kwargs)
         data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})
-        return {**data, "image/png": self.image.value}, metadata
+        return {**data, "image/png": base64.b64encode(self.image.value).decode("ascii")}, metadata
 
 
 class Explorer(_StaticFallback, widgets.VBox):

@@ -140,3 +140,58 @@ def plot_images(data, per_class: int = 8, split: str = "train") -> Figure:
         axes[k, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
     fig.suptitle(data.source, fontsize=8)
     return fig
+
+
+def plot_gallery(names, x_range=(-4, 4), columns: int = 5) -> Figure:
+    """Small multiples: each activation (solid) with its derivative (dashed) at default parameters."""
+    names = list(names)
+    rows = -(-len(names) // columns)
+    fig = Figure(figsize=(2.3 * columns, 2.0 * rows), layout="constrained")
+    axes = fig.subplots(rows, columns, squeeze=False).flatten()
+    for ax, name in zip(axes, names):
+        c = curves(name, x_range, 201)
+        ax.plot(c.x, c.y, color=FUNCTION_COLOUR, lw=1.8)
+        ax.plot(c.x, c.dy, color=DERIVATIVE_COLOUR, lw=1.2, ls="--")
+        ax.axhline(0, color="0.7", lw=0.6)
+        ax.axvline(0, color="0.7", lw=0.6)
+        ax.set_title(spec(name).torch_name or spec(name).display, fontsize=9)
+        ax.tick_params(labelsize=7)
+    for ax in axes[len(names):]:
+        ax.set_visible(False)
+    fig.suptitle("function (solid) and derivative (dashed), default parameters", fontsize=9)
+    return fig
+
+
+def registry_table(names=None):
+    """The registry's facts as a table: module, parameters, range and property flags, and what each is for."""
+    import pandas as pd
+
+    from .registry import activation_names
+
+    rows = []
+    for name in names or activation_names():
+        s = spec(name)
+        low, high = s.output_range(**s.defaults())
+        rows.append({"activation": s.display, "torch.nn": s.torch_name or "", "parameters": ", ".join(
+            f"{p.name}={p.default:g} in [{p.low:g}, {p.high:g}]" for p in s.params), "range": f"({low:.3g}, {high:.3g})",
+            "monotonic": s.monotonic, "smooth": s.smooth, "saturates": s.saturates, "zero-centred": s.zero_centred,
+            "needs exp": s.needs_exp, "what for": s.note})
+    return pd.DataFrame(rows).set_index("activation")
+
+
+def plot_softmax(logits, temperature: float = 1.0) -> Figure:
+    """Softmax and Softmin of a vector of logits at a temperature, as bars."""
+    import torch as _torch
+
+    if not (isinstance(temperature, (int, float)) and temperature > 0):
+        raise ValueError(f"temperature must be a number > 0, got {temperature!r}")
+    z = _torch.as_tensor(logits, dtype=_torch.float64)
+    fig = Figure(figsize=(9, 2.8), layout="constrained")
+    panels = [("logits z", z), (f"Softmax(z / {temperature:g})", _torch.nn.Softmax(dim=0)(z / temperature)),
+              (f"Softmin(z / {temperature:g})", _torch.nn.Softmin(dim=0)(z / temperature))]
+    for ax, (label, probs) in zip(fig.subplots(1, 3), panels):
+        ax.bar(range(len(z)), probs.numpy(), color="tab:blue" if "max" in label else ("tab:orange" if "min" in label else "0.5"))
+        ax.set_title(label, fontsize=9)
+        if label != "logits z":
+            ax.set_ylim(0, 1)
+    return fig
