@@ -71,6 +71,7 @@ def test_explorer_slider_changes_plot():
     after = pixels(e.image.value)
     assert (before != after).any(axis=2).mean() > 0.005
     assert e.ax_f.get_title() == "ELU (alpha=3)"
+    assert e.caption.value == "Plot of ELU (alpha=3) and its derivative on [-6, 6]"
     np.testing.assert_allclose(e.line_f.get_ydata(), actlab.curves("elu", (-6, 6), e.points, alpha=3.0).y)
 
 

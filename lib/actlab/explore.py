@@ -72,10 +72,11 @@ class Explorer(_StaticFallback, widgets.VBox):
             continuous_update=True, readout_format=".1f",
         )
         self.formula = widgets.HTMLMath()
+        self.caption = widgets.Label()  # what the plot shows, in words: for screen readers and browser tests
         self.sliders = widgets.VBox()
         self.dropdown.observe(self._on_name, names="value")
         self.window.observe(self._on_window, names="value")
-        super().__init__([widgets.HBox([self.dropdown, self.window]), self.sliders, self.formula, self.image])
+        super().__init__([widgets.HBox([self.dropdown, self.window]), self.sliders, self.formula, self.image, self.caption])
         self._on_name()
 
     @property
@@ -149,6 +150,8 @@ class Explorer(_StaticFallback, widgets.VBox):
         for artist in (self.line_f, self.line_d, self.line_a, self.ax_f.title):
             self.figure.draw_artist(artist)
         self.image.value = self.png()
+        low, high = self.window.value
+        self.caption.value = f"Plot of {c.label} and its derivative on [{low:g}, {high:g}]"
 
     def png(self) -> bytes:
         """The current canvas as PNG, encoded with fast compression."""
