@@ -124,7 +124,31 @@ def bench_data() -> dict:
     return {"generate_s": generate, "load_s": load}
 
 
-BENCHES = {"explorer": bench_explorer, "train": bench_train, "data": bench_data}
+def bench_monitor(n: int = 10000, epochs: int = 1, repeats: int = 3) -> dict:
+    """Training time of LeNet with the dead-unit and gradient-norm monitors against without (interleaved, median)."""
+    data = actlab.cifar_like(n, 1000, seed=0)
+    variants = {
+        "no monitor": lambda: [],
+        "GradNormMonitor(every=1)": lambda: [actlab.GradNormMonitor(every=1)],
+        "DeadUnitMonitor(2000 images)": lambda: [actlab.DeadUnitMonitor(data, max_examples=2000)],
+        "both": lambda: [actlab.GradNormMonitor(every=1), actlab.DeadUnitMonitor(data, max_examples=2000)],
+    }
+    actlab.train(actlab.LeNet("relu"), data, epochs=1, progress=False)  # warm-up
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(repeats):
+        for name, callbacks in variants.items():
+            torch.manual_seed(0)
+            start = time.perf_counter()
+            actlab.train(actlab.LeNet("relu"), data, epochs=epochs, callbacks=callbacks(), progress=False)
+            times[name].append(time.perf_counter() - start)
+    seconds = {name: float(np.median(values)) for name, values in times.items()}
+    for name, value in seconds.items():
+        print(f"monitor: {name:30s} {value:6.2f} s for {epochs} epoch(s) of {n} images, median of {repeats} "
+              f"({value / seconds['no monitor']:.3f}x of no monitor)")
+    return seconds
+
+
+BENCHES = {"explorer": bench_explorer, "train": bench_train, "data": bench_data, "monitor": bench_monitor}
 
 
 def main(argv: list[str]) -> None:

@@ -134,11 +134,10 @@ def capture_activations(model: nn.Module):
             handle.remove()
 
 
-def _unit_view(t: torch.Tensor) -> torch.Tensor:
-    """(examples x positions, units): a conv channel is one unit, seen at every position."""
-    if t.dim() == 4:
-        return t.permute(0, 2, 3, 1).reshape(-1, t.shape[1])
-    return t.reshape(t.shape[0], -1)
+def _active_units(a: torch.Tensor) -> torch.Tensor:
+    """Per unit (dim 1: channel or feature), whether any example or position is non-zero."""
+    dims = [d for d in range(a.dim()) if d != 1]
+    return a.abs().amax(dim=dims) > 0
 
 
 def _slope(module: nn.Module, z: torch.Tensor) -> torch.Tensor:
@@ -171,8 +170,7 @@ def dead_units(model: nn.Module, data, batch_size: int = 1000, max_examples: int
                 model(x[i:i + batch_size])
                 for name, records in captured.items():
                     z, a = records.pop()
-                    a_units = _unit_view(a)
-                    alive[name] = alive.get(name, False) | (a_units != 0).any(0)
+                    alive[name] = alive.get(name, False) | _active_units(a)
                     flat = _slope(modules[name], z) < SATURATION_SLOPE
                     saturated[name] = saturated.get(name, 0) + flat.sum().item()
                     total[name] = total.get(name, 0) + flat.numel()
@@ -206,7 +204,7 @@ def dead_masks(model: nn.Module, data, batch_size: int = 1000, max_examples: int
                 model(x[i:i + batch_size])
                 for name, records in captured.items():
                     _, a = records.pop()
-                    alive[name] = alive.get(name, False) | (_unit_view(a) != 0).any(0)
+                    alive[name] = alive.get(name, False) | _active_units(a)
     finally:
         model.train(was_training)
     return {name: ~mask for name, mask in alive.items()}
@@ -224,9 +222,9 @@ class DeadUnitMonitor(Callback):
         return f"DeadUnitMonitor({self.max_examples})"
 
     def on_epoch_end(self, model, epoch):
-        report = dead_units(model, self.inputs, max_examples=self.max_examples)
-        out = {f"dead/{layer}": float(f) for layer, f in report.dead_fraction.items()}
-        out["dead_fraction"] = float(report.dead.sum() / report.units.sum())
+        masks = dead_masks(model, self.inputs, max_examples=self.max_examples)
+        out = {f"dead/{layer}": mask.float().mean().item() for layer, mask in masks.items()}
+        out["dead_fraction"] = sum(int(m.sum()) for m in masks.values()) / sum(m.numel() for m in masks.values())
         return out
 
 
