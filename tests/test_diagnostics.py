@@ -92,3 +92,13 @@ def test_distance_from_init():
         net.hidden.linear1.weight.mul_(2)
     moved = actlab.distance_from_init(net, start)
     assert moved["hidden.linear1"] == pytest.approx(1.0) and moved["out"] == 0
+
+
+def test_a_diverged_network_is_not_reported_dead(images):
+    """NaN outputs mean a broken network, not dead units: they must not read as zero."""
+    torch.manual_seed(0)
+    net = actlab.LeNet("elu")
+    with torch.no_grad():
+        net.fc1.weight.fill_(float("nan"))
+    assert actlab.dead_units(net, images).loc["act3", "dead"] == 0
+    assert not actlab.dead_masks(net, images)["act3"].any()

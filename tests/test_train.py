@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import actlab
-from actlab.training import Callback, cache_path
+from actlab.training import Callback
 
 
 @pytest.fixture(scope="module")

@@ -135,9 +135,8 @@ def capture_activations(model: nn.Module):
 
 
 def _active_units(a: torch.Tensor) -> torch.Tensor:
-    """Per unit (dim 1: channel or feature), whether any example or position is non-zero."""
-    dims = [d for d in range(a.dim()) if d != 1]
-    return a.abs().amax(dim=dims) > 0
+    """Per unit (dim 1: channel or feature), whether any example or position is non-zero (NaN counts as non-zero)."""
+    return (a != 0).any(dim=tuple(d for d in range(a.dim()) if d != 1))
 
 
 def _slope(module: nn.Module, z: torch.Tensor) -> torch.Tensor:
@@ -148,6 +147,21 @@ def _slope(module: nn.Module, z: torch.Tensor) -> torch.Tensor:
     return grad.abs()
 
 
+def _activation_batches(model: nn.Module, data, batch_size: int, max_examples: int):
+    """Yield, batch by batch, {layer: (input, output)} of every activation module, with the model in eval mode."""
+    x, _ = inputs_of(data, next(model.parameters()).device)
+    x = x[:max_examples]
+    was_training = model.training
+    model.eval()
+    try:
+        with capture_activations(model) as captured:
+            for i in range(0, len(x), batch_size):
+                model(x[i:i + batch_size])
+                yield {name: records.pop() for name, records in captured.items()}
+    finally:
+        model.train(was_training)
+
+
 @torch.no_grad()
 def dead_units(model: nn.Module, data, batch_size: int = 1000, max_examples: int = 5000):
     """Per activation layer: dead units (output 0 on every input), saturation, sparsity, mean and largest output.
@@ -156,30 +170,20 @@ def dead_units(model: nn.Module, data, batch_size: int = 1000, max_examples: int
     """
     import pandas as pd
 
-    x, _ = inputs_of(data, next(model.parameters()).device)
-    x = x[:max_examples]
     modules = dict(activation_modules(model))
     if not modules:
         raise ValueError("dead_units: the model has no activation modules")
-    was_training = model.training
-    model.eval()
     alive, saturated, total, sums, count, zeros, peak = {}, {}, {}, {}, {}, {}, {}
-    try:
-        with capture_activations(model) as captured:
-            for i in range(0, len(x), batch_size):
-                model(x[i:i + batch_size])
-                for name, records in captured.items():
-                    z, a = records.pop()
-                    alive[name] = alive.get(name, False) | _active_units(a)
-                    flat = _slope(modules[name], z) < SATURATION_SLOPE
-                    saturated[name] = saturated.get(name, 0) + flat.sum().item()
-                    total[name] = total.get(name, 0) + flat.numel()
-                    sums[name] = sums.get(name, 0.0) + a.sum().item()
-                    zeros[name] = zeros.get(name, 0) + (a == 0).sum().item()
-                    peak[name] = max(peak.get(name, float("-inf")), a.max().item())
-                    count[name] = count.get(name, 0) + a.numel()
-    finally:
-        model.train(was_training)
+    for batch in _activation_batches(model, data, batch_size, max_examples):
+        for name, (z, a) in batch.items():
+            alive[name] = alive.get(name, False) | _active_units(a)
+            flat = _slope(modules[name], z) < SATURATION_SLOPE
+            saturated[name] = saturated.get(name, 0) + flat.sum().item()
+            total[name] = total.get(name, 0) + flat.numel()
+            sums[name] = sums.get(name, 0.0) + a.sum().item()
+            zeros[name] = zeros.get(name, 0) + (a == 0).sum().item()
+            peak[name] = max(peak.get(name, float("-inf")), a.max().item())
+            count[name] = count.get(name, 0) + a.numel()
     rows = []
     for name in modules:
         dead = ~alive[name]
@@ -193,20 +197,10 @@ def dead_units(model: nn.Module, data, batch_size: int = 1000, max_examples: int
 @torch.no_grad()
 def dead_masks(model: nn.Module, data, batch_size: int = 1000, max_examples: int = 5000) -> dict[str, torch.Tensor]:
     """Per activation layer, a boolean mask of the units that output 0 on every input of data."""
-    x, _ = inputs_of(data, next(model.parameters()).device)
-    x = x[:max_examples]
     alive: dict[str, torch.Tensor] = {}
-    was_training = model.training
-    model.eval()
-    try:
-        with capture_activations(model) as captured:
-            for i in range(0, len(x), batch_size):
-                model(x[i:i + batch_size])
-                for name, records in captured.items():
-                    _, a = records.pop()
-                    alive[name] = alive.get(name, False) | _active_units(a)
-    finally:
-        model.train(was_training)
+    for batch in _activation_batches(model, data, batch_size, max_examples):
+        for name, (_, a) in batch.items():
+            alive[name] = alive.get(name, False) | _active_units(a)
     return {name: ~mask for name, mask in alive.items()}
 
 
