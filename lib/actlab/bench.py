@@ -71,7 +71,7 @@ def _bare_loop(model, x, y, epochs: int, batch_size: int, lr: float, seed: int) 
     return time.perf_counter() - start
 
 
-def bench_train(n: int = 10000, repeats: int = 3) -> dict:
+def bench_train(n: int = 10000, repeats: int = 5) -> dict:
     """Images per second of actlab.train against a bare loop on the same LeNet and data; layout and batch sizes."""
     data = actlab.cifar_like(n, 1000, seed=0)
     device = actlab.pick_device()
