@@ -113,3 +113,15 @@ def test_toy_2d_bad_arguments():
         actlab.toy_2d("spiral")
     with pytest.raises(ValueError, match="n must be an integer >= 8"):
         actlab.toy_2d("xor", n=3)
+
+
+def test_inputs_are_standardised_with_training_statistics():
+    d = actlab.cifar_like(500, 100, seed=0, cache=False)
+    x = d.inputs("train")
+    assert x.dtype == torch.float32 and x.shape == (500, 3, 32, 32)
+    torch.testing.assert_close(x.mean((0, 2, 3)), torch.zeros(3), atol=1e-4, rtol=0)
+    torch.testing.assert_close(x.std((0, 2, 3)), torch.ones(3), atol=1e-3, rtol=0)
+    assert d.inputs("test", channels_last=True).is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(d.labels("test"), d.y_test)
+    with pytest.raises(ValueError, match="split must be 'train' or 'test'"):
+        d.inputs("validation")

@@ -15,7 +15,6 @@ from torch.nn import functional as F
 
 import actlab
 from actlab.data import _generate
-from actlab.training import _normalised
 
 SLIDER_MOVES = [("elu", "alpha"), ("leaky_relu", "alpha"), ("swish", "beta"), ("softplus", "beta"), ("celu", "alpha")]
 
@@ -77,8 +76,7 @@ def bench_train(n: int = 10000, repeats: int = 5) -> dict:
     device = actlab.pick_device()
     result = {}
     for channels_last in (False, True):
-        x, _ = _normalised(data, device, channels_last)
-        y = data.y_train.to(device)
+        x, y = data.inputs("train", device, channels_last), data.labels("train", device)
         bare, ours = [], []
         for r in range(repeats):
             torch.manual_seed(r)
@@ -97,8 +95,7 @@ def bench_train(n: int = 10000, repeats: int = 5) -> dict:
               f"ratio {result[tag]['train_img_s'] / result[tag]['bare_img_s']:.3f}")
     print(f"  channels_last speed-up (bare loop): "
           f"{result['channels_last']['bare_img_s'] / result['contiguous']['bare_img_s']:.2f}x")
-    x, _ = _normalised(data, device, device.type == "cpu")
-    y = data.y_train.to(device)
+    x, y = data.inputs("train", device, device.type == "cpu"), data.labels("train", device)
     for batch_size in (32, 64, 128, 256):
         torch.manual_seed(0)
         model = actlab.LeNet("relu").to(device)

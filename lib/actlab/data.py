@@ -8,7 +8,7 @@ import os
 import pickle
 import tempfile
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +47,7 @@ class Dataset:
     y_test: torch.Tensor
     classes: tuple[str, ...]
     source: str
+    _memo: dict = field(default_factory=dict, init=False, repr=False, compare=False)  # fingerprint and stats
 
     def __post_init__(self):
         for split in ("train", "test"):
@@ -71,17 +72,37 @@ class Dataset:
                        self.classes, f"{self.source} (subset {n_train}/{n_test})")
 
     def fingerprint(self) -> str:
-        """A short hash of the contents, used in cache keys."""
-        digest = hashlib.sha256()
-        for t in (self.x_train, self.y_train, self.x_test, self.y_test):
-            digest.update(t.contiguous().numpy().tobytes())
-        return digest.hexdigest()[:16]
+        """A short hash of the contents, used in cache keys (computed once)."""
+        if "fingerprint" not in self._memo:
+            digest = hashlib.sha256()
+            for t in (self.x_train, self.y_train, self.x_test, self.y_test):
+                digest.update(t.contiguous().numpy().tobytes())
+            self._memo["fingerprint"] = digest.hexdigest()[:16]
+        return self._memo["fingerprint"]
 
     def channel_stats(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-channel (or per-feature) mean and standard deviation of the training inputs."""
-        x = self.x_train.float()
-        dims = [0, 2, 3] if x.dim() == 4 else [0]
-        return x.mean(dims), x.std(dims).clamp_min(1e-6)
+        """Per-channel (or per-feature) mean and standard deviation of the training inputs (computed once)."""
+        if "stats" not in self._memo:
+            x = self.x_train.float()
+            dims = [0, 2, 3] if x.dim() == 4 else [0]
+            self._memo["stats"] = (x.mean(dims), x.std(dims).clamp_min(1e-6))
+        return self._memo["stats"]
+
+    def inputs(self, split: str = "train", device=None, channels_last: bool = False) -> torch.Tensor:
+        """A split's inputs as float32, standardised with the training statistics, on device."""
+        if split not in ("train", "test"):
+            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        mean, std = self.channel_stats()
+        x = self.x_train if split == "train" else self.x_test
+        shape = (1, -1, 1, 1) if x.dim() == 4 else (1, -1)
+        x = ((x.float() - mean.view(shape)) / std.view(shape)).to(device or "cpu")
+        return x.contiguous(memory_format=torch.channels_last) if channels_last and x.dim() == 4 else x
+
+    def labels(self, split: str = "train", device=None) -> torch.Tensor:
+        """A split's labels on device."""
+        if split not in ("train", "test"):
+            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        return (self.y_train if split == "train" else self.y_test).to(device or "cpu")
 
 
 def _check_count(value, name: str, available: int) -> int:

@@ -11,7 +11,7 @@ from torch.nn import functional as F
 
 from .data import Dataset
 from .models import activation_modules
-from .training import Callback, _normalised
+from .training import Callback
 
 SATURATION_SLOPE = 0.01  # a unit is saturated on an input when |f'(z)| is below this fraction of 1
 
@@ -29,10 +29,7 @@ def layer_grad_norms(model: nn.Module) -> dict[str, float]:
 def inputs_of(data, device=None, split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
     """Normalised (x, y) tensors of a Dataset's split ('train' or 'test'), or an (x, y) pair as given."""
     if isinstance(data, Dataset):
-        if split not in ("train", "test"):
-            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-        x_train, x_test = _normalised(data, device or torch.device("cpu"), channels_last=False)
-        return (x_train, data.y_train) if split == "train" else (x_test, data.y_test)
+        return data.inputs(split, device), data.labels(split, device)
     x, y = data
     return x.to(device) if device is not None else x, y
 

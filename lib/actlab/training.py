@@ -133,19 +133,6 @@ def _check_positive(name: str, value, kind=float, allow_zero: bool = False) -> N
     raise ValueError(f"{name} must be a finite {'number' if kind is float else 'integer'} {bound}, got {value!r}")
 
 
-def _normalised(data: Dataset, device: torch.device, channels_last: bool):
-    """Train and test inputs as float tensors on device, standardised with the training statistics."""
-    mean, std = data.channel_stats()
-    shape = (1, -1, 1, 1) if data.x_train.dim() == 4 else (1, -1)
-    out = []
-    for x in (data.x_train, data.x_test):
-        x = ((x.float() - mean.view(shape)) / std.view(shape)).to(device)
-        if channels_last and x.dim() == 4:
-            x = x.contiguous(memory_format=torch.channels_last)
-        out.append(x)
-    return out
-
-
 @torch.no_grad()
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000) -> tuple[float, float]:
     """Mean cross-entropy loss and accuracy of model on (x, y)."""
@@ -163,12 +150,8 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
 
 def accuracy(model: nn.Module, data: Dataset, split: str = "test") -> float:
     """Accuracy of model on a Dataset's test (or train) split, normalised as in training."""
-    if split not in ("train", "test"):
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     device = next(model.parameters()).device
-    x_train, x_test = _normalised(data, device, channels_last=False)
-    x, y = (x_test, data.y_test) if split == "test" else (x_train, data.y_train)
-    return evaluate(model, x, y.to(device))[1]
+    return evaluate(model, data.inputs(split, device), data.labels(split, device))[1]
 
 
 def cache_path(key: dict, folder: Path | None = None) -> Path:
@@ -243,8 +226,8 @@ def train(model: nn.Module, data: Dataset, epochs: int = 3, lr: float = 0.01, op
     model.to(device)
     if channels_last:
         model.to(memory_format=torch.channels_last)
-    x_train, x_test = _normalised(data, device, channels_last)
-    y_train, y_test = data.y_train.to(device), data.y_test.to(device)
+    x_train, x_test = (data.inputs(split, device, channels_last) for split in ("train", "test"))
+    y_train, y_test = data.labels("train", device), data.labels("test", device)
     opt = _make_optimizer(optimizer, model.parameters(), lr, momentum, weight_decay)
     gen = torch.Generator().manual_seed(seed)
     steps_per_epoch = math.ceil(len(x_train) / batch_size)
