@@ -10,6 +10,7 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from .data import Dataset
+from .diagnostics import dead_units
 from .models import MLP, LeNet
 from .registry import spec
 from .training import History, train
@@ -56,8 +57,6 @@ class Comparison:
     def dead_fractions(self, data: Dataset, max_examples: int = 2000):
         """Per activation: the fraction of units (over all seeds' trained models) dead on data's training inputs."""
         import pandas as pd
-
-        from .diagnostics import dead_units
 
         dead, units = {}, {}
         for (name, _), model in self.models.items():

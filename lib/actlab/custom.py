@@ -7,6 +7,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from .demos import gaussian_mean
 from .registry import Param, Spec, register, spec
 
 PROBE = torch.linspace(-8, 8, 16001, dtype=torch.float64)
@@ -33,7 +34,6 @@ def infer_properties(forward, derivative, **params) -> dict:
         d = derivative(PROBE, **params)
         far = forward(VERY_FAR, **params)
         d_far = derivative(FAR, **params).abs()
-    density = torch.exp(-0.5 * PROBE**2) / math.sqrt(2 * math.pi)
     tails = {(True, True): "both", (True, False): "negative", (False, True): "positive", (False, False): "none"}
     low = y.min().item() if abs(far[0].item()) < 100 else -math.inf
     high = y.max().item() if abs(far[1].item()) < 100 else math.inf
@@ -41,7 +41,7 @@ def infer_properties(forward, derivative, **params) -> dict:
         "monotonic": bool((torch.diff(y) >= -1e-12).all()),
         "smooth": bool(torch.diff(d).abs().max() < 1e-2 and torch.diff(y).abs().max() < 1e-2),
         "saturates": tails[(d_far[0].item() < 1e-5, d_far[1].item() < 1e-5)],
-        "zero_centred": abs(torch.trapezoid(y * density, PROBE).item()) < 0.05,
+        "zero_centred": abs(gaussian_mean(forward, **params)) < 0.05,
         "output_range": (min(low, far[0].item()) if math.isfinite(low) else low,
                          max(high, far[1].item()) if math.isfinite(high) else high),
     }
@@ -54,8 +54,8 @@ def check_gradient(activation, derivative=None, points: int = 64, seed: int = 0,
     """
     if isinstance(activation, str):
         s = spec(activation)
-        fn, derivative = (lambda x: s.forward(x, **s.resolve(**params))), (derivative or s.derivative)
         params = s.resolve(**params)
+        fn, derivative = (lambda x: s.forward(x, **params)), (derivative or s.derivative)
     elif isinstance(activation, nn.Module):
         fn = activation.double()
     else:

@@ -9,7 +9,9 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from .data import Dataset
+from .models import MLP
 from .registry import get_activation, spec
+from .training import accuracy
 
 
 def collapse_linear(layers: list[nn.Linear]) -> nn.Linear:
@@ -38,7 +40,7 @@ def plot_decision_regions(models: dict[str, nn.Module], data: Dataset, resolutio
         model.eval()
         with torch.no_grad():
             pred = model((grid - mean) / std).argmax(1).reshape(resolution, resolution)
-            acc = (model((data.x_test - mean) / std).argmax(1) == data.y_test).float().mean().item()
+        acc = accuracy(model, data)
         ax.contourf(gx, gy, pred, levels=[-0.5, 0.5, 1.5], colors=["#cfe2f3", "#f4cccc"])
         ax.scatter(data.x_test[:, 0], data.x_test[:, 1], c=data.y_test, cmap="coolwarm", s=6)
         ax.set_title(f"{title}\ntest accuracy {acc:.0%}", fontsize=9)
@@ -108,19 +110,13 @@ def born_dead_fraction(depth: int, width: int, trials: int = 100, n_inputs: int 
 
     Such a network computes a constant, and no gradient reaches anything below the dead layer.
     """
-    from .models import MLP
-
     torch.manual_seed(seed)
     x = torch.randn(n_inputs, in_features)
     dead = 0
     with torch.no_grad():
         for _ in range(trials):
-            h = x
-            for name, module in MLP(depth, width, "relu", in_features=in_features, out_features=1, init=init).hidden.named_children():
-                h = module(h)
-                if name.startswith("act") and not h.any():
-                    dead += 1
-                    break
+            model = MLP(depth, width, "relu", in_features=in_features, out_features=1, init=init)
+            dead += any(not h.any() for _, h in model.hidden_outputs(x))  # stops at the first dead layer
     return dead / trials
 
 
@@ -129,25 +125,23 @@ def signal_through_depth(activation: str, depth: int = 50, width: int = 256, ini
     """Mean and standard deviation of each layer's outputs when N(0, 1) inputs pass a fresh deep MLP."""
     import pandas as pd
 
-    from .models import MLP
-
     torch.manual_seed(seed)
     model = MLP(depth, width, activation, in_features=width, out_features=1, init=init)
-    h = torch.randn(n, width)
-    rows = []
     with torch.no_grad():
-        for name, module in model.hidden.named_children():
-            h = module(h)
-            if name.startswith("act"):
-                rows.append({"layer": int(name[3:]), "mean": h.mean().item(), "std": h.std().item()})
+        rows = [{"layer": i, "mean": h.mean().item(), "std": h.std().item()}
+                for i, h in model.hidden_outputs(torch.randn(n, width))]
     return pd.DataFrame(rows).set_index("layer")
 
 
-def normal_mean(name: str, **params) -> float:
-    """E[f(z)] for z ~ N(0, 1), by numerical integration."""
-    from .registry import spec as spec_of
-
-    s = spec_of(name)
+def gaussian_mean(forward, **params) -> float:
+    """E[forward(z)] for z ~ N(0, 1), by numerical integration on [-12, 12]."""
     z = torch.linspace(-12, 12, 240001, dtype=torch.float64)
     density = torch.exp(-0.5 * z * z) / np.sqrt(2 * np.pi)
-    return torch.trapezoid(s.forward(z, **s.resolve(**params)) * density, z).item()
+    with torch.no_grad():
+        return torch.trapezoid(forward(z, **params) * density, z).item()
+
+
+def normal_mean(name: str, **params) -> float:
+    """E[f(z)] for z ~ N(0, 1) of a registry activation."""
+    s = spec(name)
+    return gaussian_mean(s.forward, **s.resolve(**params))

@@ -10,7 +10,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .data import Dataset
-from .models import activation_modules
+from .models import MLP, activation_modules, recommended_init
 from .training import Callback
 
 SATURATION_SLOPE = 0.01  # a unit is saturated on an input when |f'(z)| is below this fraction of 1
@@ -46,8 +46,6 @@ def grad_norms(model: nn.Module, data, batch_size: int = 256) -> dict[str, float
 
 def init_grad_profiles(activations, data, depth: int = 10, width: int = 64, seed: int = 0) -> dict[str, dict]:
     """Per-layer gradient norms at initialisation of a deep MLP, for each activation with its recommended init."""
-    from .models import MLP, recommended_init
-
     x, y = inputs_of(data)
     profiles = {}
     for name in activations:
@@ -121,9 +119,10 @@ def plot_grad_norms(norms, kind: str = "lines", title: str = "") -> Figure:
 @contextmanager
 def capture_activations(model: nn.Module):
     """Record (input, output) of every activation module during forward passes; hooks are always removed."""
-    captured: dict[str, list] = {name: [] for name, _ in activation_modules(model)}
+    modules = activation_modules(model)
+    captured: dict[str, list] = {name: [] for name, _ in modules}
     handles = [module.register_forward_hook(lambda m, i, o, name=name: captured[name].append((i[0].detach(), o.detach())))
-               for name, module in activation_modules(model)]
+               for name, module in modules]
     try:
         yield captured
     finally:

@@ -60,6 +60,7 @@ class Explorer(_StaticFallback, widgets.VBox):
         self.line_d = self.ax_d.plot([], [], color=DERIVATIVE_COLOUR, lw=2, animated=True, label="autograd")[0]
         self.line_a = self.ax_d.plot([], [], color="k", lw=1, ls="--", animated=True, label="analytic")[0]
         self.ax_d.legend(loc="upper left", fontsize=8)
+        self.ax_f.title.set_animated(True)  # the title changes with the parameters: drawn over the cached background
         _style(self.ax_f, "")
         _style(self.ax_d, "derivative f'(x)")
         self.background = None
@@ -146,7 +147,6 @@ class Explorer(_StaticFallback, widgets.VBox):
         else:
             self.canvas.restore_region(self.background)
         self.ax_f.set_title(c.label)
-        self.ax_f.title.set_animated(True)
         for artist in (self.line_f, self.line_d, self.line_a, self.ax_f.title):
             self.figure.draw_artist(artist)
         self.image.value = self.png()

@@ -116,6 +116,13 @@ class MLP(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.out(self.hidden(x))
 
+    def hidden_outputs(self, x: torch.Tensor):
+        """Yield (layer number, output) after each hidden activation, input side first (lazily)."""
+        for name, module in self.hidden.named_children():
+            x = module(x)
+            if name.startswith("act"):
+                yield int(name[3:]), x
+
     def linear_layers(self) -> list[nn.Linear]:
         """The hidden linear layers, input first, then the output layer."""
         return [m for m in self.hidden if isinstance(m, nn.Linear)] + [self.out]

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from .registry import get_activation, spec
+from .registry import activation_names, get_activation, spec
 
 DERIVATIVE_COLOUR = "tab:orange"
 FUNCTION_COLOUR = "tab:blue"
@@ -120,8 +120,6 @@ def _register_png_display() -> None:
         shell.display_formatter.formatters["image/png"].for_type(Figure, _figure_png)
 
 
-_register_png_display()
-
 
 def plot_images(data, per_class: int = 8, split: str = "train") -> Figure:
     """A grid of example images, one row per class, titled with the data's source."""
@@ -166,8 +164,6 @@ def registry_table(names=None):
     """The registry's facts as a table: module, parameters, range and property flags, and what each is for."""
     import pandas as pd
 
-    from .registry import activation_names
-
     rows = []
     for name in names or activation_names():
         s = spec(name)
@@ -181,17 +177,18 @@ def registry_table(names=None):
 
 def plot_softmax(logits, temperature: float = 1.0) -> Figure:
     """Softmax and Softmin of a vector of logits at a temperature, as bars."""
-    import torch as _torch
-
     if not (isinstance(temperature, (int, float)) and temperature > 0):
         raise ValueError(f"temperature must be a number > 0, got {temperature!r}")
-    z = _torch.as_tensor(logits, dtype=_torch.float64)
+    z = torch.as_tensor(logits, dtype=torch.float64)
     fig = Figure(figsize=(9, 2.8), layout="constrained")
-    panels = [("logits z", z), (f"Softmax(z / {temperature:g})", _torch.nn.Softmax(dim=0)(z / temperature)),
-              (f"Softmin(z / {temperature:g})", _torch.nn.Softmin(dim=0)(z / temperature))]
-    for ax, (label, probs) in zip(fig.subplots(1, 3), panels):
-        ax.bar(range(len(z)), probs.numpy(), color="tab:blue" if "max" in label else ("tab:orange" if "min" in label else "0.5"))
-        ax.set_title(label, fontsize=9)
-        if label != "logits z":
-            ax.set_ylim(0, 1)
+    ax_z, ax_max, ax_min = fig.subplots(1, 3)
+    ax_z.bar(range(len(z)), z.numpy(), color="0.5")
+    ax_z.set_title("logits z", fontsize=9)
+    for ax, module, colour in ((ax_max, torch.nn.Softmax(dim=0), "tab:blue"), (ax_min, torch.nn.Softmin(dim=0), "tab:orange")):
+        ax.bar(range(len(z)), module(z / temperature).numpy(), color=colour)
+        ax.set(ylim=(0, 1))
+        ax.set_title(f"{type(module).__name__}(z / {temperature:g})", fontsize=9)
     return fig
+
+
+_register_png_display()

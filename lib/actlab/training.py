@@ -14,12 +14,12 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 from torch.nn import functional as F
+from tqdm.auto import tqdm
 
 from . import __version__
 from .data import DATA_DIR, DataError, Dataset, load_arrays, save_arrays
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
-STATUSES = ("completed", "diverged", "interrupted")
 
 
 def pick_device(device: str | torch.device | None = None) -> torch.device:
@@ -239,8 +239,6 @@ def train(model: nn.Module, data: Dataset, epochs: int = 3, lr: float = 0.01, op
         for cb in callbacks:
             row.update(cb.on_epoch_end(model, epoch))
         history.epochs.append(row)
-
-    from tqdm.auto import tqdm
 
     bar = tqdm(total=epochs * steps_per_epoch, desc=config["model"], disable=not progress, leave=False)
     record(0, float("nan"), float("nan"), 0.0)
