@@ -1,8 +1,6 @@
 """Small experiments the notebooks run: each returns numbers a notebook can plot and check."""
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import torch
 from matplotlib.figure import Figure
@@ -77,30 +75,62 @@ def steps_to_reach(path: np.ndarray, target=(1.0, -1.0), tolerance: float = 0.1)
     return int(hits[0]) if len(hits) else len(path)
 
 
-def time_activations(names, n: int = 1_000_000, repeats: int = 30, backward: bool = True):
-    """Median time per call (ms) of each activation on n float32 values: forward, and forward+backward."""
+def _timer(name: str, x: torch.Tensor, backward: bool):
+    """A torch.utils.benchmark Timer of one activation's forward (or forward+backward) on the tensor x."""
+    from torch.utils import benchmark
+
+    module = get_activation(name).eval()
+    if backward:
+        x = x.clone().requires_grad_(True)
+        stmt = "module(x).backward(grad)"
+        extra = {"grad": torch.ones_like(x)}
+    else:
+        stmt = "with torch.no_grad(): module(x)"
+        extra = {}
+    return benchmark.Timer(stmt=stmt, globals={"module": module, "x": x, "torch": torch, **extra},
+                           num_threads=torch.get_num_threads(), label=name)
+
+
+def time_activations(names, n: int = 1_000_000, rounds: int = 5, min_run_time: float = 0.05,
+                     backward: bool = True, reference: str | None = None, seed: int = 0):
+    """Time each activation on the same n float32 values with torch.utils.benchmark, interleaved over rounds.
+
+    Each round times every activation once (blocked_autorange: warm-up, then blocks of calls for at least
+    min_run_time s), in a rotated order so that no activation is always first. Reported per activation: the
+    median time per call (ms) and the ratio to `reference` (default: the first name), as the median over rounds
+    with the lowest and highest round beside it. Timings vary between runs and machines: read the ratios, and
+    never assert them. Returns a pandas DataFrame indexed by display name.
+    """
     import pandas as pd
 
-    x = torch.randn(n)
+    names = [spec(name).name for name in names]
+    if not names:
+        raise ValueError("names must list at least one activation")
+    if not (isinstance(rounds, int) and rounds >= 1):
+        raise ValueError(f"rounds must be an integer >= 1, got {rounds!r}")
+    reference = spec(reference).name if reference else names[0]
+    if reference not in names:
+        names = [reference, *names]
+    x = torch.randn(n, generator=torch.Generator().manual_seed(seed))
+    kinds = {"forward": False, **({"forward+backward": True} if backward else {})}
+    times = {(name, kind): [] for name in names for kind in kinds}
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            for kind, with_backward in kinds.items():
+                measurement = _timer(name, x, with_backward).blocked_autorange(min_run_time=min_run_time)
+                times[(name, kind)].append(measurement.median)
     rows = []
     for name in names:
-        module = get_activation(name)
-        times = {"forward": [], "forward+backward": []}
-        for _ in range(repeats + 3):
-            start = time.perf_counter()
-            with torch.no_grad():
-                module(x)
-            times["forward"].append(time.perf_counter() - start)
-            if backward:
-                xg = x.clone().requires_grad_(True)
-                start = time.perf_counter()
-                module(xg).sum().backward()
-                times["forward+backward"].append(time.perf_counter() - start)
         row = {"activation": spec(name).display, "needs exp": spec(name).needs_exp}
-        row.update({k: 1000 * float(np.median(v[3:])) for k, v in times.items() if v})
+        for kind in kinds:
+            ours, ref = np.array(times[(name, kind)]), np.array(times[(reference, kind)])
+            ratios = ours / ref
+            row[f"{kind} ms"] = 1000 * float(np.median(ours))
+            row[f"{kind} ratio"] = float(np.median(ratios))
+            row[f"{kind} ratio range"] = f"{ratios.min():.2f}-{ratios.max():.2f}"
         rows.append(row)
     table = pd.DataFrame(rows).set_index("activation")
-    table["relative to fastest"] = table["forward"] / table["forward"].min()
+    table.attrs["reference"] = spec(reference).display
     return table
 
 
