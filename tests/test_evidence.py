@@ -76,3 +76,13 @@ def test_time_activations_reports_ratios_to_the_reference_with_their_spread():
     assert low <= table.loc["Sigmoid", "forward ratio"] <= high
     with pytest.raises(ValueError, match="rounds"):
         actlab.time_activations(["relu"], rounds=0)
+
+
+def test_full_run_reads_the_environment(monkeypatch):
+    monkeypatch.delenv("ACTLAB_FULL", raising=False)
+    assert evidence.full_run() is False
+    monkeypatch.setenv("ACTLAB_FULL", "1")
+    assert evidence.full_run() is True
+    monkeypatch.setenv("ACTLAB_FULL", "yes")
+    with pytest.raises(ValueError, match="ACTLAB_FULL"):
+        evidence.full_run()

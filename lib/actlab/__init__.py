@@ -15,4 +15,4 @@ from .demos import (born_dead_fraction, collapse_linear, normal_mean, plot_decis
                     signal_through_depth, steps_to_reach, time_activations)
 from .custom import check_gradient, custom_activation, infer_properties
 from .evidence import (ClaimFailed, Verdict, claim_close, claim_greater, claim_in_seeds, claim_less, describe,
-                       over_seeds)
+                       full_run, over_seeds)

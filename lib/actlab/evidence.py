@@ -12,6 +12,7 @@ when it exceeds `margin_se` standard errors (2 by default, roughly a two-sided 9
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from typing import Callable
 
@@ -149,3 +150,11 @@ def over_seeds(experiment: Callable[[int], float | dict], seeds=(0, 1, 2), progr
         result = experiment(seed)
         rows.append(result if isinstance(result, dict) else {"value": result})
     return pd.DataFrame(rows, index=pd.Index(seeds, name="seed"))
+
+
+def full_run() -> bool:
+    """True when the environment asks for the notebooks' fuller runs (ACTLAB_FULL=1); False by default."""
+    value = os.environ.get("ACTLAB_FULL", "0").strip()
+    if value not in ("0", "1", ""):
+        raise ValueError(f"ACTLAB_FULL must be 0 or 1, got {value!r}")
+    return value == "1"

@@ -1,0 +1,1 @@
+"""Experiments of notebooks 04-05 (ReLU, dying ReLU)."""
