@@ -98,7 +98,7 @@ def time_activations(names, n: int = 1_000_000, rounds: int = 5, min_run_time: f
     Each round times every activation once (blocked_autorange: warm-up, then blocks of calls for at least
     min_run_time s), in a rotated order so that no activation is always first. Reported per activation: the
     median time per call (ms) and the ratio to `reference` (default: the first name), as the median over rounds
-    with the lowest and highest round beside it. Timings vary between runs and machines: read the ratios, and
+    with the lowest and highest round beside it (columns '... ratio min', '... ratio max'). Timings vary between runs and machines: read the ratios, and
     never assert them. Returns a pandas DataFrame indexed by display name.
     """
     import pandas as pd
@@ -127,7 +127,7 @@ def time_activations(names, n: int = 1_000_000, rounds: int = 5, min_run_time: f
             ratios = ours / ref
             row[f"{kind} ms"] = 1000 * float(np.median(ours))
             row[f"{kind} ratio"] = float(np.median(ratios))
-            row[f"{kind} ratio range"] = f"{ratios.min():.2f}-{ratios.max():.2f}"
+            row[f"{kind} ratio min"], row[f"{kind} ratio max"] = float(ratios.min()), float(ratios.max())
         rows.append(row)
     table = pd.DataFrame(rows).set_index("activation")
     table.attrs["reference"] = spec(reference).display
