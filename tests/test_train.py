@@ -146,3 +146,20 @@ def test_compare_grid(images):
     assert ("relu", 1) in result.models
     with pytest.raises(ValueError, match="unknown activation"):
         actlab.compare(["rellu"], small, epochs=1)
+
+
+def test_callbacks_get_the_optimizer_before_the_first_step():
+    """A callback can schedule the learning rate: here it halves it after every backward pass."""
+    seen = []
+
+    class HalveLR(actlab.Callback):
+        def on_train_begin(self, model, optimizer):
+            self.optimizer = optimizer
+
+        def on_after_backward(self, model, step):
+            seen.append(self.optimizer.param_groups[0]["lr"])
+            self.optimizer.param_groups[0]["lr"] /= 2
+
+    actlab.train(actlab.MLP(1, 4), actlab.toy_2d("xor", n=64), epochs=1, lr=0.1, batch_size=16, callbacks=[HalveLR()],
+                 progress=False)
+    assert seen == [0.1, 0.05, 0.025]

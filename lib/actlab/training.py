@@ -107,6 +107,9 @@ class Callback:
         """What identifies this callback's results in a cache key."""
         return type(self).__name__
 
+    def on_train_begin(self, model: nn.Module, optimizer: torch.optim.Optimizer) -> None:
+        """Called once before the first step, with the optimiser (e.g. to schedule its learning rate)."""
+
     def on_after_backward(self, model: nn.Module, step: int) -> None:
         """Called after each backward pass, before the optimiser step."""
 
@@ -240,6 +243,8 @@ def train(model: nn.Module, data: Dataset, epochs: int = 3, lr: float = 0.01, op
             row.update(cb.on_epoch_end(model, epoch))
         history.epochs.append(row)
 
+    for cb in callbacks:
+        cb.on_train_begin(model, opt)
     bar = tqdm(total=epochs * steps_per_epoch, desc=config["model"], disable=not progress, leave=False)
     record(0, float("nan"), float("nan"), 0.0)
     try:
