@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 import re
 from dataclasses import dataclass, field
@@ -9,11 +10,14 @@ from typing import Callable
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 TAILS = ("both", "negative", "positive", "none")
+FLAGS = ("zero_centred", "monotonic", "smooth", "saturates")
+ZERO_CENTRED_TOLERANCE = 0.05  # |E[f(z)]| below this, z ~ N(0, 1), counts as zero-centred
 
 
 @dataclass(frozen=True)
@@ -46,11 +50,15 @@ class Param:
 class Spec:
     """Everything the course knows about one activation function.
 
-    Property flags, each checked numerically by tests/test_registry.py at the default parameters:
-    zero_centred: mean output for standard normal input is within 0.05 of 0; monotonic: never decreasing;
-    smooth: continuous with a continuous derivative; saturates: which tails have a vanishing derivative
-    ('both', 'negative', 'positive', 'none'); bounded (derived): finite output range on both sides;
-    needs_exp: computing it takes exp, tanh, erf or log.
+    Property flags hold at the parameters they are asked at (tests/test_registry.py checks them numerically at the
+    defaults and at each parameter's ends): zero_centred: mean output for standard normal input is within 0.05 of
+    0; monotonic: never decreasing; smooth: continuous with a continuous derivative; saturates: which tails have a
+    vanishing derivative ('both', 'negative', 'positive', 'none'); bounded (derived): finite output range on both
+    sides; needs_exp: computing it takes exp, tanh, erf or log.
+
+    A flag is given as a value, or as a function of the parameters (e.g. monotonic=lambda alpha: alpha >= 0);
+    zero_centred=None computes it by quadrature. The attributes (spec.monotonic, ...) are the values at the
+    default parameters; spec.flags(**params) gives them at any valid parameters.
     """
 
     name: str
@@ -59,10 +67,10 @@ class Spec:
     forward: Callable[..., torch.Tensor]
     derivative: Callable[..., torch.Tensor]
     output_range: Callable[..., tuple[float, float]]
-    zero_centred: bool
-    monotonic: bool
-    smooth: bool
-    saturates: str
+    zero_centred: bool | Callable[..., bool] | None
+    monotonic: bool | Callable[..., bool]
+    smooth: bool | Callable[..., bool]
+    saturates: str | Callable[..., str]
     needs_exp: bool
     note: str
     params: tuple[Param, ...] = ()
@@ -74,6 +82,35 @@ class Spec:
     constraint: Callable[..., str | None] = lambda **p: None
     custom: bool = False
     extra: dict = field(default_factory=dict)
+    rules: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        """Keep each flag's rule; the attribute becomes its value at the default parameters."""
+        for flag in FLAGS:
+            rule = getattr(self, flag)
+            if flag == "zero_centred" and rule is None:
+                rule = self._zero_centred
+            if callable(rule):
+                self.rules[flag] = rule
+                object.__setattr__(self, flag, rule(**self.defaults()))
+
+    def _zero_centred(self, **params) -> bool:
+        """|E[f(z)]| < ZERO_CENTRED_TOLERANCE for z ~ N(0, 1), by the trapezoid rule on [-12, 12] (h = 1e-3)."""
+        z = torch.linspace(-12, 12, 24001, dtype=torch.float64)
+        with torch.no_grad():
+            mean = torch.trapezoid(self.forward(z, **params) * torch.exp(-0.5 * z * z), z).item() / math.sqrt(2 * math.pi)
+        return abs(mean) < ZERO_CENTRED_TOLERANCE
+
+    def flags(self, **params) -> dict:
+        """The property flags at the given parameters (defaults for those left out), plus bounded and output_range.
+
+        Raises ValueError for unknown or out-of-range parameters.
+        """
+        values = self.resolve(**params)
+        flags = {flag: self.rules[flag](**values) if flag in self.rules else getattr(self, flag) for flag in FLAGS}
+        low, high = self.output_range(**values)
+        return {**flags, "bounded": math.isfinite(low) and math.isfinite(high), "output_range": (low, high),
+                "needs_exp": self.needs_exp}
 
     @property
     def bounded(self) -> bool:
@@ -184,7 +221,13 @@ class Activation(nn.Module):
 
 
 def get_activation(name: str, **params) -> nn.Module:
-    """A fresh nn.Module for the named activation (torch.nn's own module where it has one)."""
+    """A fresh nn.Module for the named activation (torch.nn's own module where it has one).
+
+    Like every new torch.nn module it is in training mode: for RReLU that means a random negative slope on
+    each call; call .eval() for the deterministic function (the plots and the explorer do). Modules follow the
+    input's dtype (float32 or float64), PReLU's learned slope included. Raises ValueError for an unknown name
+    or a parameter out of its range.
+    """
     spec_ = spec(name)
     values = spec_.resolve(**params)
     if spec_.module is None:
@@ -193,8 +236,9 @@ def get_activation(name: str, **params) -> nn.Module:
 
 
 # ---------------------------------------------------------------------------
-# The entries. Formulas are written from elementary operations, independently
-# of torch.nn, so that the tests can compare the two.
+# The entries. Each formula is the numerically stable form of what torch.nn
+# computes; tests/test_oracle.py checks every one, and its derivative, against
+# 50-digit mpmath references, including the tails.
 # ---------------------------------------------------------------------------
 
 def _const(low: float, high: float):
@@ -205,8 +249,19 @@ def _sig(x):
     return torch.sigmoid(x)
 
 
+def _sig_slope(x):
+    """sigma'(x) = sigma(x) sigma(-x): unlike sigma(1 - sigma), it does not round to 0 for x > 37 (float64)."""
+    return torch.sigmoid(x) * torch.sigmoid(-x)
+
+
+def _log1pexp(x):
+    """log(1 + e^x) without overflow or a cut-off."""
+    return torch.logaddexp(x, torch.zeros_like(x))
+
+
 def _softplus(x, beta=1.0, threshold=20.0):
-    return torch.where(beta * x > threshold, x, torch.logaddexp(beta * x, torch.zeros_like(x)) / beta)
+    """PyTorch's Softplus: log(1 + e^(beta x)) / beta, but x itself where beta x > threshold."""
+    return torch.where(beta * x > threshold, x, _log1pexp(beta * x) / beta)
 
 
 def _phi(x):
@@ -214,7 +269,31 @@ def _phi(x):
 
 
 def _Phi(x):
-    return 0.5 * (1 + torch.erf(x / math.sqrt(2)))
+    """The standard normal CDF as erfc(-x / sqrt 2) / 2: 1 + erf(x / sqrt 2) cancels to 0 below x = -8."""
+    return 0.5 * torch.erfc(-x / math.sqrt(2))
+
+
+def _swish(x, beta):
+    return x * torch.sigmoid(beta * x)
+
+
+def _swish_slope(x, beta):
+    return torch.sigmoid(beta * x) + beta * x * _sig_slope(beta * x)
+
+
+_TANH_CF_DEPTH = 12  # Lambert's continued fraction for tanh, 12 levels: truncation error below 1e-20 for |x| <= 1
+
+
+def _tanhshrink(x):
+    """x - tanh(x), without the cancellation near 0: for |x| < 1, x c / (1 + c) with c = x^2 / (3 + x^2 / (5 + ...)),
+    from Lambert's continued fraction tanh(x) = x / (1 + c); elsewhere x - tanh(x) loses at most 2 bits."""
+    small = x.clamp(-1, 1)
+    x2 = small * small
+    tail = torch.full_like(x, 2 * _TANH_CF_DEPTH + 1)
+    for odd in range(2 * _TANH_CF_DEPTH - 1, 1, -2):
+        tail = odd + x2 / tail
+    c = x2 / tail
+    return torch.where(x.abs() < 1, small * c / (1 + c), x - torch.tanh(x))
 
 
 def _step(x):
@@ -248,7 +327,7 @@ class Swish(nn.Module):
         self.beta = beta
 
     def forward(self, x):
-        return x * torch.sigmoid(self.beta * x)
+        return _swish(x, self.beta)
 
     def extra_repr(self):
         return f"beta={self.beta:g}"
@@ -258,37 +337,99 @@ class QuickGELU(nn.Module):
     """The sigmoid approximation of GELU, x * sigmoid(1.702 x)."""
 
     def forward(self, x):
-        return x * torch.sigmoid(1.702 * x)
+        return _swish(x, 1.702)
+
+
+class PReLU(nn.PReLU):
+    """torch.nn.PReLU whose learned slope is used in the input's dtype, so float64 input works as with other modules."""
+
+    def forward(self, x):
+        return F.prelu(x, self.weight.to(x.dtype))
 
 
 def _gelu_tanh_u(x):
     return SQRT_2_OVER_PI * (x + 0.044715 * x**3)
 
 
+def _gelu_tanh(x):
+    """x (1 + tanh u) / 2 written as x sigma(2u): 1 + tanh u cancels to 0 for x below about -6."""
+    return x * torch.sigmoid(2 * _gelu_tanh_u(x))
+
+
+def _gelu_tanh_slope(x):
+    u_slope = SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x**2)
+    return torch.sigmoid(2 * _gelu_tanh_u(x)) + 2 * x * u_slope * _sig_slope(2 * _gelu_tanh_u(x))
+
+
+def _mish(x):
+    return x * torch.tanh(_log1pexp(x))
+
+
+def _mish_slope(x):
+    return torch.tanh(_log1pexp(x)) + x * torch.cosh(_log1pexp(x)).pow(-2) * torch.sigmoid(x)
+
+
+@functools.cache
+def lambert_w_of_inverse_e() -> float:
+    """W(1/e) = 0.2784645..., by scipy.special.lambertw: minus the minimum of SiLU x sigma(x).
+
+    Setting the derivative sigma(x) (1 + x sigma(-x)) to 0 gives 1 + e^x = -x; with x = -1 - w this is
+    w e^w = 1/e, so w = W(1/e), and the value there is x sigma(x) = -e^x = -w. Swish's minimum is -W(1/e) / beta.
+    """
+    from scipy.special import lambertw
+
+    return float(lambertw(math.exp(-1)).real)
+
+
+@functools.cache
+def minimum_of(name: str) -> float:
+    """The minimum value of a one-dip activation (GELU, tanh-GELU, Mish), computed, not typed.
+
+    scipy.optimize.brentq finds the root of the analytic derivative in [-3, -0.25] to machine precision; the
+    function is flat there, so its value is exact to rounding.
+    """
+    from scipy.optimize import brentq
+
+    s = spec(name)
+    at = lambda fn, x: fn(torch.tensor(x, dtype=torch.float64)).item()  # noqa: E731
+    root = brentq(lambda x: at(s.derivative, x), -3.0, -0.25, xtol=1e-16)
+    return at(s.forward, root)
+
+
+def _slope_rules(slope):
+    """Flags of max(a x, x) for a negative-side slope a = slope(**params) (Leaky ReLU, PReLU, RReLU at eval)."""
+    return dict(
+        output_range=lambda **p: (-math.inf if slope(**p) > 0 else 0.0, math.inf),
+        monotonic=lambda **p: slope(**p) >= 0, smooth=lambda **p: slope(**p) == 1,
+        saturates=lambda **p: "negative" if slope(**p) == 0 else "none",
+        kinks=lambda **p: () if slope(**p) == 1 else (0.0,),
+    )
+
+
 def _entries() -> list[Spec]:
-    """Every built-in activation, in teaching order."""
+    """Every built-in activation, in teaching order. zero_centred=None: computed from the formula by quadrature."""
     alpha_leaky = Param("alpha", 0.01, 0.0, 1.0, 0.01, "slope for x < 0")
     return [
         Spec(
             name="heaviside", display="Heaviside step", latex=r"H(x) = \begin{cases}1 & x > 0\\ 0 & x \le 0\end{cases}",
             forward=lambda x: _HeavisideFn.apply(x), derivative=lambda x: torch.zeros_like(x),
-            output_range=_const(0, 1), zero_centred=False, monotonic=True, smooth=False, saturates="both",
+            output_range=_const(0, 1), zero_centred=None, monotonic=True, smooth=False, saturates="both",
             needs_exp=False, kinks=lambda: (0.0,), module=lambda: Heaviside(),
             reference=lambda x: __import__("numpy").heaviside(x, 0.0),
             note="the first artificial neuron (McCulloch-Pitts, perceptron); zero gradient everywhere",
         ),
         Spec(
             name="sigmoid", display="Sigmoid", latex=r"\sigma(x) = \frac{1}{1 + e^{-x}}",
-            forward=lambda x: 1 / (1 + torch.exp(-x)), derivative=lambda x: _sig(x) * (1 - _sig(x)),
-            output_range=_const(0, 1), zero_centred=False, monotonic=True, smooth=True, saturates="both",
+            forward=lambda x: torch.sigmoid(x), derivative=lambda x: _sig_slope(x),
+            output_range=_const(0, 1), zero_centred=None, monotonic=True, smooth=True, saturates="both",
             needs_exp=True, module=lambda: nn.Sigmoid(), torch_name="Sigmoid",
             reference=lambda x: __import__("scipy.special", fromlist=["expit"]).expit(x),
             note="squashes to (0, 1): a firing rate or a probability; gates in LSTMs",
         ),
         Spec(
             name="tanh", display="Tanh", latex=r"\tanh(x) = \frac{e^{x} - e^{-x}}{e^{x} + e^{-x}}",
-            forward=lambda x: 2 / (1 + torch.exp(-2 * x)) - 1, derivative=lambda x: 1 - torch.tanh(x) ** 2,
-            output_range=_const(-1, 1), zero_centred=True, monotonic=True, smooth=True, saturates="both",
+            forward=lambda x: torch.tanh(x), derivative=lambda x: torch.cosh(x).pow(-2),  # 1 - tanh^2 rounds to 0 from x = 19
+            output_range=_const(-1, 1), zero_centred=None, monotonic=True, smooth=True, saturates="both",
             needs_exp=True, module=lambda: nn.Tanh(), torch_name="Tanh",
             reference=lambda x: __import__("numpy").tanh(x),
             note="zero-centred sigmoid, range (-1, 1); RNN hidden states",
@@ -296,7 +437,7 @@ def _entries() -> list[Spec]:
         Spec(
             name="relu", display="ReLU", latex=r"\mathrm{ReLU}(x) = \max(0, x)",
             forward=lambda x: torch.where(x > 0, x, torch.zeros_like(x)), derivative=lambda x: _step(x),
-            output_range=_const(0, math.inf), zero_centred=False, monotonic=True, smooth=False, saturates="negative",
+            output_range=_const(0, math.inf), zero_centred=None, monotonic=True, smooth=False, saturates="negative",
             needs_exp=False, kinks=lambda: (0.0,), module=lambda: nn.ReLU(), torch_name="ReLU",
             reference=lambda x: __import__("numpy").maximum(x, 0.0),
             note="the default for hidden layers: cheap, no positive saturation, sparse",
@@ -306,31 +447,28 @@ def _entries() -> list[Spec]:
             params=(alpha_leaky,),
             forward=lambda x, alpha: torch.where(x > 0, x, alpha * x),
             derivative=lambda x, alpha: torch.where(x > 0, torch.ones_like(x), torch.full_like(x, alpha)),
-            output_range=lambda alpha: (-math.inf if alpha > 0 else 0.0, math.inf),
-            zero_centred=False, monotonic=True, smooth=False, saturates="none", needs_exp=False,
-            kinks=lambda alpha: (0.0,), module=lambda alpha: nn.LeakyReLU(negative_slope=alpha), torch_name="LeakyReLU",
+            zero_centred=None, needs_exp=False, **_slope_rules(lambda alpha: alpha),
+            module=lambda alpha: nn.LeakyReLU(negative_slope=alpha), torch_name="LeakyReLU",
             note="ReLU with a small slope for x < 0 so no unit's gradient is exactly zero (Maas et al. 2013)",
         ),
         Spec(
-            name="prelu", display="PReLU", latex=r"\mathrm{PReLU}(x) = \max(\alpha x, x),\ \alpha \text{ learned}",
+            name="prelu", display="PReLU", latex=r"\mathrm{PReLU}(x) = \max(0, x) + \alpha \min(0, x),\ \alpha \text{ learned}",
             params=(Param("alpha", 0.25, -1.0, 1.0, 0.01, "initial slope for x < 0 (learned)"),),
             forward=lambda x, alpha: torch.where(x > 0, x, alpha * x),
             derivative=lambda x, alpha: torch.where(x > 0, torch.ones_like(x), torch.full_like(x, alpha)),
-            output_range=lambda alpha: (-math.inf if alpha > 0 else 0.0, math.inf),
-            zero_centred=False, monotonic=True, smooth=False, saturates="none", needs_exp=False,
-            kinks=lambda alpha: (0.0,), module=lambda alpha: nn.PReLU(init=alpha), torch_name="PReLU", trainable=True,
-            note="Leaky ReLU whose slope is learned by backprop (He et al. 2015)",
+            zero_centred=None, needs_exp=False, **_slope_rules(lambda alpha: alpha),
+            module=lambda alpha: PReLU(init=alpha), torch_name="PReLU", trainable=True,
+            note="Leaky ReLU whose slope is learned by backprop (He et al. 2015); a negative slope makes it non-monotonic",
         ),
         Spec(
-            name="rrelu", display="RReLU", latex=r"\mathrm{RReLU}(x) = \max(a x, x),\ a \sim U(l, u) \text{ in training},\ a = \frac{l+u}{2} \text{ at eval}",
+            name="rrelu", display="RReLU", latex=r"\mathrm{RReLU}(x) = \max(0, x) + a \min(0, x),\ a \sim U(l, u) \text{ in training},\ a = \frac{l+u}{2} \text{ at eval}",
             params=(Param("lower", 1 / 8, 0.0, 1.0, 0.01, "lowest random slope"), Param("upper", 1 / 3, 0.0, 1.0, 0.01, "highest random slope")),
             forward=lambda x, lower, upper: torch.where(x > 0, x, 0.5 * (lower + upper) * x),
             derivative=lambda x, lower, upper: torch.where(x > 0, torch.ones_like(x), torch.full_like(x, 0.5 * (lower + upper))),
-            output_range=lambda lower, upper: (-math.inf if lower + upper > 0 else 0.0, math.inf),
-            zero_centred=False, monotonic=True, smooth=False, saturates="none", needs_exp=False,
-            kinks=lambda lower, upper: (0.0,), module=lambda lower, upper: nn.RReLU(lower, upper), torch_name="RReLU",
+            zero_centred=None, needs_exp=False, **_slope_rules(lambda lower, upper: 0.5 * (lower + upper)),
+            module=lambda lower, upper: nn.RReLU(lower, upper), torch_name="RReLU",
             constraint=lambda lower, upper: None if lower <= upper else f"lower={lower:g} must not exceed upper={upper:g}",
-            note="random negative slope in training, its mean at eval (shown here: the eval-mode function)",
+            note="random negative slope in training, its mean at eval (shown here, and in every plot: the eval-mode function)",
         ),
         Spec(
             name="elu", display="ELU", latex=r"\mathrm{ELU}(x) = \begin{cases}x & x > 0\\ \alpha(e^{x} - 1) & x \le 0\end{cases}",
@@ -338,16 +476,17 @@ def _entries() -> list[Spec]:
             forward=lambda x, alpha: torch.where(x > 0, x, alpha * torch.expm1(torch.clamp(x, max=0))),
             derivative=lambda x, alpha: torch.where(x > 0, torch.ones_like(x), alpha * torch.exp(torch.clamp(x, max=0))),
             output_range=lambda alpha: (-alpha, math.inf),
-            zero_centred=False, monotonic=True, smooth=True, saturates="negative", needs_exp=True,
+            zero_centred=None, monotonic=True, smooth=lambda alpha: alpha == 1, saturates="negative", needs_exp=True,
             kinks=lambda alpha: () if alpha == 1 else (0.0,), module=lambda alpha: nn.ELU(alpha=alpha), torch_name="ELU",
-            note="ReLU for x > 0, saturates smoothly to -alpha: mean output closer to zero (Clevert et al. 2015)",
+            note="ReLU for x > 0, saturates smoothly to -alpha: mean output closer to zero (Clevert et al. 2015); "
+                 "its slope jumps from alpha to 1 at 0 unless alpha = 1",
         ),
         Spec(
             name="selu", display="SELU", latex=r"\mathrm{SELU}(x) = \lambda \begin{cases}x & x > 0\\ \alpha(e^{x} - 1) & x \le 0\end{cases},\ \lambda \approx 1.0507,\ \alpha \approx 1.6733",
             forward=lambda x: SELU_SCALE * torch.where(x > 0, x, SELU_ALPHA * torch.expm1(torch.clamp(x, max=0))),
             derivative=lambda x: SELU_SCALE * torch.where(x > 0, torch.ones_like(x), SELU_ALPHA * torch.exp(torch.clamp(x, max=0))),
             output_range=_const(-SELU_SCALE * SELU_ALPHA, math.inf),
-            zero_centred=True, monotonic=True, smooth=False, saturates="negative", needs_exp=True,
+            zero_centred=None, monotonic=True, smooth=False, saturates="negative", needs_exp=True,
             kinks=lambda: (0.0,), module=lambda: nn.SELU(), torch_name="SELU",
             note="scaled ELU whose constants keep mean 0 and variance 1 through depth (Klambauer et al. 2017)",
         ),
@@ -357,44 +496,41 @@ def _entries() -> list[Spec]:
             forward=lambda x, alpha: torch.where(x > 0, x, alpha * torch.expm1(torch.clamp(x, max=0) / alpha)),
             derivative=lambda x, alpha: torch.where(x > 0, torch.ones_like(x), torch.exp(torch.clamp(x, max=0) / alpha)),
             output_range=lambda alpha: (-alpha, math.inf),
-            zero_centred=False, monotonic=True, smooth=True, saturates="negative", needs_exp=True,
+            zero_centred=None, monotonic=True, smooth=True, saturates="negative", needs_exp=True,
             module=lambda alpha: nn.CELU(alpha=alpha), torch_name="CELU",
             note="ELU rescaled so its derivative is continuous at 0 for every alpha (Barron 2017)",
         ),
         Spec(
             name="gelu", display="GELU", latex=r"\mathrm{GELU}(x) = x\,\Phi(x)",
             forward=lambda x: x * _Phi(x), derivative=lambda x: _Phi(x) + x * _phi(x),
-            output_range=_const(-0.16997120747990366, math.inf),
-            zero_centred=False, monotonic=False, smooth=True, saturates="negative", needs_exp=True,
+            output_range=lambda: (minimum_of("gelu"), math.inf),
+            zero_centred=None, monotonic=False, smooth=True, saturates="negative", needs_exp=True,
             module=lambda: nn.GELU(), torch_name="GELU",
-            reference=lambda x: x * __import__("scipy.stats", fromlist=["norm"]).norm.cdf(x),
+            reference=lambda x: x * __import__("scipy.special", fromlist=["ndtr"]).ndtr(x),
             note="x weighted by the probability a standard normal is below it; BERT, GPT (Hendrycks & Gimpel 2016)",
         ),
         Spec(
             name="gelu_tanh", display="GELU (tanh approx.)",
             latex=r"\tfrac{1}{2}x\left(1 + \tanh\left[\sqrt{2/\pi}\,(x + 0.044715x^{3})\right]\right)",
-            forward=lambda x: 0.5 * x * (1 + torch.tanh(_gelu_tanh_u(x))),
-            derivative=lambda x: 0.5 * (1 + torch.tanh(_gelu_tanh_u(x)))
-            + 0.5 * x * (1 - torch.tanh(_gelu_tanh_u(x)) ** 2) * SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x**2),
-            output_range=_const(-0.17004, math.inf),
-            zero_centred=False, monotonic=False, smooth=True, saturates="negative", needs_exp=True,
+            forward=_gelu_tanh, derivative=_gelu_tanh_slope,
+            output_range=lambda: (minimum_of("gelu_tanh"), math.inf),
+            zero_centred=None, monotonic=False, smooth=True, saturates="negative", needs_exp=True,
             module=lambda: nn.GELU(approximate="tanh"),
             note="the approximation GPT-2 and BERT's original code used",
         ),
         Spec(
             name="quick_gelu", display="GELU (sigmoid approx.)", latex=r"x\,\sigma(1.702\,x)",
-            forward=lambda x: x / (1 + torch.exp(-1.702 * x)),
-            derivative=lambda x: _sig(1.702 * x) + 1.702 * x * _sig(1.702 * x) * (1 - _sig(1.702 * x)),
-            output_range=_const(-0.16352, math.inf),
-            zero_centred=False, monotonic=False, smooth=True, saturates="negative", needs_exp=True,
+            forward=lambda x: _swish(x, 1.702), derivative=lambda x: _swish_slope(x, 1.702),
+            output_range=lambda: (-lambert_w_of_inverse_e() / 1.702, math.inf),
+            zero_centred=None, monotonic=False, smooth=True, saturates="negative", needs_exp=True,
             module=lambda: QuickGELU(),
             note="the cheapest GELU approximation (used in CLIP)",
         ),
         Spec(
             name="silu", display="SiLU", latex=r"\mathrm{SiLU}(x) = x\,\sigma(x)",
-            forward=lambda x: x / (1 + torch.exp(-x)), derivative=lambda x: _sig(x) * (1 + x * (1 - _sig(x))),
-            output_range=_const(-0.27846454276107374, math.inf),
-            zero_centred=False, monotonic=False, smooth=True, saturates="negative", needs_exp=True,
+            forward=lambda x: _swish(x, 1.0), derivative=lambda x: _swish_slope(x, 1.0),
+            output_range=lambda: (-lambert_w_of_inverse_e(), math.inf),
+            zero_centred=None, monotonic=False, smooth=True, saturates="negative", needs_exp=True,
             module=lambda: nn.SiLU(), torch_name="SiLU",
             reference=lambda x: x * __import__("scipy.special", fromlist=["expit"]).expit(x),
             note="Swish with beta = 1; EfficientNet, many vision and language models",
@@ -402,38 +538,40 @@ def _entries() -> list[Spec]:
         Spec(
             name="swish", display="Swish", latex=r"\mathrm{Swish}_\beta(x) = x\,\sigma(\beta x)",
             params=(Param("beta", 1.0, 0.0, 20.0, 0.1, "sharpness: 0 gives x/2, 1 gives SiLU, large approaches ReLU"),),
-            forward=lambda x, beta: x / (1 + torch.exp(-beta * x)),
-            derivative=lambda x, beta: _sig(beta * x) + beta * x * _sig(beta * x) * (1 - _sig(beta * x)),
-            output_range=lambda beta: (-0.27846454276107374 / beta if beta > 0 else -math.inf, math.inf),
-            zero_centred=False, monotonic=False, smooth=True, saturates="negative", needs_exp=True,
+            forward=_swish, derivative=_swish_slope,
+            output_range=lambda beta: (-lambert_w_of_inverse_e() / beta if beta > 0 else -math.inf, math.inf),
+            zero_centred=None, monotonic=lambda beta: beta == 0, smooth=True,
+            saturates=lambda beta: "negative" if beta > 0 else "none", needs_exp=True,
             module=lambda beta: Swish(beta),
             note="found by automated search (Ramachandran et al. 2017); interpolates between linear and ReLU",
         ),
         Spec(
-            name="mish", display="Mish", latex=r"\mathrm{Mish}(x) = x \tanh(\mathrm{softplus}(x))",
-            forward=lambda x: x * torch.tanh(_softplus(x)),
-            derivative=lambda x: torch.tanh(_softplus(x)) + x * (1 - torch.tanh(_softplus(x)) ** 2) * _sig(x),
-            output_range=_const(-0.30884, math.inf),
-            zero_centred=False, monotonic=False, smooth=True, saturates="negative", needs_exp=True,
+            name="mish", display="Mish", latex=r"\mathrm{Mish}(x) = x \tanh(\log(1 + e^{x}))",
+            forward=_mish, derivative=_mish_slope,
+            output_range=lambda: (minimum_of("mish"), math.inf),
+            zero_centred=None, monotonic=False, smooth=True, saturates="negative", needs_exp=True,
             module=lambda: nn.Mish(), torch_name="Mish",
             note="smooth, non-monotonic, like Swish (Misra 2019); YOLOv4",
         ),
         Spec(
-            name="softplus", display="Softplus", latex=r"\mathrm{Softplus}(x) = \frac{1}{\beta}\log(1 + e^{\beta x})",
-            params=(Param("beta", 1.0, 0.1, 20.0, 0.1, "sharpness"), Param("threshold", 20.0, 1.0, 50.0, 1.0, "above beta*x > threshold the output is x")),
+            name="softplus", display="Softplus",
+            latex=r"\mathrm{Softplus}(x) = \begin{cases}\frac{1}{\beta}\log(1 + e^{\beta x}) & \beta x \le t\\ x & \beta x > t\end{cases}",
+            params=(Param("beta", 1.0, 0.1, 20.0, 0.1, "sharpness"), Param("threshold", 20.0, 1.0, 50.0, 1.0, "t: above beta*x > t the output is x")),
             forward=lambda x, beta, threshold: _softplus(x, beta, threshold),
             derivative=lambda x, beta, threshold: torch.where(beta * x > threshold, torch.ones_like(x), _sig(beta * x)),
             output_range=_const(0, math.inf),
-            zero_centred=False, monotonic=True, smooth=True, saturates="negative", needs_exp=True,
+            zero_centred=None, monotonic=False, smooth=False, saturates="negative", needs_exp=True,
             kinks=lambda beta, threshold: (threshold / beta,),
             module=lambda beta, threshold: nn.Softplus(beta=beta, threshold=threshold), torch_name="Softplus",
             reference=lambda x: __import__("numpy").logaddexp(0.0, x),
-            note="a smooth ReLU; keeps outputs positive (variances, rates)",
+            note="a smooth ReLU that keeps outputs positive (variances, rates); but PyTorch's, to save an exp, returns "
+                 "x above beta*x > t: a step down of log(1 + e^-t)/beta there (2e-9 at t = 20, 0.31 at t = 1), "
+                 "so strictly it is neither smooth nor monotonic",
         ),
         Spec(
             name="softsign", display="Softsign", latex=r"\mathrm{Softsign}(x) = \frac{x}{1 + |x|}",
             forward=lambda x: x / (1 + x.abs()), derivative=lambda x: 1 / (1 + x.abs()) ** 2,
-            output_range=_const(-1, 1), zero_centred=True, monotonic=True, smooth=True, saturates="both",
+            output_range=_const(-1, 1), zero_centred=None, monotonic=True, smooth=True, saturates="both",
             needs_exp=False, module=lambda: nn.Softsign(), torch_name="Softsign",
             note="tanh-shaped without exp; saturates polynomially, more slowly",
         ),
@@ -443,16 +581,16 @@ def _entries() -> list[Spec]:
             forward=lambda x, min_val, max_val: torch.minimum(torch.maximum(x, torch.full_like(x, min_val)), torch.full_like(x, max_val)),
             derivative=lambda x, min_val, max_val: ((x > min_val) & (x < max_val)).to(x.dtype),
             output_range=lambda min_val, max_val: (min_val, max_val),
-            zero_centred=True, monotonic=True, smooth=False, saturates="both", needs_exp=False,
+            zero_centred=None, monotonic=True, smooth=False, saturates="both", needs_exp=False,
             kinks=lambda min_val, max_val: (min_val, max_val),
             module=lambda min_val, max_val: nn.Hardtanh(min_val, max_val), torch_name="Hardtanh",
             constraint=lambda min_val, max_val: None if min_val < max_val else f"min_val={min_val:g} must be below max_val={max_val:g}",
-            note="piecewise-linear tanh: a cheap clip",
+            note="piecewise-linear tanh: a cheap clip (zero-centred only when the clip is near-symmetric)",
         ),
         Spec(
             name="hardsigmoid", display="Hardsigmoid", latex=r"\mathrm{Hardsigmoid}(x) = \mathrm{ReLU6}(x + 3)/6",
             forward=lambda x: torch.clamp(x + 3, 0, 6) / 6, derivative=lambda x: ((x > -3) & (x < 3)).to(x.dtype) / 6,
-            output_range=_const(0, 1), zero_centred=False, monotonic=True, smooth=False, saturates="both",
+            output_range=_const(0, 1), zero_centred=None, monotonic=True, smooth=False, saturates="both",
             needs_exp=False, kinks=lambda: (-3.0, 3.0), module=lambda: nn.Hardsigmoid(), torch_name="Hardsigmoid",
             note="piecewise-linear sigmoid for mobile networks (MobileNetV3)",
         ),
@@ -460,7 +598,8 @@ def _entries() -> list[Spec]:
             name="hardswish", display="Hardswish", latex=r"\mathrm{Hardswish}(x) = x\,\mathrm{ReLU6}(x + 3)/6",
             forward=lambda x: x * torch.clamp(x + 3, 0, 6) / 6,
             derivative=lambda x: torch.where(x <= -3, torch.zeros_like(x), torch.where(x >= 3, torch.ones_like(x), (2 * x + 3) / 6)),
-            output_range=_const(-0.375, math.inf), zero_centred=False, monotonic=False, smooth=False, saturates="negative",
+            output_range=_const(-3 / 8, math.inf),  # x (x + 3) / 6 is least at x = -3/2: -3/8, exactly
+            zero_centred=None, monotonic=False, smooth=False, saturates="negative",
             needs_exp=False, kinks=lambda: (-3.0, 3.0), module=lambda: nn.Hardswish(), torch_name="Hardswish",
             note="piecewise Swish without exp (MobileNetV3, Howard et al. 2019)",
         ),
@@ -469,8 +608,9 @@ def _entries() -> list[Spec]:
             params=(Param("lambd", 0.5, 0.0, 3.0, 0.05, "half-width of the zeroed band"),),
             forward=lambda x, lambd: torch.where(x.abs() > lambd, x, torch.zeros_like(x)),
             derivative=lambda x, lambd: (x.abs() > lambd).to(x.dtype),
-            output_range=_const(-math.inf, math.inf), zero_centred=True, monotonic=True, smooth=False, saturates="none",
-            needs_exp=False, kinks=lambda lambd: (-lambd, lambd), module=lambda lambd: nn.Hardshrink(lambd), torch_name="Hardshrink",
+            output_range=_const(-math.inf, math.inf), zero_centred=None, monotonic=True, smooth=lambda lambd: lambd == 0,
+            saturates="none", needs_exp=False, kinks=lambda lambd: (-lambd, lambd) if lambd > 0 else (),
+            module=lambda lambd: nn.Hardshrink(lambd), torch_name="Hardshrink",
             note="zeroes small values: hard thresholding in sparse coding and denoising",
         ),
         Spec(
@@ -478,21 +618,22 @@ def _entries() -> list[Spec]:
             params=(Param("lambd", 0.5, 0.0, 3.0, 0.05, "how far values are pulled towards 0"),),
             forward=lambda x, lambd: torch.sign(x) * torch.clamp(x.abs() - lambd, min=0),
             derivative=lambda x, lambd: (x.abs() > lambd).to(x.dtype),
-            output_range=_const(-math.inf, math.inf), zero_centred=True, monotonic=True, smooth=False, saturates="none",
-            needs_exp=False, kinks=lambda lambd: (-lambd, lambd), module=lambda lambd: nn.Softshrink(lambd), torch_name="Softshrink",
+            output_range=_const(-math.inf, math.inf), zero_centred=None, monotonic=True, smooth=lambda lambd: lambd == 0,
+            saturates="none", needs_exp=False, kinks=lambda lambd: (-lambd, lambd) if lambd > 0 else (),
+            module=lambda lambd: nn.Softshrink(lambd), torch_name="Softshrink",
             note="soft thresholding: the proximal step of L1 (ISTA, LASSO)",
         ),
         Spec(
             name="tanhshrink", display="Tanhshrink", latex=r"\mathrm{Tanhshrink}(x) = x - \tanh(x)",
-            forward=lambda x: x - torch.tanh(x), derivative=lambda x: torch.tanh(x) ** 2,
-            output_range=_const(-math.inf, math.inf), zero_centred=True, monotonic=True, smooth=True, saturates="none",
+            forward=_tanhshrink, derivative=lambda x: torch.tanh(x) ** 2,
+            output_range=_const(-math.inf, math.inf), zero_centred=None, monotonic=True, smooth=True, saturates="none",
             needs_exp=True, module=lambda: nn.Tanhshrink(), torch_name="Tanhshrink",
             note="flat near 0, linear far away; rare outside sparse coding",
         ),
         Spec(
-            name="logsigmoid", display="LogSigmoid", latex=r"\mathrm{LogSigmoid}(x) = \log\sigma(x) = -\mathrm{softplus}(-x)",
-            forward=lambda x: -_softplus(-x), derivative=lambda x: _sig(-x),
-            output_range=_const(-math.inf, 0), zero_centred=False, monotonic=True, smooth=True, saturates="positive",
+            name="logsigmoid", display="LogSigmoid", latex=r"\mathrm{LogSigmoid}(x) = \log\sigma(x) = -\log(1 + e^{-x})",
+            forward=lambda x: -_log1pexp(-x), derivative=lambda x: _sig(-x),
+            output_range=_const(-math.inf, 0), zero_centred=None, monotonic=True, smooth=True, saturates="positive",
             needs_exp=True, module=lambda: nn.LogSigmoid(), torch_name="LogSigmoid",
             reference=lambda x: __import__("scipy.special", fromlist=["log_expit"]).log_expit(x),
             note="log-probability of a sigmoid, computed without overflow (binary losses)",
@@ -500,7 +641,7 @@ def _entries() -> list[Spec]:
         Spec(
             name="relu6", display="ReLU6", latex=r"\mathrm{ReLU6}(x) = \min(\max(0, x), 6)",
             forward=lambda x: torch.clamp(x, 0, 6), derivative=lambda x: ((x > 0) & (x < 6)).to(x.dtype),
-            output_range=_const(0, 6), zero_centred=False, monotonic=True, smooth=False, saturates="both",
+            output_range=_const(0, 6), zero_centred=None, monotonic=True, smooth=False, saturates="both",
             needs_exp=False, kinks=lambda: (0.0, 6.0), module=lambda: nn.ReLU6(), torch_name="ReLU6",
             note="ReLU capped at 6, friendly to low-precision arithmetic (MobileNet)",
         ),
@@ -510,10 +651,10 @@ def _entries() -> list[Spec]:
             forward=lambda x, threshold, value: torch.where(x > threshold, x, torch.full_like(x, value)),
             derivative=lambda x, threshold, value: (x > threshold).to(x.dtype),
             output_range=lambda threshold, value: (min(value, threshold), math.inf),
-            zero_centred=False, monotonic=True, smooth=False, saturates="negative", needs_exp=False,
-            kinks=lambda threshold, value: (threshold,),
+            zero_centred=None, monotonic=lambda threshold, value: value <= threshold, smooth=False, saturates="negative",
+            needs_exp=False, kinks=lambda threshold, value: (threshold,),
             module=lambda threshold, value: nn.Threshold(threshold, value), torch_name="Threshold",
-            note="a generalised ReLU: below t, a constant v",
+            note="a generalised ReLU: below t, a constant v (a step down at t when v > t)",
         ),
     ]
 
