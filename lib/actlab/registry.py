@@ -296,6 +296,11 @@ def _tanhshrink(x):
     return torch.where(x.abs() < 1, small * c / (1 + c), x - torch.tanh(x))
 
 
+def _shrink_slope(x, lambd):
+    """Slope of Hardshrink and Softshrink: 1 outside [-lambd, lambd], 0 inside; 1 everywhere at lambd = 0 (the identity)."""
+    return (x.abs() > lambd).to(x.dtype) if lambd > 0 else torch.ones_like(x)
+
+
 def _step(x):
     return (x > 0).to(x.dtype)
 
@@ -606,8 +611,8 @@ def _entries() -> list[Spec]:
         Spec(
             name="hardshrink", display="Hardshrink", latex=r"\mathrm{Hardshrink}(x) = \begin{cases}x & |x| > \lambda\\ 0 & \text{otherwise}\end{cases}",
             params=(Param("lambd", 0.5, 0.0, 3.0, 0.05, "half-width of the zeroed band"),),
-            forward=lambda x, lambd: torch.where(x.abs() > lambd, x, torch.zeros_like(x)),
-            derivative=lambda x, lambd: (x.abs() > lambd).to(x.dtype),
+            forward=lambda x, lambd: torch.where(x.abs() > lambd, x, torch.zeros_like(x)) if lambd > 0 else x.clone(),
+            derivative=_shrink_slope,
             output_range=_const(-math.inf, math.inf), zero_centred=None, monotonic=True, smooth=lambda lambd: lambd == 0,
             saturates="none", needs_exp=False, kinks=lambda lambd: (-lambd, lambd) if lambd > 0 else (),
             module=lambda lambd: nn.Hardshrink(lambd), torch_name="Hardshrink",
@@ -616,8 +621,8 @@ def _entries() -> list[Spec]:
         Spec(
             name="softshrink", display="Softshrink", latex=r"\mathrm{Softshrink}(x) = \mathrm{sign}(x)\max(|x| - \lambda, 0)",
             params=(Param("lambd", 0.5, 0.0, 3.0, 0.05, "how far values are pulled towards 0"),),
-            forward=lambda x, lambd: torch.sign(x) * torch.clamp(x.abs() - lambd, min=0),
-            derivative=lambda x, lambd: (x.abs() > lambd).to(x.dtype),
+            forward=lambda x, lambd: torch.sign(x) * torch.clamp(x.abs() - lambd, min=0) if lambd > 0 else x.clone(),
+            derivative=_shrink_slope,
             output_range=_const(-math.inf, math.inf), zero_centred=None, monotonic=True, smooth=lambda lambd: lambd == 0,
             saturates="none", needs_exp=False, kinks=lambda lambd: (-lambd, lambd) if lambd > 0 else (),
             module=lambda lambd: nn.Softshrink(lambd), torch_name="Softshrink",
