@@ -120,5 +120,5 @@ def normal_mean(name, params: dict, kinks=()) -> float:
     fn = REFERENCES[name]
     with mp.workdps(20):
         p = {k: mp.mpf(v) for k, v in params.items()}
-        points = [-mp.inf, *sorted(mp.mpf(k) for k in set(kinks)), mp.inf]
+        points = [-mp.inf, *sorted({mp.mpf(k) for k in (*kinks, -8, 0, 8)}), mp.inf]  # split where the mass and kinks are
         return float(mp.quad(lambda t: fn(t, **p) * mp.npdf(t), points))

@@ -7,6 +7,8 @@ import torch
 
 import actlab
 from actlab.registry import Param, Spec
+import mpmath as mp
+from mp_reference import DERIVATIVES, REFERENCES, normal_mean
 
 NAMES = actlab.activation_names()
 REQUIRED = {"heaviside", "sigmoid", "tanh", "relu", "leaky_relu", "prelu", "rrelu", "elu", "selu", "celu", "gelu",
@@ -92,62 +94,142 @@ def test_gelu_reference_derivative_is_Phi_plus_x_phi_not_the_slides():
     assert np.abs(true - (norm.pdf(x) + x * norm.pdf(x))).max() > 0.5
 
 
+def near_kinks(s, params) -> list[float]:
+    """Each kink and the floats within 3 ulps of it: a step down of any size shows between neighbours."""
+    out = []
+    for k in s.kinks(**params):
+        below = above = torch.tensor(float(k), dtype=torch.float64)
+        out.append(below)
+        for _ in range(3):
+            below, above = torch.nextafter(below, below - 1), torch.nextafter(above, above + 1)
+            out += [below, above]
+    return out
+
+
 def grid(params, s, low=-10, high=10, n=200001):
-    """A dense grid on [low, high] plus far points out to +-1e4."""
+    """A dense grid on [low, high], far points out to +-1e4, and each kink with its float neighbours."""
     far = torch.logspace(1, 4, 200, dtype=torch.float64)
-    x = torch.cat([-far.flip(0), torch.linspace(low, high, n, dtype=torch.float64), far])
+    near = torch.stack(near_kinks(s, params)) if s.kinks(**params) else torch.zeros(0, dtype=torch.float64)
+    x = torch.cat([-far.flip(0), torch.linspace(low, high, n, dtype=torch.float64), far, near]).sort().values
     return x, s.forward(x, **params)
 
 
+def jumps_at_kinks(name, params):
+    """Signed jump of the value and jump of the derivative across each kink, from the 60-digit mpmath reference.
+
+    From k - h to k + h with h = 1e-12 max(1, |k|), wider than the float kink's rounding. The value's jump is
+    corrected for the slope on each side, f(k+h) - f(k-h) - h (d(k+h) + d(k-h)), leaving O(h^3) ~ 1e-34 where
+    the function is continuous; Softplus's step at threshold 50 (2e-22), invisible in float64, shows. The
+    derivative's jump is left with O(2 h f'') ~ 1e-11 where the derivative is continuous.
+    """
+    out = []
+    with mp.workdps(60):
+        p = {key: mp.mpf(v) for key, v in params.items()}
+        f, d = (lambda t: REFERENCES[name](t, **p)), (lambda t: DERIVATIVES[name](t, **p))
+        for k in map(mp.mpf, actlab.spec(name).kinks(**params)):
+            h = mp.mpf("1e-12") * max(1, abs(k))
+            out.append((float(f(k + h) - f(k - h) - h * (d(k + h) + d(k - h))), float(d(k + h) - d(k - h))))
+    return out
+
+
+FLAG_SETTINGS = {name: param_settings(actlab.spec(name)) + [
+    {**actlab.spec(name).defaults(), **extra} for extra in {
+        "rrelu": [{"lower": 0.0, "upper": 0.0}], "softplus": [{"threshold": 1.0}], "elu": [{"alpha": 2.5}],
+        "hardtanh": [{"min_val": 0.0}], "threshold": [{"threshold": 0.0, "value": 1.0}],
+    }.get(name, [])] for name in NAMES}
+
+
 @pytest.mark.parametrize("name", NAMES)
-def test_monotonic_flag(name):
+def test_monotonic_flag_at_every_setting(name):
     s = actlab.spec(name)
-    _, y = grid(s.defaults(), s)
-    decreases = (torch.diff(y) < -1e-12).any().item()
-    assert s.monotonic == (not decreases)
+    for params in FLAG_SETTINGS[name]:
+        _, y = grid(params, s)
+        steps_down = any(value < -1e-30 for value, _ in jumps_at_kinks(name, params))
+        decreases = (torch.diff(y) < -1e-12).any().item() or steps_down
+        assert s.flags(**params)["monotonic"] == (not decreases), params
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_output_range_and_bounded_flag(name):
     s = actlab.spec(name)
-    for params in param_settings(s):
+    for params in FLAG_SETTINGS[name]:
         low, high = s.output_range(**params)
         _, y = grid(params, s)
         assert y.min() >= low - 1e-4 and y.max() <= high + 1e-4, (params, y.min(), y.max())
         # the stated range is tight: finite bounds are approached, infinite ones exceeded far out
         assert (y.min() <= low + 1e-3) if math.isfinite(low) else (y.min() < -5)
         assert (y.max() >= high - 1e-3) if math.isfinite(high) else (y.max() > 5)
+        assert s.flags(**params)["bounded"] == (math.isfinite(low) and math.isfinite(high))
     assert s.bounded == all(math.isfinite(b) for b in s.output_range(**s.defaults()))
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_smooth_flag(name):
-    """Smooth means a continuous derivative: no jump bigger than the grid can explain."""
+def test_smooth_flag_at_every_setting(name):
+    """Smooth means a continuous derivative: no jump bigger than the grid can explain, and none across a kink."""
     s = actlab.spec(name)
     x = torch.linspace(-8, 8, 160001, dtype=torch.float64)
-    d = s.derivative(x, **s.defaults())
-    jump = torch.diff(d).abs().max().item()
-    continuous_values = torch.diff(s.forward(x, **s.defaults())).abs().max().item() < 1e-2
-    assert s.smooth == (jump < 1e-2 and continuous_values), jump
+    for params in FLAG_SETTINGS[name]:
+        d = s.derivative(x, **params)
+        grid_jump = torch.diff(d).abs().max().item()
+        continuous_values = torch.diff(s.forward(x, **params)).abs().max().item() < 1e-2
+        jumps = jumps_at_kinks(name, params)
+        smooth = grid_jump < 1e-2 and continuous_values and all(abs(v) < 1e-30 and abs(d) < 1e-9 for v, d in jumps)
+        assert s.flags(**params)["smooth"] == smooth, (params, grid_jump, jumps)
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_saturation_flag(name):
+def test_saturation_flag_at_every_setting(name):
     s = actlab.spec(name)
     far = torch.tensor([-1000.0, 1000.0], dtype=torch.float64)
-    d = s.derivative(far, **s.defaults()).abs()
     tails = {(True, True): "both", (True, False): "negative", (False, True): "positive", (False, False): "none"}
-    assert s.saturates == tails[(d[0].item() < 1e-5, d[1].item() < 1e-5)]
+    for params in FLAG_SETTINGS[name]:
+        d = s.derivative(far, **params).abs()
+        assert s.flags(**params)["saturates"] == tails[(d[0].item() < 1e-5, d[1].item() < 1e-5)], params
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_zero_centred_flag(name):
-    """Zero-centred means mean output ~0 for standard normal input, computed by quadrature."""
+def test_zero_centred_flag_at_every_setting(name):
+    """Zero-centred means mean output within 0.05 of 0 for standard normal input: mpmath quadrature of the reference."""
     s = actlab.spec(name)
-    x = torch.linspace(-12, 12, 240001, dtype=torch.float64)
-    density = torch.exp(-0.5 * x**2) / math.sqrt(2 * math.pi)
-    mean = torch.trapezoid(s.forward(x, **s.defaults()) * density, x).item()
-    assert s.zero_centred == (abs(mean) < 0.05), mean
+    for params in FLAG_SETTINGS[name]:
+        mean = normal_mean(name, params, s.kinks(**params))
+        assert s.flags(**params)["zero_centred"] == (abs(mean) < 0.05), (params, mean)
+
+
+@pytest.mark.parametrize("name, params, flag, right", [
+    ("prelu", {"alpha": -1.0}, "monotonic", False),  # |x|
+    ("threshold", {"threshold": 0.0, "value": 1.0}, "monotonic", False),
+    ("elu", {"alpha": 2.5}, "smooth", False),
+    ("hardtanh", {"min_val": 0.0}, "zero_centred", False),
+    ("swish", {"beta": 0.0}, "saturates", "none"),
+    ("swish", {"beta": 0.0}, "monotonic", True),
+    ("leaky_relu", {"alpha": 0.0}, "saturates", "negative"),
+    ("prelu", {"alpha": 0.0}, "saturates", "negative"),
+    ("rrelu", {"lower": 0.0, "upper": 0.0}, "saturates", "negative"),
+    ("softplus", {}, "smooth", False),
+    ("softplus", {}, "monotonic", False),
+    ("leaky_relu", {"alpha": 1.0}, "smooth", True),  # the identity
+])
+def test_flags_follow_the_parameters(name, params, flag, right):
+    assert actlab.spec(name).flags(**params)[flag] == right
+
+
+def test_the_faults_behind_the_parameter_flags():
+    """The numbers that make those flags false: ELU's slope jump, Hardtanh's mean, Softplus's step at its threshold."""
+    assert jumps_at_kinks("elu", {"alpha": 2.5})[0][1] == pytest.approx(-1.5, abs=1e-9)  # slope 2.5 below 0, 1 above
+    assert normal_mean("hardtanh", {"min_val": 0.0, "max_val": 1.0}, (0.0, 1.0)) == pytest.approx(0.3156, abs=1e-4)
+    softplus = actlab.spec("softplus")
+    for threshold, step in ((20.0, 2.0611536e-9), (1.0, 0.31326169)):
+        params = {"beta": 1.0, "threshold": threshold}
+        assert jumps_at_kinks("softplus", params)[0][0] == pytest.approx(-step, rel=1e-7)
+        x = torch.tensor([threshold, threshold + 1e-12], dtype=torch.float64)  # the library's formula steps down too
+        assert (softplus.forward(x, **params)[0] - softplus.forward(x, **params)[1]).item() == pytest.approx(step, rel=1e-3)
+    assert "x & \\beta x > t" in softplus.latex  # the formula states the threshold
+
+
+def test_flags_refuse_bad_parameters():
+    with pytest.raises(ValueError, match="'alpha'=7 is out of range"):
+        actlab.spec("elu").flags(alpha=7)
 
 
 def test_sigmoid_identity_and_max_slope():

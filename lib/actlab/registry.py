@@ -614,7 +614,8 @@ def _entries() -> list[Spec]:
             forward=lambda x, lambd: torch.where(x.abs() > lambd, x, torch.zeros_like(x)) if lambd > 0 else x.clone(),
             derivative=_shrink_slope,
             output_range=_const(-math.inf, math.inf), zero_centred=None, monotonic=True, smooth=lambda lambd: lambd == 0,
-            saturates="none", needs_exp=False, kinks=lambda lambd: (-lambd, lambd) if lambd > 0 else (),
+            saturates="none", needs_exp=False, kinks=lambda lambd: (-lambd, lambd),  # at lambd = 0, where torch.nn's gradient convention (0) sits
+           
             module=lambda lambd: nn.Hardshrink(lambd), torch_name="Hardshrink",
             note="zeroes small values: hard thresholding in sparse coding and denoising",
         ),
@@ -624,7 +625,8 @@ def _entries() -> list[Spec]:
             forward=lambda x, lambd: torch.sign(x) * torch.clamp(x.abs() - lambd, min=0) if lambd > 0 else x.clone(),
             derivative=_shrink_slope,
             output_range=_const(-math.inf, math.inf), zero_centred=None, monotonic=True, smooth=lambda lambd: lambd == 0,
-            saturates="none", needs_exp=False, kinks=lambda lambd: (-lambd, lambd) if lambd > 0 else (),
+            saturates="none", needs_exp=False, kinks=lambda lambd: (-lambd, lambd),  # at lambd = 0, where torch.nn's gradient convention (0) sits
+           
             module=lambda lambd: nn.Softshrink(lambd), torch_name="Softshrink",
             note="soft thresholding: the proximal step of L1 (ISTA, LASSO)",
         ),
