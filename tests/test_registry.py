@@ -300,3 +300,27 @@ def test_register_a_custom_activation_and_remove_it():
     assert "cube_root_relu" not in actlab.activation_names()
     with pytest.raises(ValueError, match="built in"):
         actlab.unregister("relu")
+
+
+def test_modules_follow_the_input_dtype():
+    """torch.nn.PReLU's float32 weight fails on float64 input; the registry's PReLU uses it in the input's dtype."""
+    prelu = actlab.get_activation("prelu", alpha=0.1)
+    x = torch.tensor([-2.0, 3.0], dtype=torch.float64, requires_grad=True)
+    y = prelu(x)
+    assert y.dtype == torch.float64 and y.tolist() == pytest.approx([-0.2, 3.0])
+    y.sum().backward()
+    assert prelu.weight.dtype == torch.float32 and prelu.weight.grad.item() == pytest.approx(-2.0)
+    assert isinstance(prelu, torch.nn.PReLU)
+    for name in NAMES:
+        assert actlab.get_activation(name).eval()(x.detach()).dtype == torch.float64, name
+
+
+def test_rrelu_module_is_random_in_training_and_plots_use_eval_mode():
+    module = actlab.get_activation("rrelu")
+    assert module.training and "training mode" in actlab.get_activation.__doc__
+    x = -torch.ones(1000)
+    assert module(x).unique().numel() > 1  # a random slope per element
+    assert module.eval()(x).unique().tolist() == pytest.approx([-(1 / 8 + 1 / 3) / 2])
+    first, second = actlab.curves("rrelu"), actlab.curves("rrelu")
+    np.testing.assert_array_equal(first.y, second.y)
+    np.testing.assert_allclose(first.y, actlab.spec("rrelu").forward(torch.tensor(first.x), **actlab.spec("rrelu").defaults()).numpy())

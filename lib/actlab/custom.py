@@ -1,6 +1,7 @@
 """Your own activations: infer their properties, check their gradients, and register them with the course."""
 from __future__ import annotations
 
+import functools
 import math
 from typing import Callable
 
@@ -10,9 +11,10 @@ from torch import nn
 from .demos import gaussian_mean
 from .registry import Param, Spec, register, spec
 
-PROBE = torch.linspace(-8, 8, 16001, dtype=torch.float64)
-FAR = torch.tensor([-1000.0, 1000.0], dtype=torch.float64)  # where the saturation of each tail is judged
-VERY_FAR = torch.tensor([-1e6, 1e6], dtype=torch.float64)  # where boundedness is judged
+PROBE = torch.linspace(-8, 8, 160001, dtype=torch.float64)  # h = 1e-4: a slope change above 1e-2 per step is a kink
+TAIL = torch.tensor([30.0, 100.0, 1000.0], dtype=torch.float64)  # each tail is judged at the farthest finite point
+VERY_FAR = torch.tensor([1e2, 1e3, 1e6], dtype=torch.float64)  # boundedness: the farthest finite value
+TAILS = {(True, True): "both", (True, False): "negative", (False, True): "positive", (False, False): "none"}
 
 
 def autograd_derivative(forward: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
@@ -27,23 +29,49 @@ def autograd_derivative(forward: Callable[..., torch.Tensor]) -> Callable[..., t
     return derivative
 
 
+def _farthest(values: torch.Tensor, what: str, keep_inf: bool = False) -> float:
+    """The last entry of values (ordered near to far) that is a number (keep_inf: or infinite); a ValueError if none is."""
+    usable = values[~torch.isnan(values) if keep_inf else torch.isfinite(values)]
+    if not len(usable):
+        raise ValueError(f"{what} is NaN or infinite at every probe point; cannot infer its properties")
+    return usable[-1].item()
+
+
+def _check_finite(values: torch.Tensor, what: str) -> None:
+    """Raise a ValueError naming the first probe point in [-8, 8] where values is NaN or infinite."""
+    bad = ~torch.isfinite(values)
+    if bad.any():
+        x = PROBE[bad.nonzero()[0, 0]].item()
+        raise ValueError(f"{what} is {values[bad][0].item()} at x={x:g}: it must be finite on [-8, 8]")
+
+
 def infer_properties(forward, derivative, **params) -> dict:
-    """Numerical estimates of the registry's property flags for an elementwise function."""
+    """Numerical estimates of the registry's property flags for an elementwise function at the given parameters.
+
+    Monotonic and smooth are judged on [-8, 8] (step 1e-4); each tail's saturation (|f'| < 1e-5) at the farthest
+    of 30, 100, 1000 where the derivative is a number, so an overflow to NaN far out (1 / (1 + exp(-x)) at
+    x = -1000) is not read as "not saturated"; boundedness from the farthest finite value out to 1e6 (an
+    infinite value counts as unbounded). Raises ValueError if forward or derivative is not finite on [-8, 8].
+    """
     with torch.no_grad():
-        y = forward(PROBE, **params)
-        d = derivative(PROBE, **params)
-        far = forward(VERY_FAR, **params)
-        d_far = derivative(FAR, **params).abs()
-    tails = {(True, True): "both", (True, False): "negative", (False, True): "positive", (False, False): "none"}
-    low = y.min().item() if abs(far[0].item()) < 100 else -math.inf
-    high = y.max().item() if abs(far[1].item()) < 100 else math.inf
+        y, d = forward(PROBE, **params), derivative(PROBE, **params)
+        _check_finite(y, "forward")
+        _check_finite(d, "derivative")
+        slopes = [_farthest(derivative(sign * TAIL, **params).abs(), f"the derivative at x = {sign * 1000:g}")
+                  for sign in (-1, 1)]
+        far = [_farthest(forward(sign * VERY_FAR, **params), f"forward at x = {sign * 1e6:g}", keep_inf=True)
+               for sign in (-1, 1)]
+        mean = gaussian_mean(forward, **params)
+    if not math.isfinite(mean):
+        raise ValueError("forward is not finite on [-12, 12], where its mean for standard normal input is computed")
+    low = min(y.min().item(), *far) if min(far) > -100 else -math.inf  # beyond +-100 far out counts as unbounded
+    high = max(y.max().item(), *far) if max(far) < 100 else math.inf
     return {
         "monotonic": bool((torch.diff(y) >= -1e-12).all()),
         "smooth": bool(torch.diff(d).abs().max() < 1e-2 and torch.diff(y).abs().max() < 1e-2),
-        "saturates": tails[(d_far[0].item() < 1e-5, d_far[1].item() < 1e-5)],
-        "zero_centred": abs(gaussian_mean(forward, **params)) < 0.05,
-        "output_range": (min(low, far[0].item()) if math.isfinite(low) else low,
-                         max(high, far[1].item()) if math.isfinite(high) else high),
+        "saturates": TAILS[(slopes[0] < 1e-5, slopes[1] < 1e-5)],
+        "zero_centred": abs(mean) < 0.05,
+        "output_range": (low, high),
     }
 
 
@@ -83,17 +111,26 @@ def custom_activation(name: str, forward: Callable[..., torch.Tensor], derivativ
                       replace: bool = False) -> Spec:
     """Register your own activation so the explorer, plots, LeNet, MLP and train accept it by name.
 
-    forward(x, **params) must be elementwise. Without derivative, autograd's is used. Property flags are
-    inferred numerically at the default parameters; the gradient is checked before registering.
+    forward(x, **params) must be elementwise. Without derivative, autograd's is used. Property flags and the
+    output range are inferred numerically (infer_properties) at whatever parameters they are asked at
+    (spec.flags(**params)); the gradient is checked at the defaults before registering.
     """
     if not callable(forward):
         raise TypeError("forward must be a function forward(x, **params) -> tensor")
     derivative = derivative or autograd_derivative(forward)
     defaults = {p.name: p.default for p in params}
-    props = infer_properties(forward, derivative, **defaults)
+
+    @functools.lru_cache(maxsize=256)
+    def inferred(frozen: tuple) -> dict:
+        return infer_properties(forward, derivative, **dict(frozen))
+
+    def rule(flag: str):
+        return lambda **p: inferred(tuple(sorted(p.items())))[flag]
+
+    rule("monotonic")(**defaults)  # infer at the defaults now: a function that cannot be probed is refused here
     check_gradient(forward, derivative, **defaults)
-    low, high = props.pop("output_range")
     new = Spec(name=name, display=display or name, latex=latex or name, forward=forward, derivative=derivative,
-               output_range=lambda **p: (low, high), needs_exp=needs_exp, note=note or "a user-registered activation",
-               params=tuple(params), module=module, custom=True, **props)
+               output_range=rule("output_range"), needs_exp=needs_exp, note=note or "a user-registered activation",
+               params=tuple(params), module=module, custom=True, zero_centred=rule("zero_centred"),
+               monotonic=rule("monotonic"), smooth=rule("smooth"), saturates=rule("saturates"))
     return register(new, replace=replace)
