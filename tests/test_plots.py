@@ -108,3 +108,86 @@ def test_explorer_bad_input():
         actlab.explore("relux")
     with pytest.raises(ValueError, match="within"):
         actlab.explore("relu", x_range=(-50, 5))
+
+
+def assert_plot_matches_sliders(e: Explorer):
+    """The drawn curve and the title are those of the values the sliders show."""
+    c = actlab.curves(e.name, e.window.value, e.points, **e.params())
+    np.testing.assert_allclose(e.line_f.get_ydata(), c.y)
+    np.testing.assert_allclose(e.line_f.get_xdata(), c.x)
+    assert e.ax_f.get_title() == c.label and e.caption.value.startswith(f"Plot of {c.label} and its derivative")
+
+
+def test_explorer_refuses_a_value_the_constraint_forbids_without_raising():
+    """Hardtanh min_val = 2 above max_val = 1: no exception, the slider goes back, the caption says why."""
+    e = Explorer("hardtanh")
+    min_val, max_val = e.sliders.children
+    min_val.value = 2.0
+    assert min_val.value == -1.0
+    assert "min_val=2 refused: hardtanh: min_val=2 must be below max_val=1" in e.caption.value
+    assert_plot_matches_sliders(e)
+    max_val.value = 3.0  # now min_val = 2 is allowed
+    min_val.value = 2.0
+    assert e.params() == {"min_val": 2.0, "max_val": 3.0} and "refused" not in e.caption.value
+    assert_plot_matches_sliders(e)
+    max_val.value = -4.0
+    assert max_val.value == 3.0 and "max_val=-4 refused" in e.caption.value
+    assert_plot_matches_sliders(e)
+
+
+def test_explorer_refuses_an_empty_window_without_raising():
+    e = Explorer("relu")
+    e.window.value = (1.0, 1.0)
+    assert e.window.value == (-6.0, 6.0) and "x range=(1, 1) refused" in e.caption.value
+    assert e.ax_f.get_xlim() == (-6.0, 6.0)
+    assert_plot_matches_sliders(e)
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if actlab.spec(n).params])
+def test_explorer_plot_matches_the_sliders_at_every_slider_end(name):
+    """Every slider to each end, in turn: no callback raises, and the plot always shows what the sliders show."""
+    e = Explorer(name, points=51)
+    for slider in e.sliders.children:
+        for value in (slider.max, slider.min, slider.max):
+            slider.value = value
+            assert_plot_matches_sliders(e)
+
+
+def test_slider_plot_closes_the_pyplot_figures_it_makes():
+    """make builds its figure with plt.subplots(): after 25 moves at most one pyplot figure is open (was 26)."""
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+    def make(k):
+        fig, ax = plt.subplots()
+        ax.plot(range(k + 2))
+        return fig
+
+    k = widgets.IntSlider(value=0, min=0, max=30)
+    plot = actlab.slider_plot(make, k=k)
+    for value in range(1, 26):
+        k.value = value
+    assert len(plt.get_fignums()) <= 1
+    assert pixels(plot.image.value).shape[2] == 3
+
+
+def test_slider_plot_puts_back_a_value_make_fails_on():
+    import ipywidgets as widgets
+
+    def make(k):
+        if k > 5:
+            raise ValueError(f"k must be at most 5, got {k}")
+        return actlab.plot_activation("relu", x_range=(-1, k + 1))
+
+    k = widgets.IntSlider(value=1, min=0, max=10)
+    plot = actlab.slider_plot(make, k=k)
+    before = plot.image.value
+    k.value = 8
+    assert k.value == 1 and "k=8 refused: k must be at most 5, got 8" in plot.caption.value
+    assert plot.image.value == before
+    k.value = 3
+    assert plot.caption.value == "" and plot.image.value != before
+    with pytest.raises(ValueError, match="at most 5"):
+        actlab.slider_plot(make, k=widgets.IntSlider(value=9, max=10))

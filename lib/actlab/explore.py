@@ -9,6 +9,7 @@ times slower.
 from __future__ import annotations
 
 import base64
+import sys
 from io import BytesIO
 
 import ipywidgets as widgets
@@ -34,6 +35,39 @@ def _padded(low: float, high: float, pad: float = 0.08) -> tuple[float, float]:
     return low - pad * span, high + pad * span
 
 
+def _shown(value) -> str:
+    """A control's value as the caption shows it: numbers with :g, ranges as (low, high)."""
+    if isinstance(value, (tuple, list)):
+        return "(" + ", ".join(_shown(v) for v in value) + ")"
+    return f"{value:g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else repr(value)
+
+
+class _Guarded:
+    """Widget callbacks that never raise: a value that cannot be drawn is put back, and the caption says why.
+
+    An exception in an observer goes to JupyterLab's log console, which nobody reads, and would leave the plot
+    showing other values than the controls. Subclasses provide self.caption (a Label).
+    """
+
+    _reverting = False
+
+    def _guarded(self, draw, change=None) -> None:
+        """Run draw(); on failure restore change's control to its old value (re-drawing that) and explain."""
+        try:
+            draw()
+        except Exception as exc:  # noqa: BLE001 - reported in the caption instead of lost in the log console
+            if change is None or self._reverting:
+                self.caption.value = f"Could not draw: {exc}"
+                return
+            self._reverting = True
+            try:
+                change["owner"].value = change["old"]
+            finally:
+                self._reverting = False
+            name = change["owner"].description or "value"
+            self.caption.value += f" ({name}={_shown(change['new'])} refused: {exc})"
+
+
 class _StaticFallback:
     """Adds a PNG of the current plot to a widget's display data, for viewers that do not run widgets."""
 
@@ -43,7 +77,7 @@ class _StaticFallback:
         return {**data, "image/png": base64.b64encode(self.image.value).decode("ascii")}, metadata
 
 
-class Explorer(_StaticFallback, widgets.VBox):
+class Explorer(_Guarded, _StaticFallback, widgets.VBox):
     """Dropdown of every activation, a slider per parameter, an input-window slider, and the live plot."""
 
     def __init__(self, name: str | None = None, x_range=(-6, 6), points: int = 301):
@@ -78,7 +112,7 @@ class Explorer(_StaticFallback, widgets.VBox):
         self.dropdown.observe(self._on_name, names="value")
         self.window.observe(self._on_window, names="value")
         super().__init__([widgets.HBox([self.dropdown, self.window]), self.sliders, self.formula, self.image, self.caption])
-        self._on_name()
+        self._show_activation()
 
     @property
     def name(self) -> str:
@@ -100,6 +134,10 @@ class Explorer(_StaticFallback, widgets.VBox):
         ]
 
     def _on_name(self, change=None) -> None:
+        self._guarded(self._show_activation, change)
+
+    def _show_activation(self) -> None:
+        """New sliders and formula for the chosen activation, then a full redraw."""
         spec_ = spec(self.name)
         sliders = self._make_sliders()
         for slider in sliders:
@@ -109,10 +147,12 @@ class Explorer(_StaticFallback, widgets.VBox):
         self.redraw(full=True)
 
     def _on_window(self, change=None) -> None:
-        self.redraw(full=True)
+        self._guarded(lambda: self.redraw(full=True), change)
 
     def _on_param(self, change=None) -> None:
-        self.redraw(full=False)
+        """A slider moved: redraw; a value the parameters' constraint refuses (Hardtanh min_val above max_val) is
+        put back, with the reason in the caption."""
+        self._guarded(lambda: self.redraw(full=False), change)
 
     def _limits(self) -> tuple[tuple[float, float], tuple[float, float]]:
         """Y limits that hold the curves for every value of each slider, so the axes stay still while dragging."""
@@ -161,8 +201,26 @@ class Explorer(_StaticFallback, widgets.VBox):
         return buffer.getvalue()
 
 
-class SliderPlot(_StaticFallback, widgets.VBox):
-    """Controls plus a figure re-made by make_figure(**values) whenever a control moves (on release)."""
+def _pyplot_figures() -> set:
+    """Numbers of the figures pyplot holds open (none if pyplot was never imported)."""
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    return set(pyplot.get_fignums()) if pyplot else set()
+
+
+def _close_pyplot_figures_since(before: set) -> None:
+    """Close the pyplot figures opened since before was taken: they are shown as PNG, pyplot need not keep them."""
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    for number in _pyplot_figures() - before:
+        pyplot.close(number)
+
+
+class SliderPlot(_Guarded, _StaticFallback, widgets.VBox):
+    """Controls plus a figure re-made by make_figure(**values) whenever a control moves (on release).
+
+    make_figure may build its figure with matplotlib.figure.Figure or with pyplot (plt.subplots()): figures it
+    opens in pyplot are closed once drawn, so moves do not pile them up. A value make_figure fails on is put
+    back, with the error in the caption; the constructor raises it.
+    """
 
     def __init__(self, make_figure, **controls: widgets.ValueWidget):
         if not controls:
@@ -170,22 +228,32 @@ class SliderPlot(_StaticFallback, widgets.VBox):
         self.make_figure = make_figure
         self.controls = controls
         self.image = widgets.Image(format="png")
+        self.caption = widgets.Label()
         for name, control in controls.items():
             control.description = control.description or name
             control.continuous_update = False
             control.observe(self.redraw, names="value")
-        super().__init__([widgets.HBox(list(controls.values())), self.image])
-        self.redraw()
+        super().__init__([widgets.HBox(list(controls.values())), self.image, self.caption])
+        self.draw()
 
     def values(self) -> dict:
         """Current value of every control by name."""
         return {name: control.value for name, control in self.controls.items()}
 
-    def redraw(self, change=None) -> None:
-        """Re-make the figure and show it."""
-        buffer = BytesIO()
-        self.make_figure(**self.values()).savefig(buffer, format="png", dpi=80)
+    def draw(self) -> None:
+        """Re-make the figure and show it; raises what make_figure raises."""
+        before = _pyplot_figures()
+        try:
+            buffer = BytesIO()
+            self.make_figure(**self.values()).savefig(buffer, format="png", dpi=80)
+        finally:
+            _close_pyplot_figures_since(before)
         self.image.value = buffer.getvalue()
+        self.caption.value = ""
+
+    def redraw(self, change=None) -> None:
+        """Re-make the figure and show it (the controls' observer: never raises)."""
+        self._guarded(self.draw, change)
 
 
 def slider_plot(make_figure, **controls) -> SliderPlot:
