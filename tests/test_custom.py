@@ -117,9 +117,6 @@ def test_custom_activation_refuses_a_broken_gradient():
     assert "test_bad" not in actlab.activation_names()
 
 
-@pytest.mark.xfail(reason="models.per_channel_prelu builds a plain nn.PReLU, which fails on float64 input and which "
-                          "activation_modules no longer finds: it should build actlab.registry.PReLU (models.py: not "
-                          "this branch's file)", strict=False)
 def test_per_channel_prelu():
     torch.manual_seed(0)
     net = actlab.per_channel_prelu(actlab.LeNet("prelu"), torch.zeros(1, 3, 32, 32))

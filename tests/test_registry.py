@@ -324,3 +324,24 @@ def test_rrelu_module_is_random_in_training_and_plots_use_eval_mode():
     first, second = actlab.curves("rrelu"), actlab.curves("rrelu")
     np.testing.assert_array_equal(first.y, second.y)
     np.testing.assert_allclose(first.y, actlab.spec("rrelu").forward(torch.tensor(first.x), **actlab.spec("rrelu").defaults()).numpy())
+
+
+def test_prelu_stays_a_torch_prelu_through_copies_and_pickles():
+    import copy
+    import io
+
+    prelu = actlab.get_activation("prelu", alpha=0.3)
+    assert type(prelu) is torch.nn.PReLU
+    x = torch.tensor([-1.0], dtype=torch.float64)
+    for clone in (copy.deepcopy(prelu), torch.load(io.BytesIO(_saved(prelu)), weights_only=False)):
+        with torch.no_grad():
+            clone.weight.fill_(0.5)
+        assert clone(x).item() == -0.5 and prelu(x).item() == pytest.approx(-0.3)  # its own weight, float64 input
+
+
+def _saved(module) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    torch.save(module, buffer)
+    return buffer.getvalue()

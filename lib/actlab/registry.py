@@ -345,11 +345,21 @@ class QuickGELU(nn.Module):
         return _swish(x, 1.702)
 
 
-class PReLU(nn.PReLU):
-    """torch.nn.PReLU whose learned slope is used in the input's dtype, so float64 input works as with other modules."""
+def _prelu_in_input_dtype(module: nn.PReLU, x: torch.Tensor) -> torch.Tensor:
+    """PReLU's forward with its slope cast to x's dtype (gradients still reach the weight in its own dtype)."""
+    return F.prelu(x, module.weight.to(x.dtype))
 
-    def forward(self, x):
-        return F.prelu(x, self.weight.to(x.dtype))
+
+def _prelu(alpha: float) -> nn.PReLU:
+    """A torch.nn.PReLU that follows the input's dtype, as parameter-free torch.nn modules do.
+
+    torch.nn.PReLU's float32 weight refuses float64 input. The instance's forward is replaced rather than the
+    class subclassed, so the module stays exactly a torch.nn.PReLU for isinstance and type checks (the
+    diagnostics and models find activations by type). Copies and pickles keep the replacement.
+    """
+    module = nn.PReLU(init=alpha)
+    module.forward = functools.partial(_prelu_in_input_dtype, module)
+    return module
 
 
 def _gelu_tanh_u(x):
@@ -462,7 +472,7 @@ def _entries() -> list[Spec]:
             forward=lambda x, alpha: torch.where(x > 0, x, alpha * x),
             derivative=lambda x, alpha: torch.where(x > 0, torch.ones_like(x), torch.full_like(x, alpha)),
             zero_centred=None, needs_exp=False, **_slope_rules(lambda alpha: alpha),
-            module=lambda alpha: PReLU(init=alpha), torch_name="PReLU", trainable=True,
+            module=lambda alpha: _prelu(alpha), torch_name="PReLU", trainable=True,
             note="Leaky ReLU whose slope is learned by backprop (He et al. 2015); a negative slope makes it non-monotonic",
         ),
         Spec(
