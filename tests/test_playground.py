@@ -1,0 +1,218 @@
+"""The live training playground: the headless engine learns, diagnoses and reproduces; the widget never raises."""
+import asyncio
+import base64
+import math
+import types
+from io import BytesIO
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import actlab
+from actlab.playground import (DEFAULTS, Engine, bench, Playground, PlaygroundNet, check_config, code_line, gaussians,
+                               playground, recommended_gain)
+
+SEEDS = (0, 1, 2)
+FLOAT32_FLOOR = math.log10(2.0 ** -24)  # a smaller relative update is lost to float32 rounding (-7.2 decades)
+
+
+def test_depth_two_relu_net_learns_circles_over_seeds():
+    accuracies = [Engine({"dataset": "circles", "depth": 2, "width": 16, "activation": "relu", "seed": s})
+                  .run(150, record_every=50).history_frame()["test_acc"].iloc[-1] for s in SEEDS]
+    actlab.claim_greater(accuracies, 0.95, "depth-2 ReLU test accuracy on circles > 0.95", margin_se=2).check()
+    assert min(accuracies) > 0.95
+
+
+def test_fifteen_sigmoid_layers_first_update_ratio_orders_below_last():
+    first, last = [], []
+    for s in SEEDS:
+        engine = Engine({"dataset": "spirals", "depth": 15, "width": 32, "activation": "sigmoid",
+                         "optimizer": "sgd", "lr": 0.1, "seed": s}).run(40, record_every=10)
+        frame = engine.layer_frame()
+        frame = frame[frame["step"] > 0]
+        ratio = frame.groupby("layer")["update_ratio"].mean().clip(lower=FLOAT32_FLOOR)  # -inf: did not move
+        first.append(ratio.loc[1])
+        last.append(ratio.loc[15])
+    # "orders of magnitude": at least two decades apart, with a margin of 2 standard errors over seeds
+    actlab.claim_less(first, np.array(last) - 2, "layer 1's log10 update ratio is 2+ decades below layer 15's",
+                      paired=True).check()
+
+
+def test_killing_learning_rate_raises_the_dead_fraction():
+    def dead(lr: float, seed: int) -> tuple[float, float]:
+        engine = Engine({"dataset": "spirals", "depth": 4, "width": 32, "activation": "relu", "optimizer": "adam",
+                         "lr": lr, "seed": seed}).run(100, record_every=20)
+        per_record = engine.layer_frame().groupby("step")["dead_fraction"].mean()
+        return per_record.iloc[0], per_record.iloc[-1]
+
+    killed = [dead(0.3, s) for s in SEEDS]
+    gentle = [dead(0.003, s) for s in SEEDS]
+    start, end = [k[0] for k in killed], [k[1] for k in killed]
+    actlab.claim_greater(end, start, "the dead fraction rises under lr=0.3", paired=True, min_difference=0.2).check()
+    actlab.claim_greater(end, [g[1] for g in gentle], "lr=0.3 leaves more dead units than lr=0.003", paired=True).check()
+
+
+def test_same_seed_same_run_and_another_seed_another():
+    config = {"dataset": "moons", "depth": 3, "width": 12, "activation": ["tanh", "elu", "relu"], "seed": 5}
+    a, b = Engine(config).run(60), Engine(config).run(60)
+    assert a.history == b.history
+    assert a.layer_frame().equals(b.layer_frame())
+    c = Engine({**config, "seed": 6}).run(60)
+    assert c.history[-1]["train_loss"] != a.history[-1]["train_loss"]
+
+
+def test_code_line_rebuilds_the_same_run():
+    pg = playground(dataset="xor", noise=0.2, depth=3, width=8, activation=["tanh", "leaky_relu", "elu"],
+                    params=[{}, {"alpha": 0.2}, {"alpha": 0.5}], init="xavier", batch_norm=True, optimizer="sgd",
+                    lr=0.05, batch_size=16, seed=3)
+    line = pg.code_line()
+    assert line.startswith("actlab.playground(") and "\n" not in line
+    rebuilt = eval(line, {"actlab": types.SimpleNamespace(playground=playground)})  # noqa: S307 - our own line
+    assert rebuilt.config == pg.config
+    assert rebuilt.run(30).history.equals(pg.run(30).history)
+
+
+def test_defaults_give_a_short_line():
+    assert code_line({}) == "actlab.playground()"
+    assert code_line({"activation": "gelu", "depth": 2}) == "actlab.playground(depth=2, activation='gelu')"
+
+
+@pytest.mark.parametrize("bad, name", [({"depth": 0}, "depth"), ({"width": 10_000}, "width"), ({"lr": -1}, "lr"),
+                                       ({"activation": "relux"}, "relux"), ({"dataset": "swirl"}, "dataset"),
+                                       ({"params": {"alpha": 99}, "activation": "elu"}, "alpha"),
+                                       ({"activation": ["relu"] * 3, "depth": 2}, "activation"),
+                                       ({"colour": 1}, "colour"), ({"batch_norm": "yes"}, "batch_norm"),
+                                       ({"csv": "/no/such.csv"}, "csv")])
+def test_bad_settings_raise_naming_the_setting(bad, name):
+    with pytest.raises(ValueError, match=name):
+        check_config(bad)
+
+
+def test_depth_20_width_256_with_per_layer_activations_and_batch_norm():
+    acts = actlab.activation_names()[:20]
+    engine = Engine({"depth": 20, "width": 256, "activation": acts, "batch_norm": True, "n": 200}).run(3, record_every=3)
+    assert engine.layer_frame()["layer"].max() == 20
+    assert [m.actlab_name for m in engine.model.acts] == [actlab.spec(a).name for a in acts]
+
+
+def test_recommended_gain_keeps_the_second_moment_through_depth():
+    """The second-moment gain (GELU, SiLU: no PyTorch gain) keeps E[a^2] within 2x over 30 layers; gain 1 does not."""
+    x = torch.randn(4096, 256, generator=torch.Generator().manual_seed(0))
+    for name in ("gelu", "silu"):
+        moments = {}
+        for gain in (recommended_gain(name), 1.0):
+            torch.manual_seed(0)
+            a = x
+            for _ in range(30):
+                w = torch.randn(256, 256) * gain / math.sqrt(256)
+                a = actlab.get_activation(name)(a @ w.T)
+            moments[gain] = (a ** 2).mean().item() / (actlab.get_activation(name)(x) ** 2).mean().item()
+        good, plain = moments.values()
+        assert 0.5 < good < 2, f"{name}: second moment changed by {good:.3g}x with the recommended gain"
+        assert plain < 0.01, f"{name}: gain 1 should shrink the signal, got {plain:.3g}x"
+    assert recommended_gain("relu") == pytest.approx(math.sqrt(2))
+
+
+def test_live_change_while_paused_keeps_the_weights_and_applies_on_the_next_step():
+    pg = Playground(depth=3, width=8, activation="relu", seed=1).run(20)
+    weights = [p.detach().clone() for p in pg.engine.model.parameters()]
+    pg.layer_pick.value = 2
+    pg.act_pick.value = "tanh"
+    pg.w["lr"].value = 0.1
+    assert [m.actlab_name for m in pg.engine.model.acts] == ["relu", "tanh", "relu"]
+    assert all(torch.equal(a, b) for a, b in zip(weights, pg.engine.model.parameters()))
+    assert pg.engine.optimizer.param_groups[0]["lr"] == pytest.approx(0.1)
+    assert "activation=['relu', 'tanh', 'relu']" in pg.code.value
+    pg.run(5)
+    assert pg.layer_stats["activation"].iloc[-2] == "tanh"
+
+
+def test_structural_change_rebuilds_from_the_seed():
+    pg = Playground(depth=2, width=8, seed=4).run(30)
+    pg.w["depth"].value = 3
+    assert pg.engine.step_count == 0 and len(pg.engine.model.acts) == 3
+    assert list(pg.layer_pick.options) == ["all", 1, 2, 3]
+
+
+def test_widget_callbacks_refuse_bad_values_without_raising():
+    pg = Playground(depth=2, width=8)
+    config = pg.config
+    pg._on_setting("lr", -1.0)
+    assert "refused" in pg.status.value and "lr" in pg.status.value
+    assert pg.config == config and pg.w["lr"].value == config["lr"]
+    pg.act_pick.value = "hardtanh"
+    lower = next(s for s in pg.param_box.children if s.description == "min_val")
+    lower.value = 1.0  # min_val above max_val: the registry's constraint refuses it
+    assert "refused" in pg.status.value
+    assert pg.config["params"][0].get("min_val", -1.0) < 1.0
+    pg._on_start()  # no event loop outside a kernel: refused with the reason, no exception
+    assert "event loop" in pg.status.value
+
+
+def test_live_loop_trains_redraws_and_stops_on_pause():
+    async def scenario(pg):
+        pg._on_start()
+        await asyncio.sleep(0.6)
+        images = pg.boundary_image.value
+        pg._on_pause()
+        await asyncio.sleep(0.2)
+        return images
+
+    pg = Playground(depth=2, width=8, fps=20)
+    before = pg.boundary_image.value
+    during = asyncio.run(scenario(pg))
+    assert pg.frames >= 2 and pg.engine.step_count > 0
+    assert during != before
+    steps, image = pg.engine.step_count, pg.boundary_image.value
+    asyncio.run(asyncio.sleep(0.1))
+    assert pg.engine.step_count == steps and pg.boundary_image.value == image
+
+
+def test_static_png_in_the_display_data():
+    pg = Playground(depth=2, width=8).run(10)
+    data, _ = pg._repr_mimebundle_()
+    image = Image.open(BytesIO(base64.b64decode(data["image/png"])))
+    assert image.format == "PNG" and image.width > 600
+    assert "application/vnd.jupyter.widget-view+json" in data
+
+
+def test_user_arrays_with_three_classes_and_a_csv(tmp_path):
+    gen = np.random.default_rng(0)
+    x = gen.normal(size=(300, 2)) + np.repeat([[0, 3], [3, 0], [-3, 0]], 100, axis=0)
+    y = np.repeat([0, 1, 2], 100)
+    pg = playground(data=(x, y), depth=2, width=16).run(200)
+    assert pg.history["test_acc"].iloc[-1] > 0.9
+    assert pg.code_line().startswith("actlab.playground(data=data")
+    path = tmp_path / "points.csv"
+    path.write_text("x1,x2,label\n" + "\n".join(f"{a},{b},{c}" for (a, b), c in zip(x, y)))
+    from_csv = playground(csv=str(path), depth=2, width=16).run(200)
+    assert from_csv.history["test_acc"].iloc[-1] > 0.9
+    with pytest.raises(ValueError, match="two features"):
+        playground(data=(np.zeros((20, 3)), np.zeros(20)))
+
+
+def test_gaussians_are_two_blobs_a_linear_net_separates():
+    data = gaussians(400, noise=0.0, seed=0)
+    means = [data.x_train[data.y_train == k].mean(0) for k in (0, 1)]
+    assert torch.allclose(means[0], torch.tensor([-0.5, -0.5]), atol=0.05)
+    assert torch.allclose(means[1], torch.tensor([0.5, 0.5]), atol=0.05)
+    engine = Engine({"dataset": "gaussians", "depth": 1, "width": 4, "activation": "relu"}).run(100)
+    assert engine.history[-1]["test_acc"] > 0.98
+    with pytest.raises(ValueError, match="noise"):
+        gaussians(noise=3)
+
+
+def test_default_init_scales_with_the_gain():
+    torch.manual_seed(0)
+    net = PlaygroundNet({**DEFAULTS, "depth": 2, "width": 512, "activation": "relu"})
+    std = net.linears[1].weight.std().item()
+    assert std == pytest.approx(math.sqrt(2) / math.sqrt(512), rel=0.05)
+
+
+def test_bench_reports_ratios():
+    assert playground.bench is bench  # actlab.playground.bench() works once actlab exports the function
+    result = bench(seconds=0.2, rounds=1)
+    assert {"ratio", "frames_per_s", "live_steps_per_s", "bare_steps_per_s", "load"} <= set(result)
+    assert result["live_steps_per_s"] > 0 and result["bare_steps_per_s"] > 0
