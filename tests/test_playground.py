@@ -98,20 +98,21 @@ def test_depth_20_width_256_with_per_layer_activations_and_batch_norm():
 
 
 def test_recommended_gain_keeps_the_second_moment_through_depth():
-    """The second-moment gain (GELU, SiLU: no PyTorch gain) keeps E[a^2] within 2x over 30 layers; gain 1 does not."""
-    x = torch.randn(4096, 256, generator=torch.Generator().manual_seed(0))
-    for name in ("gelu", "silu"):
-        moments = {}
-        for gain in (recommended_gain(name), 1.0):
-            torch.manual_seed(0)
-            a = x
-            for _ in range(30):
-                w = torch.randn(256, 256) * gain / math.sqrt(256)
-                a = actlab.get_activation(name)(a @ w.T)
-            moments[gain] = (a ** 2).mean().item() / (actlab.get_activation(name)(x) ** 2).mean().item()
-        good, plain = moments.values()
-        assert 0.5 < good < 2, f"{name}: second moment changed by {good:.3g}x with the recommended gain"
-        assert plain < 0.01, f"{name}: gain 1 should shrink the signal, got {plain:.3g}x"
+    """With the computed gain (no PyTorch gain for these) E[a^2] stays within a decade of 1 over 20 layers of
+    width 256, on every seed; 20% less or more gain leaves that decade: the gain is the fixed point, not any gain."""
+    x = torch.randn(1024, 256, generator=torch.Generator().manual_seed(0))
+    for name in ("gelu", "silu", "elu", "mish"):
+        gain = recommended_gain(name)
+        for seed in SEEDS:
+            moments = []
+            for scale in (0.8, 1.0, 1.2):
+                torch.manual_seed(seed)
+                a = x
+                for _ in range(20):
+                    a = actlab.get_activation(name)(a @ (torch.randn(256, 256) * scale * gain / 16).T)
+                moments.append(math.log10((a ** 2).mean().item()))
+            low, mid, high = moments
+            assert abs(mid) < 1 and low < -1 and high > 1, f"{name}, seed {seed}: log10 E[a^2] = {moments}"
     assert recommended_gain("relu") == pytest.approx(math.sqrt(2))
 
 
