@@ -547,7 +547,7 @@ class View:
         ranges = [hist_range(a, p) for a, p in zip(e.config["activation"], e.config["params"])]
         self.ranges = ranges
         ax_h.set(xlim=(min(r[0] for r in ranges), max(r[1] for r in ranges)), yticks=[],
-                 title="activation histogram per layer", xlabel="output (dark: layer 1, light: last)")
+                 title="activation histogram (sqrt scale)", xlabel="output (dark: layer 1, light: last)")
         import matplotlib
 
         cmap = matplotlib.colormaps["viridis"]
@@ -632,8 +632,8 @@ class View:
         if e.hists:
             hist, top = e.hists[-1], 0.0
             for line, h, (lo, hi) in zip(self.hist_lines, hist, self.ranges):
-                line.set_data(lo + (np.arange(len(h)) + 0.5) * (hi - lo) / len(h), h)
-                top = max(top, float(h.max()))
+                line.set_data(lo + (np.arange(len(h)) + 0.5) * (hi - lo) / len(h), np.sqrt(h))
+                top = max(top, float(np.sqrt(h).max()))
             self.hist_ax.set_ylim(0, top * 1.05 + 1e-9)  # no tick labels: the background stays valid
             rows = e.layer_records[-depth:]
             self.sat_line.set_ydata([r["saturated_fraction"] for r in rows])
