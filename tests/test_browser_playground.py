@@ -1,19 +1,21 @@
 """The live playground in JupyterLab (headless Chromium): start, watch it redraw, pause, change an activation, resume.
 
-Uses test_browser.py's server and browser fixtures; the notebook is tests/playground_browser.ipynb, uploaded into
-that server. Records the redraw rate and the pause latency seen in the browser and prints them in the summary;
+Uses test_browser.py's server and browser fixtures; the notebook (NOTEBOOK_CELLS) is uploaded into that server. Records the redraw rate and the pause latency seen in the browser and prints them in the summary;
 asserts no timing except that a pause takes effect (a generous bound: 5 s).
 """
 import json
 import urllib.request
-from pathlib import Path
-
 import pytest
 
-from test_browser import ARTIFACTS, browser, errors_in, lab, run_all_cells, shutdown_kernels, wait_until  # noqa: F401
+from test_browser import NOTEBOOK, ARTIFACTS, browser, errors_in, lab, run_all_cells, shutdown_kernels, wait_until  # noqa: F401
 
 pytestmark = pytest.mark.browser
-NOTEBOOK_FILE = Path(__file__).with_name("playground_browser.ipynb")
+NOTEBOOK_NAME = "playground_browser.ipynb"
+NOTEBOOK_CELLS = [  # (cell type, source)
+    ("markdown", "# The live playground in the browser\n\nOpened by `tests/test_browser_playground.py`."),
+    ("code", 'from actlab.playground import playground\n\npg = playground(dataset="spirals", depth=4, width=16, seed=0)\npg'),
+    ("code", 'print("the kernel answered", 6 * 7)'),
+]
 PLAYGROUND_TIMINGS: dict[str, float] = {}
 PAUSE_BOUND_MS = 5000  # functional check only: the view must stop; the latency itself is reported, not asserted
 
@@ -34,9 +36,21 @@ def summary(request):
         request.config.pluginmanager.register(_Summary(), "actlab-playground-summary")
 
 
+def notebook() -> dict:
+    """The test notebook as nbformat 4 JSON."""
+    cells = []
+    for i, (kind, source) in enumerate(NOTEBOOK_CELLS):
+        cell = {"cell_type": kind, "id": f"playground-{i}", "metadata": {}, "source": source}
+        if kind == "code":
+            cell.update(execution_count=None, outputs=[])
+        cells.append(cell)
+    kernel = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+    return {"cells": cells, "metadata": {"kernelspec": kernel}, "nbformat": 4, "nbformat_minor": 5}
+
+
 def upload(base: str, token: str, name: str) -> None:
     """Put the test notebook into the server's root through the contents API."""
-    body = json.dumps({"type": "notebook", "format": "json", "content": json.loads(NOTEBOOK_FILE.read_text())})
+    body = json.dumps({"type": "notebook", "format": "json", "content": notebook()})
     request = urllib.request.Request(f"{base}/api/contents/{name}?token={token}", data=body.encode(), method="PUT",
                                      headers={"Content-Type": "application/json"})
     urllib.request.urlopen(request, timeout=30)
@@ -67,7 +81,7 @@ PAUSE_LATENCY = """async ([button, status]) => {
 
 def test_playground_trains_live_pauses_and_resumes(lab, browser):
     base, token = lab
-    name = NOTEBOOK_FILE.name
+    name = NOTEBOOK_NAME
     upload(base, token, name)
     page = browser.new_page(viewport={"width": 1400, "height": 1100})
     try:
@@ -93,6 +107,19 @@ def test_playground_trains_live_pauses_and_resumes(lab, browser):
         PLAYGROUND_TIMINGS["redraws per second (boundary image)"] = redraws / 3
         step_text = readout.text_content()
         assert "step" in step_text and "steps/s" in step_text, step_text
+
+        # 1b. the kernel stays responsive: another cell runs while the playground trains
+        other = page.locator(f"{NOTEBOOK} .jp-CodeCell").nth(1)
+        prompt = other.locator(".jp-InputArea-prompt")
+        before_prompt = prompt.text_content()
+        other.locator(".jp-InputArea-editor").click()
+        page.keyboard.press("Shift+Enter")
+        wait_until(page, lambda: prompt.text_content() not in (before_prompt, "[*]:"),
+                   "another cell did not run while the playground trained", timeout_ms=15_000)
+        step_after = int(readout.locator(".actlab-step").text_content().split()[-1])
+        wait_until(page, lambda: int(readout.locator(".actlab-step").text_content().split()[-1]) > step_after,
+                   "training stopped when another cell ran")
+        widget.scroll_into_view_if_needed()
 
         # 2. pause: the click reaches the kernel while it trains; then nothing changes any more
         latency = page.evaluate(PAUSE_LATENCY, [widget.locator(".actlab-pause").element_handle(),

@@ -217,3 +217,14 @@ def test_bench_reports_ratios():
     result = bench(seconds=0.2, rounds=1)
     assert {"ratio", "frames_per_s", "live_steps_per_s", "bare_steps_per_s", "load"} <= set(result)
     assert result["live_steps_per_s"] > 0 and result["bare_steps_per_s"] > 0
+
+
+def test_csv_typed_into_the_widget_replaces_the_toy_data(tmp_path):
+    path = tmp_path / "two.csv"
+    path.write_text("\n".join(f"{i % 7},{i % 5},{i % 2}" for i in range(40)))
+    pg = Playground(depth=1, width=4)
+    pg.w["csv"].value = str(path)
+    assert pg.engine.dataset.source == "csv two.csv" and pg.w["dataset"].disabled
+    assert "csv=" in pg.code.value
+    pg.w["csv"].value = str(tmp_path / "missing.csv")
+    assert "refused" in pg.status.value and pg.engine.config["csv"] == str(path)

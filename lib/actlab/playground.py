@@ -38,7 +38,7 @@ INITS = ("recommended", "default", "kaiming", "xavier", "lecun", "orthogonal", "
 MAX_DEPTH, MAX_WIDTH, MAX_POINTS = 32, 512, 20000
 TORCH_GAINS = {"sigmoid", "tanh", "relu", "leaky_relu", "selu"}  # names torch.nn.init.calculate_gain knows
 FPS = 11  # frames per second the live view aims at
-SLICE = 0.02  # seconds of training between two yields to the event loop: bounds the delay before a click is seen
+SLICE = 0.03  # seconds of training between two yields to the event loop: bounds the delay before a click is seen
 GRID = 40  # decision-boundary resolution (GRID x GRID points)
 BOUNDARY_PX = 264  # side of the boundary image in pixels
 JPEG_QUALITY = 92  # live frames are JPEG: 1-2 ms to encode where PNG takes 5-10 ms (measured), no visible loss
@@ -776,10 +776,13 @@ class Playground(widgets.VBox):
             "batch_size": widgets.BoundedIntText(value=c["batch_size"], min=1, max=MAX_POINTS, description="batch",
                                                  layout=small),
             "seed": widgets.BoundedIntText(value=c["seed"], min=0, max=2**31 - 1, description="seed", layout=small),
+            "csv": widgets.Text(value=c["csv"] or "", description="csv file", placeholder="x1, x2, label per row",
+                                continuous_update=False, layout=widgets.Layout(width="260px")),
         }
         for name, control in self.w.items():
             control.style = style
-            control.observe(lambda change, name=name: self._on_setting(name, change["new"]), names="value")
+            control.observe(lambda change, name=name: self._on_setting(name, change["new"] or None
+                                                                       if name == "csv" else change["new"]), names="value")
         self.layer_pick = widgets.Dropdown(options=self._layer_options(), value="all", description="layer",
                                            layout=small, style=style)
         self.act_pick = widgets.Dropdown(options=activation_names(), value=c["activation"][0],
@@ -800,13 +803,13 @@ class Playground(widgets.VBox):
         self.code = widgets.Textarea(layout=widgets.Layout(width="99%", height="3.2em"), disabled=False)
         self.code.add_class("actlab-code")
         self.controls = widgets.VBox([
-            widgets.HBox([self.w[k] for k in ("dataset", "noise", "test_fraction", "n")]),
+            widgets.HBox([self.w[k] for k in ("dataset", "noise", "test_fraction", "n", "csv")]),
             widgets.HBox([self.w[k] for k in ("depth", "width", "init", "batch_norm")]),
             widgets.HBox([self.layer_pick, self.act_pick, self.param_box]),
             widgets.HBox([self.w[k] for k in ("optimizer", "lr", "batch_size", "seed")]),
             widgets.HBox([*self.buttons.values(), self.status]),
         ])
-        self._param_sliders()
+        self._sync_controls()
 
     def _layer_options(self) -> list:
         return ["all"] + list(range(1, self.engine.config["depth"] + 1))
@@ -844,8 +847,13 @@ class Playground(widgets.VBox):
         self._syncing = True
         try:
             for name, control in self.w.items():
-                if control.value != c[name]:
-                    control.value = c[name]
+                value = (c[name] or "") if name == "csv" else c[name]
+                if control.value != value:
+                    control.value = value
+            own_data = self.engine.data_arrays is not None or bool(c["csv"])
+            for name in ("dataset", "noise", "n"):  # they do not apply to the reader's own points
+                self.w[name].disabled = own_data
+            self.w["csv"].disabled = self.engine.data_arrays is not None
             if list(self.layer_pick.options) != self._layer_options():
                 self.layer_pick.options = self._layer_options()
                 self.layer_pick.value = "all"

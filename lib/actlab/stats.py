@@ -141,7 +141,7 @@ def update_ratios(before: dict[str, torch.Tensor], model: nn.Module) -> dict[str
     return out
 
 
-def grad_norms(model: nn.Module) -> dict[str, float]:
+def weight_grad_norms(model: nn.Module) -> dict[str, float]:
     """L2 norm of each weight tensor's current gradient (0 where there is none)."""
     return {n: (p.grad.norm().item() if p.grad is not None else 0.0) for n, p in weight_tensors(model)}
 
@@ -176,7 +176,7 @@ class LayerStatsMonitor(Callback):
         if step % self.every and step != 1:
             return
         self._step = step
-        norms = grad_norms(model)
+        norms = weight_grad_norms(model)
         device = next(model.parameters()).device
         for row in activation_stats(model, self.probe.to(device), self.bins):
             self.records.append({"step": step, **row})
