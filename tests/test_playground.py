@@ -228,3 +228,15 @@ def test_csv_typed_into_the_widget_replaces_the_toy_data(tmp_path):
     assert "csv=" in pg.code.value
     pg.w["csv"].value = str(tmp_path / "missing.csv")
     assert "refused" in pg.status.value and pg.engine.config["csv"] == str(path)
+
+
+def test_every_batch_is_full_so_batch_norm_never_sees_one_example():
+    engine = Engine({"n": 101, "test_fraction": 0.1, "batch_norm": True, "batch_size": 45, "depth": 1, "width": 4})
+    sizes = []
+    original = engine.model.forward
+    engine.model.forward = lambda x: (sizes.append(len(x)), original(x))[1]
+    for _ in range(5):
+        engine.step()
+    assert sizes == [45] * 5  # 91 training points: 2 full batches per pass, the last 1 point dropped
+    with pytest.raises(ValueError, match="batch_size"):
+        check_config({"batch_norm": True, "batch_size": 1})

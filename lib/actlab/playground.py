@@ -189,6 +189,8 @@ def check_config(config: dict) -> dict:
     c["lr"] = _float_in("lr", c["lr"], 0, 10, open_low=True)
     c["batch_size"] = _int_in("batch_size", c["batch_size"], 1, MAX_POINTS)
     c["seed"] = _int_in("seed", c["seed"], 0, 2**31 - 1)
+    if c["batch_norm"] and c["batch_size"] < 2:
+        raise ValueError("batch_size must be at least 2 with batch_norm=True (batch statistics need two examples)")
     if c["csv"] is not None and not Path(c["csv"]).is_file():
         raise ValueError(f"csv: no such file {c['csv']!r}")
     return c
@@ -382,8 +384,8 @@ class Engine:
 
     def step(self, measure: bool = False) -> None:
         """One optimiser step on the next mini-batch; measure=True records each layer's update ratio."""
-        bs = self.config["batch_size"]
-        if self.cursor >= len(self.order):
+        bs = min(self.config["batch_size"], len(self.order))
+        if self.cursor + bs > len(self.order):  # the incomplete last batch is dropped (batch norm needs 2+)
             self.order, self.cursor = torch.randperm(len(self.x_train), generator=self.generator), 0
         idx = self.order[self.cursor:self.cursor + bs]
         self.cursor += bs
@@ -1065,7 +1067,7 @@ def bench(seconds: float = 2.0, rounds: int = 3) -> dict:
         gen = torch.Generator().manual_seed(0)
         order, cursor, steps, start = torch.randperm(len(x), generator=gen), 0, 0, time.perf_counter()
         while time.perf_counter() - start < seconds:
-            if cursor >= len(order):
+            if cursor + 32 > len(order):
                 order, cursor = torch.randperm(len(x), generator=gen), 0
             idx = order[cursor:cursor + 32]
             cursor += 32

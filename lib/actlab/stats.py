@@ -300,6 +300,9 @@ def plot_update_ratios(updates, title: str = "") -> Figure:
         part = frame[frame["parameter"] == name]
         ax.plot(part["step"], part["log10_ratio"], color=colour, lw=1.2, label=name)
     ax.axhline(GUIDE_RATIO, color="k", ls="--", lw=1, label="1e-3 guide")
+    finite = frame["log10_ratio"][np.isfinite(frame["log10_ratio"])]
+    if len(finite):  # keep the guide in view
+        ax.set_ylim(min(finite.min(), GUIDE_RATIO) - 0.3, max(finite.max(), GUIDE_RATIO) + 0.3)
     ax.set(xlabel="training step", ylabel="log10 std(update) / std(weight)", title=title or "update-to-data ratio per weight tensor")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
