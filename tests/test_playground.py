@@ -240,3 +240,13 @@ def test_every_batch_is_full_so_batch_norm_never_sees_one_example():
     assert sizes == [45] * 5  # 91 training points: 2 full batches per pass, the last 1 point dropped
     with pytest.raises(ValueError, match="batch_size"):
         check_config({"batch_norm": True, "batch_size": 1})
+
+
+def test_colorful_dimension_of_a_run():
+    pg = Playground(depth=3, width=8, activation=["sigmoid", "tanh", "relu"]).run(40)
+    hists = pg.engine.histograms()
+    assert sorted(hists) == [1, 2, 3] and hists[1][1].shape == (5, 41)  # records at steps 0, 10, 20, 30, 40
+    assert [h[3] for h in hists.values()] == [(0.0, 1.0), (-1.0, 1.0), (0.0, 4.0)]  # each activation's range
+    assert np.allclose(hists[2][1].sum(1), 1.0)
+    fig = pg.plot_colorful_dimension()
+    assert sum(ax.get_visible() for ax in fig.axes) == 3

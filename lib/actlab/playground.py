@@ -464,6 +464,14 @@ class Engine:
             if time.perf_counter() >= deadline or self.status == "diverged":
                 return done
 
+    def histograms(self) -> dict[int, tuple[np.ndarray, np.ndarray, str, tuple[float, float]]]:
+        """Per hidden layer: (steps, shares (records, bins), activation, range), as stats.plot_colorful_dimension takes."""
+        steps = np.array(sorted({r["step"] for r in self.layer_records}))
+        depth = len(self.model.acts)
+        rows = self.layer_records[-depth:] if self.layer_records else []
+        shares = np.array(self.hists)
+        return {r["layer"]: (steps[-len(shares):], shares[:, i], r["activation"], r["range"]) for i, r in enumerate(rows)}
+
     def history_frame(self):
         """One row per record: step, train/test loss and accuracy, mean mini-batch loss since the last record."""
         import pandas as pd
@@ -734,6 +742,12 @@ class Playground(widgets.VBox):
         ax.imshow(Image.open(BytesIO(frames[2])))
         ax.set_axis_off()
         return fig
+
+    def plot_colorful_dimension(self, title: str = "") -> Figure:
+        """fastai's colorful dimension of this run: each hidden layer's output histogram over the recorded steps."""
+        from .stats import plot_colorful_dimension
+
+        return plot_colorful_dimension(self.engine, title)
 
     def static_png(self) -> bytes:
         """The current images stacked into one PNG, for viewers that do not run widgets."""

@@ -241,8 +241,11 @@ def plot_activation_histograms(model: nn.Module, x: torch.Tensor, title: str = "
     return fig
 
 
-def plot_colorful_dimension(monitor: LayerStatsMonitor, title: str = "") -> Figure:
-    """fastai's colorful dimension: per layer, the histogram of its outputs (log colour) over training steps."""
+def plot_colorful_dimension(monitor, title: str = "") -> Figure:
+    """fastai's colorful dimension: per layer, the histogram of its outputs (log colour) over training steps.
+
+    monitor: a LayerStatsMonitor after training, or anything with the same histograms() method (the playground).
+    """
     hists = monitor.histograms()
     if not hists:
         raise ValueError("plot_colorful_dimension: the monitor has recorded nothing yet")
