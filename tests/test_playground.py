@@ -250,3 +250,18 @@ def test_colorful_dimension_of_a_run():
     assert np.allclose(hists[2][1].sum(1), 1.0)
     fig = pg.plot_colorful_dimension()
     assert sum(ax.get_visible() for ax in fig.axes) == 3
+
+
+def test_a_registered_custom_activation_with_a_parameter_trains():
+    import torch as t
+
+    actlab.custom_activation("pg_bent", lambda x, a=0.5: x + a * (t.sqrt(x * x + 1) - 1),
+                             params=(actlab.Param("a", 0.5, 0.0, 1.0, 0.05),), replace=True)
+    try:
+        engine = Engine({"dataset": "xor", "depth": 2, "width": 16, "activation": ["pg_bent", "relu"],
+                         "params": [{"a": 0.8}, {}]}).run(150, record_every=50)
+        assert engine.model.acts[0].actlab_params == {"a": 0.8}
+        assert engine.history[-1]["test_acc"] > engine.history[0]["test_acc"]
+        assert 0.5 < recommended_gain("pg_bent", {"a": 0.8}) < 1.0  # E[f(u)^2] = 1 + a^2 E[(sqrt(u^2+1)-1)^2] > 1
+    finally:
+        actlab.unregister("pg_bent")

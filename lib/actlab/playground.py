@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import csv as csv_module
+import functools
 import math
 import time
 from io import BytesIO
@@ -226,6 +227,14 @@ def recommended_gain(name: str, params: dict | None = None) -> float:
     on the registry formula in [0.1, 10]; 1.0 where no such g exists (bounded activations)."""
     s = spec(name)
     values = s.resolve(**(params or {}))
+    compute = _gain.__wrapped__ if s.custom else _gain  # a custom entry may be re-registered under its name
+    return compute(s.name, tuple(sorted(values.items())))
+
+
+@functools.lru_cache(maxsize=256)
+def _gain(name: str, values: tuple) -> float:
+    """recommended_gain's computation, remembered per built-in activation and parameter values."""
+    s, values = spec(name), dict(values)
     if s.name in TORCH_GAINS:
         return nn.init.calculate_gain(s.name, values.get("alpha", 0.01) if s.name == "leaky_relu" else None)
     u = torch.linspace(-8, 8, 4001, dtype=torch.float64)
