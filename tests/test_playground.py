@@ -215,7 +215,7 @@ def test_default_init_scales_with_the_gain():
 def test_bench_reports_ratios():
     assert playground.bench is bench  # actlab.playground.bench() works once actlab exports the function
     result = bench(seconds=0.2, rounds=1)
-    assert {"ratio", "frames_per_s", "live_steps_per_s", "bare_steps_per_s", "load"} <= set(result)
+    assert {"ratio", "ratio_cpu", "frames_per_s", "live_steps_per_s", "bare_steps_per_s", "load"} <= set(result)
     assert result["live_steps_per_s"] > 0 and result["bare_steps_per_s"] > 0
 
 

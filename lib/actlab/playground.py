@@ -49,6 +49,7 @@ COLOURS = np.array([[245, 147, 34], [8, 119, 189], [44, 160, 44], [214, 39, 40],
 DEFAULTS = {"dataset": "spirals", "n": 1000, "noise": 0.1, "test_fraction": 0.25, "depth": 4, "width": 16,
             "activation": "relu", "params": None, "init": "recommended", "batch_norm": False, "optimizer": "adam",
             "lr": 0.01, "batch_size": 32, "seed": 0, "csv": None}
+BENCH_CONFIG = {"dataset": "spirals", "n": 1000, "depth": 4, "width": 16, "activation": "relu", "batch_size": 32}
 LIVE = ("activation", "params", "optimizer", "lr", "batch_size")  # take effect on the next step, weights kept
 
 
@@ -295,6 +296,7 @@ class PlaygroundNet(nn.Module):
     def _activation(name: str, params: dict) -> nn.Module:
         module = make_activation(name, params)
         module.actlab_name, module.actlab_params = spec(name).name, dict(params)
+        module.actlab_range = hist_range(name, params)
         return module
 
     def set_activation(self, layer: int, name: str, params: dict) -> None:
@@ -1074,47 +1076,62 @@ async def _live(pg: Playground, seconds: float) -> None:
     pg._on_pause()
 
 
+def _bare_loop(seconds: float) -> tuple[int, float, float]:
+    """A plain PyTorch loop on the benchmark's net and data for `seconds`: (steps, wall s, CPU s)."""
+    engine = Engine(BENCH_CONFIG)
+    model, opt, x, y = engine.model, engine.optimizer, engine.x_train, engine.y_train
+    gen, bs = torch.Generator().manual_seed(0), BENCH_CONFIG["batch_size"]
+    order, cursor, steps = torch.randperm(len(x), generator=gen), 0, 0
+    start, cpu = time.perf_counter(), time.process_time()
+    while time.perf_counter() - start < seconds:
+        if cursor + bs > len(order):
+            order, cursor = torch.randperm(len(x), generator=gen), 0
+        idx = order[cursor:cursor + bs]
+        cursor += bs
+        loss = F.cross_entropy(model(x[idx]), y[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        steps += 1
+    return steps, time.perf_counter() - start, time.process_time() - cpu
+
+
+def _live_loop(seconds: float) -> tuple[int, int, float, float]:
+    """The widget's own live loop on the benchmark's configuration: (steps, frames, wall s, CPU s)."""
+    pg = Playground(**BENCH_CONFIG)
+    steps, frames = pg.engine.step_count, pg.frames
+    start, cpu = time.perf_counter(), time.process_time()
+    asyncio.run(_live(pg, seconds))
+    return pg.engine.step_count - steps, pg.frames - frames, time.perf_counter() - start, time.process_time() - cpu
+
+
 def bench(seconds: float = 2.0, rounds: int = 3) -> dict:
     """Steps per second of the live playground (training and redrawing) against a bare PyTorch loop, same net
     and data (depth 4, width 16, ReLU, 1,000 spirals points, batch 32, Adam), interleaved rounds; prints ratios.
 
-    The live side is the widget's own asyncio loop (no browser attached: sending the images is not timed).
-    Call it from a script (`make bench`), not from a notebook cell: it runs its own event loop."""
+    Ratios by wall time, and by this process's CPU time (steadier on a shared machine: other processes' load
+    cancels out). The live side is the widget's own asyncio loop without a browser (sending images is not
+    timed). Call it from a script (`make bench`), not from a notebook cell: it runs its own event loop."""
     import os
 
-    config = {"dataset": "spirals", "n": 1000, "depth": 4, "width": 16, "activation": "relu", "batch_size": 32}
-    bare, live, fps = [], [], []
+    rows = []
     for _ in range(rounds):
-        engine = Engine(config)
-        model, opt, x, y = engine.model, engine.optimizer, engine.x_train, engine.y_train
-        gen = torch.Generator().manual_seed(0)
-        order, cursor, steps, start = torch.randperm(len(x), generator=gen), 0, 0, time.perf_counter()
-        while time.perf_counter() - start < seconds:
-            if cursor + 32 > len(order):
-                order, cursor = torch.randperm(len(x), generator=gen), 0
-            idx = order[cursor:cursor + 32]
-            cursor += 32
-            loss = F.cross_entropy(model(x[idx]), y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            steps += 1
-        bare.append(steps / (time.perf_counter() - start))
-        pg = Playground(**config)
-        steps, frames, start = pg.engine.step_count, pg.frames, time.perf_counter()
-        asyncio.run(_live(pg, seconds))
-        elapsed = time.perf_counter() - start
-        steps, frames = pg.engine.step_count - steps, pg.frames - frames
-        live.append(steps / elapsed)
-        fps.append(frames / elapsed)
-    ratio = [a / b for a, b in zip(live, bare)]
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan
-    print(f"playground: {np.median(live):,.0f} steps/s while redrawing {np.median(fps):.1f} frames/s; bare loop "
-          f"{np.median(bare):,.0f} steps/s; ratio {np.median(ratio):.2f} (min {min(ratio):.2f}, max {max(ratio):.2f}; "
-          f"target >= 0.80 at >= 10 frames/s); {rounds} interleaved rounds of {seconds:g} s; load average {load:.2f}")
-    return {"live_steps_per_s": float(np.median(live)), "bare_steps_per_s": float(np.median(bare)),
-            "frames_per_s": float(np.median(fps)), "ratio": float(np.median(ratio)), "ratio_min": min(ratio),
-            "ratio_max": max(ratio), "load": load}
+        b_steps, b_wall, b_cpu = _bare_loop(seconds)
+        l_steps, frames, l_wall, l_cpu = _live_loop(seconds)
+        rows.append({"ratio": (l_steps / l_wall) / (b_steps / b_wall), "ratio_cpu": (l_steps / l_cpu) / (b_steps / b_cpu),
+                     "live_steps_per_s": l_steps / l_wall, "bare_steps_per_s": b_steps / b_wall,
+                     "frames_per_s": frames / l_wall, "frames_per_cpu_s": frames / l_cpu})
+    out = {k: float(np.median([r[k] for r in rows])) for k in rows[0]}
+    for k in ("ratio", "ratio_cpu"):
+        out[f"{k}_min"], out[f"{k}_max"] = min(r[k] for r in rows), max(r[k] for r in rows)
+    out["load"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan
+    print(f"playground: {out['live_steps_per_s']:,.0f} steps/s while redrawing {out['frames_per_s']:.1f} frames/s; "
+          f"bare loop {out['bare_steps_per_s']:,.0f} steps/s; ratio {out['ratio']:.2f} (min {out['ratio_min']:.2f}, "
+          f"max {out['ratio_max']:.2f}); by CPU time {out['ratio_cpu']:.2f} (min {out['ratio_cpu_min']:.2f}, max "
+          f"{out['ratio_cpu_max']:.2f}) at {out['frames_per_cpu_s']:.1f} frames per CPU second; target >= 0.80 at "
+          f">= 10 frames/s; median of {rounds} interleaved rounds of {seconds:g} s; load average {out['load']:.2f}, "
+          f"{torch.get_num_threads()} torch threads")
+    return out
 
 
 playground.bench = bench  # so that actlab.playground.bench() works when actlab exports the function

@@ -116,9 +116,11 @@ def activation_stats(model: nn.Module, x: torch.Tensor, bins: int = HIST_BINS,
     rows = []
     for layer, (name, module) in enumerate(modules, 1):
         z, a = captured[name]
-        act = activation_name(module)
-        params = getattr(module, "params", None) if isinstance(module, Activation) else getattr(module, "actlab_params", None)
-        value_range = hist_range(act, params)
+        act = getattr(module, "actlab_name", None) or activation_name(module)
+        value_range = getattr(module, "actlab_range", None)  # set by the playground: no registry look-up per call
+        if value_range is None:
+            params = module.params if isinstance(module, Activation) else getattr(module, "actlab_params", None)
+            value_range = hist_range(act, params)
         rows.append({"layer": layer, "module": name, "activation": act or type(module).__name__,
                      "range": value_range, **layer_stats(z, a, slope(module, z), value_range, bins)})
     return rows
