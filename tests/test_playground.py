@@ -265,3 +265,15 @@ def test_a_registered_custom_activation_with_a_parameter_trains():
         assert 0.5 < recommended_gain("pg_bent", {"a": 0.8}) < 1.0  # E[f(u)^2] = 1 + a^2 E[(sqrt(u^2+1)-1)^2] > 1
     finally:
         actlab.unregister("pg_bent")
+
+
+def test_step_and_reset_buttons():
+    pg = Playground(depth=2, width=8, seed=2)
+    initial = [p.detach().clone() for p in pg.engine.model.parameters()]
+    pg._on_step()
+    assert pg.engine.step_count == 1 and pg.history["step"].tolist() == [0, 1]
+    assert not all(torch.equal(a, b) for a, b in zip(initial, pg.engine.model.parameters()))
+    pg.run(20)
+    pg._on_reset()
+    assert pg.engine.step_count == 0 and "reset" in pg.status.value
+    assert all(torch.equal(a, b) for a, b in zip(initial, pg.engine.model.parameters()))
