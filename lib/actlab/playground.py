@@ -2,11 +2,13 @@
 
 In the spirit of TensorFlow Playground (Smilkov and Carter, 2016), with any registry activation per layer, deep
 nets and the per-layer diagnostics of `actlab.stats`. `Engine` is the headless core (seeded, deterministic);
-`Playground` is the widget around it. While it trains, an asyncio task on the kernel's event loop trains until
-a frame is due, redraws, and yields, so button clicks, slider moves and other cells run between frames.
+`Playground` is the widget around it. While it trains, an asyncio task on the kernel's event loop trains in
+slices of SLICE seconds and yields after each, redrawing FPS times a second, so button clicks, slider moves and
+other cells run in between (checked in tests/test_browser_playground.py).
 
 Design for speed: the figures are drawn once with their static parts cached (matplotlib blitting); a frame
-restores the cache, draws only the moving artists and encodes three small JPEGs.
+restores the cache, draws only the moving artists and encodes three small JPEGs; the decision boundary is a
+GRID x GRID forward pass upsampled by PIL under a fixed overlay of the data points. `bench()` measures it.
 """
 from __future__ import annotations
 
