@@ -667,8 +667,9 @@ class View:
             ratios = [r["update_ratio"] for r in rows]
             self._fit(self.limit_axes["grad"], self.layers, grads)
             self._fit(self.limit_axes["ratio"], self.layers, ratios)
-            self.grad_line.set_ydata(grads)
-            self.ratio_line.set_ydata(ratios)
+            floor = {"grad": self.limit_axes["grad"].get_ylim()[0], "ratio": self.limit_axes["ratio"].get_ylim()[0]}
+            self.grad_line.set_ydata([max(g, floor["grad"]) for g in grads])  # -inf (no gradient) on the bottom edge
+            self.ratio_line.set_ydata([max(r, floor["ratio"]) for r in ratios])  # -inf: no measurable update
         layers = self.layers.jpeg([self.hist_lines, self.sat_line, self.dead_line, self.grad_line, self.ratio_line])
         return boundary, loss, layers
 
