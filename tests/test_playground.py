@@ -1,0 +1,279 @@
+"""The live training playground: the headless engine learns, diagnoses and reproduces; the widget never raises."""
+import asyncio
+import base64
+import math
+import types
+from io import BytesIO
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import actlab
+from actlab.playground import (DEFAULTS, Engine, bench, Playground, PlaygroundNet, check_config, code_line, gaussians,
+                               playground, recommended_gain)
+
+SEEDS = (0, 1, 2)
+FLOAT32_FLOOR = math.log10(2.0 ** -24)  # a smaller relative update is lost to float32 rounding (-7.2 decades)
+
+
+def test_depth_two_relu_net_learns_circles_over_seeds():
+    accuracies = [Engine({"dataset": "circles", "depth": 2, "width": 16, "activation": "relu", "seed": s})
+                  .run(150, record_every=50).history_frame()["test_acc"].iloc[-1] for s in SEEDS]
+    actlab.claim_greater(accuracies, 0.95, "depth-2 ReLU test accuracy on circles > 0.95", margin_se=2).check()
+    assert min(accuracies) > 0.95
+
+
+def test_fifteen_sigmoid_layers_first_update_ratio_orders_below_last():
+    first, last = [], []
+    for s in SEEDS:
+        engine = Engine({"dataset": "spirals", "depth": 15, "width": 32, "activation": "sigmoid",
+                         "optimizer": "sgd", "lr": 0.1, "seed": s}).run(40, record_every=10)
+        frame = engine.layer_frame()
+        frame = frame[frame["step"] > 0]
+        ratio = frame.groupby("layer")["update_ratio"].mean().clip(lower=FLOAT32_FLOOR)  # -inf: did not move
+        first.append(ratio.loc[1])
+        last.append(ratio.loc[15])
+    # "orders of magnitude": at least two decades apart, with a margin of 2 standard errors over seeds
+    actlab.claim_less(first, np.array(last) - 2, "layer 1's log10 update ratio is 2+ decades below layer 15's",
+                      paired=True).check()
+
+
+def test_killing_learning_rate_raises_the_dead_fraction():
+    def dead(lr: float, seed: int) -> tuple[float, float]:
+        engine = Engine({"dataset": "spirals", "depth": 4, "width": 32, "activation": "relu", "optimizer": "adam",
+                         "lr": lr, "seed": seed}).run(100, record_every=20)
+        per_record = engine.layer_frame().groupby("step")["dead_fraction"].mean()
+        return per_record.iloc[0], per_record.iloc[-1]
+
+    killed = [dead(0.3, s) for s in SEEDS]
+    gentle = [dead(0.003, s) for s in SEEDS]
+    start, end = [k[0] for k in killed], [k[1] for k in killed]
+    actlab.claim_greater(end, start, "the dead fraction rises under lr=0.3", paired=True, min_difference=0.2).check()
+    actlab.claim_greater(end, [g[1] for g in gentle], "lr=0.3 leaves more dead units than lr=0.003", paired=True).check()
+
+
+def test_same_seed_same_run_and_another_seed_another():
+    config = {"dataset": "moons", "depth": 3, "width": 12, "activation": ["tanh", "elu", "relu"], "seed": 5}
+    a, b = Engine(config).run(60), Engine(config).run(60)
+    assert a.history == b.history
+    assert a.layer_frame().equals(b.layer_frame())
+    c = Engine({**config, "seed": 6}).run(60)
+    assert c.history[-1]["train_loss"] != a.history[-1]["train_loss"]
+
+
+def test_code_line_rebuilds_the_same_run():
+    pg = playground(dataset="xor", noise=0.2, depth=3, width=8, activation=["tanh", "leaky_relu", "elu"],
+                    params=[{}, {"alpha": 0.2}, {"alpha": 0.5}], init="xavier", batch_norm=True, optimizer="sgd",
+                    lr=0.05, batch_size=16, seed=3)
+    line = pg.code_line()
+    assert line.startswith("actlab.playground(") and "\n" not in line
+    rebuilt = eval(line, {"actlab": types.SimpleNamespace(playground=playground)})  # noqa: S307 - our own line
+    assert rebuilt.config == pg.config
+    assert rebuilt.run(30).history.equals(pg.run(30).history)
+
+
+def test_defaults_give_a_short_line():
+    assert code_line({}) == "actlab.playground()"
+    assert code_line({"activation": "gelu", "depth": 2}) == "actlab.playground(depth=2, activation='gelu')"
+
+
+@pytest.mark.parametrize("bad, name", [({"depth": 0}, "depth"), ({"width": 10_000}, "width"), ({"lr": -1}, "lr"),
+                                       ({"activation": "relux"}, "relux"), ({"dataset": "swirl"}, "dataset"),
+                                       ({"params": {"alpha": 99}, "activation": "elu"}, "alpha"),
+                                       ({"activation": ["relu"] * 3, "depth": 2}, "activation"),
+                                       ({"colour": 1}, "colour"), ({"batch_norm": "yes"}, "batch_norm"),
+                                       ({"csv": "/no/such.csv"}, "csv")])
+def test_bad_settings_raise_naming_the_setting(bad, name):
+    with pytest.raises(ValueError, match=name):
+        check_config(bad)
+
+
+def test_depth_20_width_256_with_per_layer_activations_and_batch_norm():
+    acts = actlab.activation_names()[:20]
+    engine = Engine({"depth": 20, "width": 256, "activation": acts, "batch_norm": True, "n": 200}).run(3, record_every=3)
+    assert engine.layer_frame()["layer"].max() == 20
+    assert [m.actlab_name for m in engine.model.acts] == [actlab.spec(a).name for a in acts]
+
+
+def test_recommended_gain_keeps_the_second_moment_through_depth():
+    """With the computed gain (no PyTorch gain for these) log10 E[a^2] after 20 layers of width 256 stays at
+    least twice as close to 0 as with 20% less or more gain, on every seed: the gain is the fixed point."""
+    x = torch.randn(1024, 256, generator=torch.Generator().manual_seed(0))
+    for name in ("gelu", "silu", "elu"):
+        gain = recommended_gain(name)
+        for seed in SEEDS:
+            moments = []
+            for scale in (0.8, 1.0, 1.2):
+                torch.manual_seed(seed)
+                a = x
+                for _ in range(20):
+                    a = actlab.get_activation(name)(a @ (torch.randn(256, 256) * scale * gain / 16).T)
+                moments.append(math.log10((a ** 2).mean().item()))
+            low, mid, high = moments
+            assert low < 0 < high and 2 * abs(mid) < min(-low, high), f"{name}, seed {seed}: log10 E[a^2] = {moments}"
+    assert recommended_gain("relu") == pytest.approx(math.sqrt(2))
+
+
+def test_live_change_while_paused_keeps_the_weights_and_applies_on_the_next_step():
+    pg = Playground(depth=3, width=8, activation="relu", seed=1).run(20)
+    weights = [p.detach().clone() for p in pg.engine.model.parameters()]
+    pg.layer_pick.value = 2
+    pg.act_pick.value = "tanh"
+    pg.w["lr"].value = 0.1
+    assert [m.actlab_name for m in pg.engine.model.acts] == ["relu", "tanh", "relu"]
+    assert all(torch.equal(a, b) for a, b in zip(weights, pg.engine.model.parameters()))
+    assert pg.engine.optimizer.param_groups[0]["lr"] == pytest.approx(0.1)
+    assert "activation=['relu', 'tanh', 'relu']" in pg.code.value
+    pg.run(5)
+    assert pg.layer_stats["activation"].iloc[-2] == "tanh"
+
+
+def test_structural_change_rebuilds_from_the_seed():
+    pg = Playground(depth=2, width=8, seed=4).run(30)
+    pg.w["depth"].value = 3
+    assert pg.engine.step_count == 0 and len(pg.engine.model.acts) == 3
+    assert list(pg.layer_pick.options) == ["all", 1, 2, 3]
+
+
+def test_widget_callbacks_refuse_bad_values_without_raising():
+    pg = Playground(depth=2, width=8)
+    config = pg.config
+    pg._on_setting("lr", -1.0)
+    assert "refused" in pg.status.value and "lr" in pg.status.value
+    assert pg.config == config and pg.w["lr"].value == config["lr"]
+    pg.act_pick.value = "hardtanh"
+    lower = next(s for s in pg.param_box.children if s.description == "min_val")
+    lower.value = 1.0  # min_val above max_val: the registry's constraint refuses it
+    assert "refused" in pg.status.value
+    assert pg.config["params"][0].get("min_val", -1.0) < 1.0
+    pg._on_start()  # no event loop outside a kernel: refused with the reason, no exception
+    assert "event loop" in pg.status.value
+
+
+def test_live_loop_trains_redraws_and_stops_on_pause():
+    async def scenario(pg):
+        pg._on_start()
+        await asyncio.sleep(0.6)
+        images = pg.boundary_image.value
+        pg._on_pause()
+        await asyncio.sleep(0.2)
+        return images
+
+    pg = Playground(depth=2, width=8, fps=20)
+    before = pg.boundary_image.value
+    during = asyncio.run(scenario(pg))
+    assert pg.frames >= 2 and pg.engine.step_count > 0
+    assert during != before
+    steps, image = pg.engine.step_count, pg.boundary_image.value
+    asyncio.run(asyncio.sleep(0.1))
+    assert pg.engine.step_count == steps and pg.boundary_image.value == image
+
+
+def test_static_png_in_the_display_data():
+    pg = Playground(depth=2, width=8).run(10)
+    data, _ = pg._repr_mimebundle_()
+    image = Image.open(BytesIO(base64.b64decode(data["image/png"])))
+    assert image.format == "PNG" and image.width > 600
+    assert "application/vnd.jupyter.widget-view+json" in data
+
+
+def test_user_arrays_with_three_classes_and_a_csv(tmp_path):
+    gen = np.random.default_rng(0)
+    x = gen.normal(size=(300, 2)) + np.repeat([[0, 3], [3, 0], [-3, 0]], 100, axis=0)
+    y = np.repeat([0, 1, 2], 100)
+    pg = playground(data=(x, y), depth=2, width=16).run(100)
+    assert pg.history["test_acc"].iloc[-1] > 0.9
+    assert pg.code_line().startswith("actlab.playground(data=data")
+    path = tmp_path / "points.csv"
+    path.write_text("x1,x2,label\n" + "\n".join(f"{a},{b},{c}" for (a, b), c in zip(x, y)))
+    from_csv = Engine({"csv": str(path), "depth": 2, "width": 16}).run(100).history_frame()
+    assert from_csv["test_acc"].iloc[-1] > 0.9
+    with pytest.raises(ValueError, match="two features"):
+        playground(data=(np.zeros((20, 3)), np.zeros(20)))
+
+
+def test_gaussians_are_two_blobs_a_linear_net_separates():
+    data = gaussians(400, noise=0.0, seed=0)
+    means = [data.x_train[data.y_train == k].mean(0) for k in (0, 1)]
+    assert torch.allclose(means[0], torch.tensor([-0.5, -0.5]), atol=0.05)
+    assert torch.allclose(means[1], torch.tensor([0.5, 0.5]), atol=0.05)
+    engine = Engine({"dataset": "gaussians", "depth": 1, "width": 4, "activation": "relu"}).run(100)
+    assert engine.history[-1]["test_acc"] > 0.98
+    with pytest.raises(ValueError, match="noise"):
+        gaussians(noise=3)
+
+
+def test_default_init_scales_with_the_gain():
+    torch.manual_seed(0)
+    net = PlaygroundNet({**DEFAULTS, "depth": 2, "width": 512, "activation": "relu"})
+    std = net.linears[1].weight.std().item()
+    assert std == pytest.approx(math.sqrt(2) / math.sqrt(512), rel=0.05)
+
+
+def test_bench_reports_ratios():
+    assert playground.bench is bench  # actlab.playground.bench() works once actlab exports the function
+    result = bench(seconds=0.2, rounds=1)
+    assert {"ratio", "ratio_cpu", "frames_per_s", "live_steps_per_s", "bare_steps_per_s", "load"} <= set(result)
+    assert result["live_steps_per_s"] > 0 and result["bare_steps_per_s"] > 0
+
+
+def test_csv_typed_into_the_widget_replaces_the_toy_data(tmp_path):
+    path = tmp_path / "two.csv"
+    path.write_text("\n".join(f"{i % 7},{i % 5},{i % 2}" for i in range(40)))
+    pg = Playground(depth=1, width=4)
+    pg.w["csv"].value = str(path)
+    assert pg.engine.dataset.source == "csv two.csv" and pg.w["dataset"].disabled
+    assert "csv=" in pg.code.value
+    pg.w["csv"].value = str(tmp_path / "missing.csv")
+    assert "refused" in pg.status.value and pg.engine.config["csv"] == str(path)
+
+
+def test_every_batch_is_full_so_batch_norm_never_sees_one_example():
+    engine = Engine({"n": 101, "test_fraction": 0.1, "batch_norm": True, "batch_size": 45, "depth": 1, "width": 4})
+    sizes = []
+    original = engine.model.forward
+    engine.model.forward = lambda x: (sizes.append(len(x)), original(x))[1]
+    for _ in range(5):
+        engine.step()
+    assert sizes == [45] * 5  # 91 training points: 2 full batches per pass, the last 1 point dropped
+    with pytest.raises(ValueError, match="batch_size"):
+        check_config({"batch_norm": True, "batch_size": 1})
+
+
+def test_colorful_dimension_of_a_run():
+    pg = Playground(depth=3, width=8, activation=["sigmoid", "tanh", "relu"]).run(40)
+    hists = pg.engine.histograms()
+    assert sorted(hists) == [1, 2, 3] and hists[1][1].shape == (5, 41)  # records at steps 0, 10, 20, 30, 40
+    assert [h[3] for h in hists.values()] == [(0.0, 1.0), (-1.0, 1.0), (0.0, 4.0)]  # each activation's range
+    assert np.allclose(hists[2][1].sum(1), 1.0)
+    fig = pg.plot_colorful_dimension()
+    assert sum(ax.get_visible() for ax in fig.axes) == 3
+
+
+def test_a_registered_custom_activation_with_a_parameter_trains():
+    import torch as t
+
+    actlab.custom_activation("pg_bent", lambda x, a=0.5: x + a * (t.sqrt(x * x + 1) - 1),
+                             params=(actlab.Param("a", 0.5, 0.0, 1.0, 0.05),), replace=True)
+    try:
+        engine = Engine({"dataset": "xor", "depth": 2, "width": 16, "activation": ["pg_bent", "relu"],
+                         "params": [{"a": 0.8}, {}]}).run(150, record_every=50)
+        assert engine.model.acts[0].actlab_params == {"a": 0.8}
+        assert engine.history[-1]["test_acc"] > engine.history[0]["test_acc"]
+        assert 0.5 < recommended_gain("pg_bent", {"a": 0.8}) < 1.0  # E[f(u)^2] = 1 + a^2 E[(sqrt(u^2+1)-1)^2] > 1
+    finally:
+        actlab.unregister("pg_bent")
+
+
+def test_step_and_reset_buttons():
+    pg = Playground(depth=2, width=8, seed=2)
+    initial = [p.detach().clone() for p in pg.engine.model.parameters()]
+    pg._on_step()
+    assert pg.engine.step_count == 1 and pg.history["step"].tolist() == [0, 1]
+    assert not all(torch.equal(a, b) for a, b in zip(initial, pg.engine.model.parameters()))
+    pg.run(20)
+    pg._on_reset()
+    assert pg.engine.step_count == 0 and "reset" in pg.status.value
+    assert all(torch.equal(a, b) for a, b in zip(initial, pg.engine.model.parameters()))

@@ -1,0 +1,128 @@
+"""Per-layer diagnostics: statistics on known inputs, the monitor during actlab.train, and the four plots."""
+import math
+
+import numpy as np
+import pytest
+import torch
+from matplotlib.figure import Figure
+from torch import nn
+
+import actlab
+from actlab.stats import (GUIDE_RATIO, NEAR_ZERO, LayerStatsMonitor, activation_stats, hist_range, layer_stats,
+                          plot_activation_histograms, plot_colorful_dimension, plot_gradient_histograms,
+                          plot_update_ratios, update_ratios)
+
+
+def test_layer_stats_on_known_relu_inputs():
+    z = torch.tensor([[-2.0, 1.0, -1.0], [-1.0, 3.0, 0.005], [-3.0, -1.0, 2.0], [-0.5, 2.0, 1.0]])
+    relu = actlab.get_activation("relu")
+    a = relu(z)
+    d = (z > 0).float()  # ReLU's slope written out, not taken from the module
+    s = layer_stats(z, a, d, hist_range("relu"), bins=4)
+    assert s["saturated_fraction"] == pytest.approx(6 / 12)  # the non-positive inputs
+    assert s["dead_fraction"] == pytest.approx(1 / 3)  # unit 0 is negative on every example
+    assert s["near_zero_fraction"] == pytest.approx(7 / 12)  # six zeros and the 0.005 output
+    assert s["mean"] == pytest.approx(a.mean().item())
+    assert s["hist"].sum() == pytest.approx(1.0)
+    assert hist_range("relu") == (0.0, 4.0) and hist_range("sigmoid") == (0.0, 1.0) and hist_range("tanh") == (-1, 1)
+
+
+def test_saturation_follows_the_scale_of_the_weights():
+    """A tanh net with weights 10x too large saturates most units; with Xavier-scale weights few."""
+    x = torch.randn(512, 64, generator=torch.Generator().manual_seed(0))
+    fractions = {}
+    for scale in (1.0, 10.0):
+        torch.manual_seed(0)
+        model = actlab.MLP(3, 64, "tanh", in_features=64)
+        for layer in model.linear_layers():
+            nn.init.normal_(layer.weight, 0, scale / math.sqrt(layer.weight.shape[1]))
+        fractions[scale] = np.mean([r["saturated_fraction"] for r in activation_stats(model, x)])
+    assert fractions[10.0] > 0.5 > 0.05 > fractions[1.0], fractions
+
+
+def test_probe_leaves_batch_norm_statistics_alone():
+    model = actlab.MLP(2, 16, "relu", batch_norm=True)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    activation_stats(model, torch.randn(64, 2) * 5 + 3)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_update_ratio_of_a_known_update():
+    model = nn.Sequential(nn.Linear(50, 40), nn.ReLU(), nn.Linear(40, 2))
+    before = {n: p.detach().clone() for n, p in model.named_parameters() if p.dim() >= 2}
+    with torch.no_grad():
+        model[0].weight.mul_(1.001)  # update = 0.001 * weight: std ratio exactly 1e-3
+    ratios = update_ratios(before, model)
+    assert ratios["0.weight"] == pytest.approx(-3.0, abs=1e-3)
+    assert ratios["2.weight"] == -math.inf  # did not move
+    assert set(ratios) == {"0.weight", "2.weight"}  # biases are not data tensors in this sense
+
+
+@pytest.fixture(scope="module")
+def monitored():
+    data = actlab.toy_2d("spirals", n=600, seed=0)
+    torch.manual_seed(0)
+    model = actlab.MLP(3, 16, "tanh")
+    monitor = LayerStatsMonitor(data.inputs("train"), every=5)
+    actlab.train(model, data, epochs=2, lr=0.05, batch_size=50, callbacks=[monitor], progress=False)
+    return model, data, monitor
+
+
+def test_monitor_records_at_its_interval(monitored):
+    model, data, monitor = monitored
+    frame = monitor.activations()
+    steps = sorted(frame["step"].unique())
+    assert steps == [1] + list(range(5, 19, 5))  # 2 epochs x 9 steps = 18 steps: 1, 5, 10, 15
+    assert set(frame["layer"]) == {1, 2, 3} and (frame["activation"] == "tanh").all()
+    assert frame[["saturated_fraction", "dead_fraction", "near_zero_fraction"]].stack().between(0, 1).all()
+    updates = monitor.updates()
+    assert len(updates) == len(steps) * 4  # 3 hidden weights and the output layer's
+    assert np.isfinite(updates["log10_ratio"]).all() and (updates["grad_norm"] > 0).all()
+    hists = monitor.histograms()
+    assert hists[1][1].shape == (len(steps), 41) and hists[1][3] == (-1.0, 1.0)
+
+
+def test_monitor_update_ratio_matches_the_optimiser_step():
+    """With plain SGD (no momentum) the recorded update is -lr * grad: its std ratio is checked by hand."""
+    data = actlab.toy_2d("circles", n=200, seed=1)
+    torch.manual_seed(1)
+    model = actlab.MLP(1, 8, "relu")
+    snapshots = []
+
+    class Spy(actlab.Callback):
+        def on_after_backward(self, model, step):
+            if step == 1:
+                w = model.hidden.linear1.weight
+                snapshots.append((w.detach().clone(), w.grad.detach().clone()))
+
+    monitor = LayerStatsMonitor(data.inputs("train"), every=100)
+    actlab.train(model, data, epochs=1, lr=0.1, momentum=0.0, batch_size=150, callbacks=[Spy(), monitor],
+                 progress=False)
+    weight, grad = snapshots[0]
+    expected = math.log10((0.1 * grad).std().item() / weight.std().item())
+    recorded = monitor.updates().set_index("parameter").loc["hidden.linear1.weight", "log10_ratio"]
+    assert recorded == pytest.approx(expected, abs=1e-4)
+
+
+def test_plots(monitored):
+    model, data, monitor = monitored
+    x, y = data.inputs("train")[:256], data.labels("train")[:256]
+    fig = plot_activation_histograms(model, x)
+    assert isinstance(fig, Figure) and len(fig.axes[0].lines) == 3
+    fig = plot_colorful_dimension(monitor)
+    assert sum(ax.get_visible() for ax in fig.axes) == 3
+    fig = plot_gradient_histograms(model, x, y)
+    assert len(fig.axes) == 4 and all(p.grad is None for p in model.parameters())
+    fig = plot_update_ratios(monitor)
+    guide = [line for line in fig.axes[0].lines if list(line.get_ydata()) == [GUIDE_RATIO, GUIDE_RATIO]]
+    assert len(guide) == 1 and len(fig.axes[0].lines) == 5
+    with pytest.raises(ValueError, match="recorded nothing"):
+        plot_colorful_dimension(LayerStatsMonitor(x))
+
+
+def test_bad_arguments_raise_naming_them():
+    with pytest.raises(ValueError, match="every"):
+        LayerStatsMonitor(torch.zeros(4, 2), every=0)
+    with pytest.raises(ValueError, match="no activation modules"):
+        activation_stats(nn.Linear(2, 2), torch.zeros(4, 2))
+    assert NEAR_ZERO > 0
