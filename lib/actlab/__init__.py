@@ -16,3 +16,6 @@ from .demos import (born_dead_fraction, collapse_linear, normal_mean, plot_decis
 from .custom import check_gradient, custom_activation, infer_properties
 from .evidence import (ClaimFailed, Verdict, claim_close, claim_greater, claim_in_seeds, claim_less, describe,
                        full_run, over_seeds)
+from .playground import Playground, playground
+from .stats import (LayerStatsMonitor, activation_stats, init_gradients, layer_stats, plot_activation_histograms,
+                    plot_colorful_dimension, plot_gradient_histograms, plot_update_ratios, update_ratios)
