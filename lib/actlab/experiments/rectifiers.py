@@ -1,1 +1,235 @@
-"""Experiments of notebooks 04-05 (ReLU, dying ReLU)."""
+"""Experiments of notebooks 04-05 (ReLU, dying ReLU): seeded training runs, learning-rate and clipping callbacks,
+dead and near-dead unit counts, and the checks of what keeps a dead layer dead."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..data import Dataset
+from ..diagnostics import DeadUnitMonitor, capture_activations, inputs_of
+from ..models import MLP, activation_modules
+from ..training import Callback, History, train
+
+NEAR_DEAD_SLOPE = 0.1  # near-dead: |f'(z)| below a tenth of ReLU's active slope (1) on every input
+
+
+def _check_number(name: str, value, low: float, high: float = math.inf, low_open: bool = False) -> None:
+    """Raise ValueError naming the parameter unless low <= value <= high (low < value when low_open)."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if ok and (value > low if low_open else value >= low) and value <= high:
+        return
+    bracket = "(" if low_open else "["
+    raise ValueError(f"{name} must be a number in {bracket}{low}, {high}], got {value!r}")
+
+
+class LinearWarmUp(Callback):
+    """Raise the learning rate linearly from lr/steps to its set value over the first `steps` steps."""
+
+    def __init__(self, steps: int):
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+            raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
+        self.steps = steps
+        self.optimizer, self.base_lrs = None, []
+
+    def key(self) -> str:
+        return f"LinearWarmUp({self.steps})"
+
+    def on_train_begin(self, model, optimizer):
+        self.optimizer, self.base_lrs = optimizer, [g["lr"] for g in optimizer.param_groups]
+        self._set(1)
+
+    def _set(self, step: int) -> None:
+        """Set every group's lr for the given (1-based) step."""
+        for group, base in zip(self.optimizer.param_groups, self.base_lrs):
+            group["lr"] = base * min(1.0, step / self.steps)
+
+    def on_after_backward(self, model, step):
+        self._set(step)  # step counts from 1; the optimiser steps right after this call
+
+
+class LearningRateDrop(Callback):
+    """Set the learning rate to new_lr from step `at_step` on (1-based), keeping the optimiser and its momentum."""
+
+    def __init__(self, at_step: int, new_lr: float):
+        if isinstance(at_step, bool) or not isinstance(at_step, int) or at_step < 1:
+            raise ValueError(f"at_step must be an integer >= 1, got {at_step!r}")
+        _check_number("new_lr", new_lr, 0.0, low_open=True)
+        self.at_step, self.new_lr, self.optimizer = at_step, new_lr, None
+
+    def key(self) -> str:
+        return f"LearningRateDrop({self.at_step}, {self.new_lr})"
+
+    def on_train_begin(self, model, optimizer):
+        self.optimizer = optimizer
+
+    def on_after_backward(self, model, step):
+        if step == self.at_step:
+            for group in self.optimizer.param_groups:
+                group["lr"] = self.new_lr
+
+
+class ClipGradNorm(Callback):
+    """Clip the global gradient norm to max_norm before each optimiser step (Pascanu et al. 2013); records norms."""
+
+    def __init__(self, max_norm: float):
+        _check_number("max_norm", max_norm, 0.0, low_open=True)
+        self.max_norm, self.norms = max_norm, []
+
+    def key(self) -> str:
+        return f"ClipGradNorm({self.max_norm})"
+
+    def on_after_backward(self, model, step):
+        self.norms.append(nn.utils.clip_grad_norm_(model.parameters(), self.max_norm).item())
+
+    def clipped_fraction(self) -> float:
+        """Fraction of steps whose gradient norm exceeded max_norm (and was scaled down)."""
+        return float(np.mean(np.asarray(self.norms) > self.max_norm)) if self.norms else 0.0
+
+
+def make_mlp(seed: int, activation: str = "relu", depth: int = 4, width: int = 128, init: str = "kaiming",
+             batch_norm: bool = False, bias: float = 0.0, dropout: float = 0.0, in_features: int = 3072) -> nn.Module:
+    """A seeded MLP (inputs in_features, 10 outputs); hidden biases set to `bias`; Dropout(p) after each activation."""
+    _check_number("dropout", dropout, 0.0, 1.0)
+    if dropout == 1.0:
+        raise ValueError("dropout must be below 1 (p = 1 drops every unit)")
+    torch.manual_seed(seed)
+    model = MLP(depth, width, activation, in_features=in_features, out_features=10, init=init, batch_norm=batch_norm)
+    with torch.no_grad():
+        for layer in model.linear_layers()[:-1]:
+            if bias:
+                layer.bias.fill_(bias)
+    if dropout:
+        layers = []
+        for name, module in model.hidden.named_children():
+            layers.append((name, module))
+            if name.startswith("act"):
+                layers.append((f"drop{name[3:]}", nn.Dropout(dropout)))
+        from collections import OrderedDict
+        model.hidden = nn.Sequential(OrderedDict(layers))
+    return model
+
+
+def train_seed(seed: int, data: Dataset, lr: float, epochs: int, callbacks=(), optimizer: str = "sgd",
+               monitor: bool = True, **model_options) -> tuple[nn.Module, History]:
+    """Train make_mlp(seed, **model_options) on data with SGD (momentum 0.9, batch 64) or another optimiser.
+
+    The seed sets the initial weights and the batch order. With monitor=True a DeadUnitMonitor on the first
+    2,000 training inputs adds per-layer dead fractions to every epoch record.
+    """
+    model = make_mlp(seed, **model_options)
+    callbacks = [*callbacks, *([DeadUnitMonitor(data)] if monitor else [])]
+    history = train(model, data, epochs=epochs, lr=lr, optimizer=optimizer, seed=seed, callbacks=callbacks,
+                    progress=False)
+    return model, history
+
+
+@torch.no_grad()
+def pre_activations(model: nn.Module, data, train_mode: bool = False, max_examples: int = 5000) -> dict[str, torch.Tensor]:
+    """Per activation layer, its inputs z (examples x units) on data; eval mode unless train_mode (BatchNorm batch
+    statistics, dropout on). The model's mode is restored."""
+    x, _ = inputs_of(data, next(model.parameters()).device)
+    was_training = model.training
+    model.train(train_mode)
+    try:
+        with capture_activations(model) as captured:
+            model(x[:max_examples])
+    finally:
+        model.train(was_training)
+    return {name: records[0][0].flatten(1) for name, records in captured.items()}
+
+
+def slope(module: nn.Module, z: torch.Tensor) -> torch.Tensor:
+    """|f'(z)| of an activation module at every entry of z, by autograd (same shape as z)."""
+    z = z.detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        (grad,) = torch.autograd.grad(module(z).sum(), z)
+    return grad.abs()
+
+
+def unit_status(model: nn.Module, data, threshold: float = NEAR_DEAD_SLOPE, train_mode: bool = False,
+                max_examples: int = 5000) -> dict[str, dict[str, torch.Tensor]]:
+    """Per activation layer, boolean masks over units: 'dead' (output exactly 0 on every input) and 'near_dead'
+    (|f'(z)| < threshold on every input: the unit passes back under threshold x the gradient a live ReLU unit
+    passes). threshold in (0, 1]."""
+    _check_number("threshold", threshold, 0.0, 1.0, low_open=True)
+    modules = dict(activation_modules(model))
+    status = {}
+    for name, z in pre_activations(model, data, train_mode, max_examples).items():
+        with torch.no_grad():
+            out = modules[name](z)
+        status[name] = {"dead": (out == 0).all(0), "near_dead": (slope(modules[name], z) < threshold).all(0)}
+    return status
+
+
+def fractions(status: dict[str, dict[str, torch.Tensor]], kind: str = "dead") -> float:
+    """Fraction of all units (over every layer) of the given kind ('dead' or 'near_dead')."""
+    if kind not in ("dead", "near_dead"):
+        raise ValueError(f"kind must be 'dead' or 'near_dead', got {kind!r}")
+    masks = [s[kind] for s in status.values()]
+    return sum(int(m.sum()) for m in masks) / sum(m.numel() for m in masks)
+
+
+def dead_layer_anatomy(model: MLP, data, layer: int) -> dict:
+    """What keeps hidden layer `layer` (1-based) of an MLP dead on data's training inputs.
+
+    Returns: units; 'negative_weights_and_bias' (units whose incoming weights are all < 0 and bias < 0: dead for
+    every non-negative input); 'max_z' (largest pre-activation over the training inputs, over all units);
+    'active_on_permuted' (fraction of units active on at least one input when each input's features from the
+    layer below are randomly permuted: same values, new arrangement).
+    """
+    linears = [m for m in model.hidden if isinstance(m, nn.Linear)]
+    if not (isinstance(layer, int) and 2 <= layer <= len(linears)):
+        raise ValueError(f"layer must be an integer from 2 to {len(linears)} (a layer with a ReLU layer below), got {layer!r}")
+    x, _ = inputs_of(data)
+    below = dict(model.hidden_outputs(x))
+    lin = linears[layer - 1]
+    with torch.no_grad():
+        a = below[layer - 1]
+        z = lin(a)
+        gen = torch.Generator().manual_seed(0)
+        permuted = torch.stack([row[torch.randperm(row.numel(), generator=gen)] for row in a])
+        z_perm = lin(permuted)
+    return {"units": lin.out_features,
+            "negative_weights_and_bias": int(((lin.weight < 0).all(1) & (lin.bias < 0)).sum()),
+            "max_z": z.max().item(), "active_on_permuted": (z_perm > 0).any(0).float().mean().item()}
+
+
+def grow_run(seed: int, activation: str, data: Dataset, lr: float, epochs: int, depth: int = 4, width: int = 64) -> list[float]:
+    """Largest |hidden activation| on the training inputs after each epoch (epoch 0 = init) of an MLP without
+    normalisation trained with SGD at lr; inf once the run diverges."""
+    x, _ = inputs_of(data)
+    model = make_mlp(seed, activation, depth=depth, width=width, init="kaiming" if activation != "tanh" else "xavier",
+                     in_features=x[0].numel())
+    model.out = nn.Linear(width, int(data.y_train.max()) + 1)
+
+    class Peak(Callback):
+        def __init__(self):
+            self.peaks = []
+
+        def on_epoch_end(self, model, epoch):
+            with torch.no_grad():
+                peak = max(h.abs().max().item() for _, h in model.hidden_outputs(x))
+            self.peaks.append(peak if math.isfinite(peak) else math.inf)  # NaN or inf: blown up
+            return {}
+
+    peak = Peak()
+    history = train(model, data, epochs=epochs, lr=lr, seed=seed, callbacks=[peak], progress=False)
+    if history.status == "diverged":  # the loss overflowed during the last recorded epoch
+        peak.peaks[-1] = math.inf
+    return peak.peaks + [math.inf] * (epochs + 1 - len(peak.peaks))
+
+
+def inactive_rows(layer: nn.Linear, head: nn.Module, x: torch.Tensor) -> dict:
+    """For one input x (1 x in_features): the units of `layer` with z <= 0 and the units whose weight row and bias
+    get an exactly zero gradient when the loss head(relu(layer(x))).sum() is back-propagated."""
+    if x.dim() != 2 or x.shape[0] != 1:
+        raise ValueError(f"x must be one input of shape (1, {layer.in_features}), got {tuple(x.shape)}")
+    layer.zero_grad(set_to_none=True)
+    z = layer(x)
+    head(torch.relu(z)).sum().backward()
+    zero_rows = (layer.weight.grad == 0).all(1) & (layer.bias.grad == 0)
+    inactive = z[0].detach() <= 0
+    return {"inactive": inactive, "zero_rows": zero_rows, "z": z[0].detach()}
