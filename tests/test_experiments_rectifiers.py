@@ -136,3 +136,14 @@ def test_grow_run_reports_the_peak_activation_per_epoch_and_inf_after_divergence
     assert len(calm) == 3 and all(math.isfinite(v) and v > 0 for v in calm)
     wild = rx.grow_run(0, "relu", data, lr=1e6, epochs=2, depth=2, width=8)
     assert len(wild) == 3 and wild[-1] == math.inf
+
+
+def test_train_mode_status_uses_batch_statistics_and_leaves_running_statistics_alone():
+    model = rx.make_mlp(0, depth=1, width=3, in_features=2, batch_norm=True)
+    with torch.no_grad():
+        model.hidden.norm1.running_mean.fill_(100.0)  # stale statistics: eval mode shifts every unit far negative
+    x = torch.randn(128, 2, generator=torch.Generator().manual_seed(0))
+    data = (x, torch.zeros(128, dtype=torch.long))
+    assert rx.unit_status(model, data)["hidden.act1"]["dead"].all()
+    assert not rx.unit_status(model, data, train_mode=True)["hidden.act1"]["dead"].any()  # batch-normalised: mean 0
+    assert (model.hidden.norm1.running_mean == 100.0).all() and model.training

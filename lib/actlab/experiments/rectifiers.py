@@ -2,7 +2,9 @@
 dead and near-dead unit counts, and the checks of what keeps a dead layer dead."""
 from __future__ import annotations
 
+import copy
 import math
+from collections import OrderedDict
 
 import numpy as np
 import torch
@@ -107,7 +109,6 @@ def make_mlp(seed: int, activation: str = "relu", depth: int = 4, width: int = 1
             layers.append((name, module))
             if name.startswith("act"):
                 layers.append((f"drop{name[3:]}", nn.Dropout(dropout)))
-        from collections import OrderedDict
         model.hidden = nn.Sequential(OrderedDict(layers))
     return model
 
@@ -127,18 +128,27 @@ def train_seed(seed: int, data: Dataset, lr: float, epochs: int, callbacks=(), o
 
 
 @torch.no_grad()
-def pre_activations(model: nn.Module, data, train_mode: bool = False, max_examples: int = 5000) -> dict[str, torch.Tensor]:
-    """Per activation layer, its inputs z (examples x units) on data; eval mode unless train_mode (BatchNorm batch
-    statistics, dropout on). The model's mode is restored."""
+def pre_activations(model: nn.Module, data, train_mode: bool = False, batch_size: int = 64,
+                    max_examples: int = 5000) -> dict[str, torch.Tensor]:
+    """Per activation layer, its inputs z (examples x units) on data, fed in batches of batch_size.
+
+    Eval mode by default; train_mode=True runs a copy of the model in training mode (BatchNorm normalises with
+    each batch's statistics, dropout drops units), so the model itself and its running statistics are untouched.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
     x, _ = inputs_of(data, next(model.parameters()).device)
+    runner = copy.deepcopy(model).train() if train_mode else model
     was_training = model.training
-    model.train(train_mode)
+    if not train_mode:
+        model.eval()
     try:
-        with capture_activations(model) as captured:
-            model(x[:max_examples])
+        with capture_activations(runner) as captured:
+            for i in range(0, min(len(x), max_examples), batch_size):
+                runner(x[i:min(i + batch_size, max_examples)])
     finally:
         model.train(was_training)
-    return {name: records[0][0].flatten(1) for name, records in captured.items()}
+    return {name: torch.cat([z for z, _ in records]).flatten(1) for name, records in captured.items()}
 
 
 def slope(module: nn.Module, z: torch.Tensor) -> torch.Tensor:
@@ -150,14 +160,14 @@ def slope(module: nn.Module, z: torch.Tensor) -> torch.Tensor:
 
 
 def unit_status(model: nn.Module, data, threshold: float = NEAR_DEAD_SLOPE, train_mode: bool = False,
-                max_examples: int = 5000) -> dict[str, dict[str, torch.Tensor]]:
+                batch_size: int = 64, max_examples: int = 5000) -> dict[str, dict[str, torch.Tensor]]:
     """Per activation layer, boolean masks over units: 'dead' (output exactly 0 on every input) and 'near_dead'
     (|f'(z)| < threshold on every input: the unit passes back under threshold x the gradient a live ReLU unit
-    passes). threshold in (0, 1]."""
+    passes). threshold in (0, 1]; train_mode and batch_size as in pre_activations."""
     _check_number("threshold", threshold, 0.0, 1.0, low_open=True)
     modules = dict(activation_modules(model))
     status = {}
-    for name, z in pre_activations(model, data, train_mode, max_examples).items():
+    for name, z in pre_activations(model, data, train_mode, batch_size, max_examples).items():
         with torch.no_grad():
             out = modules[name](z)
         status[name] = {"dead": (out == 0).all(0), "near_dead": (slope(modules[name], z) < threshold).all(0)}
