@@ -92,16 +92,19 @@ class ClipGradNorm(Callback):
 
 
 def make_mlp(seed: int, activation: str = "relu", depth: int = 4, width: int = 128, init: str = "kaiming",
-             batch_norm: bool = False, bias: float = 0.0, dropout: float = 0.0, in_features: int = 3072) -> nn.Module:
-    """A seeded MLP (inputs in_features, 10 outputs); hidden biases set to `bias`; Dropout(p) after each activation."""
+             batch_norm: bool = False, bias: float = 0.0, dropout: float = 0.0, in_features: int = 3072,
+             out_features: int = 10) -> nn.Module:
+    """A seeded actlab MLP; hidden biases start at `bias` (after init); Dropout(p = dropout, in [0, 1)) after each
+    activation. ValueError for a dropout outside [0, 1), or (from MLP) bad sizes or init."""
     _check_number("dropout", dropout, 0.0, 1.0)
     if dropout == 1.0:
         raise ValueError("dropout must be below 1 (p = 1 drops every unit)")
     torch.manual_seed(seed)
-    model = MLP(depth, width, activation, in_features=in_features, out_features=10, init=init, batch_norm=batch_norm)
-    with torch.no_grad():
-        for layer in model.linear_layers()[:-1]:
-            if bias:
+    model = MLP(depth, width, activation, in_features=in_features, out_features=out_features, init=init,
+                batch_norm=batch_norm)
+    if bias:
+        with torch.no_grad():
+            for layer in model.linear_layers()[:-1]:
                 layer.bias.fill_(bias)
     if dropout:
         layers = []
@@ -207,34 +210,40 @@ def dead_layer_anatomy(model: MLP, data, layer: int) -> dict:
             "max_z": z.max().item(), "active_on_permuted": (z_perm > 0).any(0).float().mean().item()}
 
 
-def grow_run(seed: int, activation: str, data: Dataset, lr: float, epochs: int, depth: int = 4, width: int = 64) -> list[float]:
-    """Largest |hidden activation| on the training inputs after each epoch (epoch 0 = init) of an MLP without
-    normalisation trained with SGD at lr; inf once the run diverges."""
+class PeakActivation(Callback):
+    """Records, at every epoch end, the largest |output| of any hidden layer of an MLP on fixed inputs (inf for
+    NaN or inf)."""
+
+    def __init__(self, x: torch.Tensor):
+        self.x, self.peaks = x, []
+
+    def on_epoch_end(self, model, epoch):
+        with torch.no_grad():
+            peak = max(h.abs().max().item() for _, h in model.hidden_outputs(self.x))
+        self.peaks.append(peak if math.isfinite(peak) else math.inf)
+        return {}
+
+
+def grow_run(seed: int, activation: str, data: Dataset, lr: float, epochs: int, depth: int = 4,
+             width: int = 64) -> list[float]:
+    """Largest |hidden activation| on data's training inputs at init and after each epoch (epochs + 1 values) of a
+    seeded MLP without normalisation (Kaiming init, Xavier for tanh) trained with SGD at lr; inf from the epoch in
+    which the loss overflowed (the run stops there)."""
     x, _ = inputs_of(data)
-    model = make_mlp(seed, activation, depth=depth, width=width, init="kaiming" if activation != "tanh" else "xavier",
-                     in_features=x[0].numel())
-    model.out = nn.Linear(width, int(data.y_train.max()) + 1)
-
-    class Peak(Callback):
-        def __init__(self):
-            self.peaks = []
-
-        def on_epoch_end(self, model, epoch):
-            with torch.no_grad():
-                peak = max(h.abs().max().item() for _, h in model.hidden_outputs(x))
-            self.peaks.append(peak if math.isfinite(peak) else math.inf)  # NaN or inf: blown up
-            return {}
-
-    peak = Peak()
+    model = make_mlp(seed, activation, depth=depth, width=width, init="xavier" if activation == "tanh" else "kaiming",
+                     in_features=x[0].numel(), out_features=int(data.y_train.max()) + 1)
+    peak = PeakActivation(x)
     history = train(model, data, epochs=epochs, lr=lr, seed=seed, callbacks=[peak], progress=False)
     if history.status == "diverged":  # the loss overflowed during the last recorded epoch
         peak.peaks[-1] = math.inf
     return peak.peaks + [math.inf] * (epochs + 1 - len(peak.peaks))
 
 
-def inactive_rows(layer: nn.Linear, head: nn.Module, x: torch.Tensor) -> dict:
-    """For one input x (1 x in_features): the units of `layer` with z <= 0 and the units whose weight row and bias
-    get an exactly zero gradient when the loss head(relu(layer(x))).sum() is back-propagated."""
+def inactive_rows(layer: nn.Linear, head, x: torch.Tensor) -> dict:
+    """For one input x (shape 1 x in_features): boolean masks over the units of `layer`, 'inactive' (z <= 0) and
+    'zero_rows' (weight row and bias get exactly zero gradient when head(relu(layer(x))).sum() is
+    back-propagated), and the pre-activations 'z'. head: any callable of the layer's ReLU outputs (e.g. the rest
+    of the network and its loss). ValueError if x is not one input."""
     if x.dim() != 2 or x.shape[0] != 1:
         raise ValueError(f"x must be one input of shape (1, {layer.in_features}), got {tuple(x.shape)}")
     layer.zero_grad(set_to_none=True)
