@@ -1,6 +1,7 @@
 """Tests of actlab.experiments.rectifiers (notebooks 04-05)."""
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -130,12 +131,14 @@ def test_inactive_rows_are_exactly_the_units_with_zero_gradient_rows():
         rx.inactive_rows(layer, head, torch.randn(2, 5))
 
 
-def test_grow_run_reports_the_peak_activation_per_epoch_and_inf_after_divergence():
+def test_grow_run_reports_the_peak_activation_per_step_and_inf_after_an_overflow():
     data = actlab.toy_2d("spirals", n=200, noise=0.1, seed=0)
-    calm = rx.grow_run(0, "relu", data, lr=0.01, epochs=2, depth=2, width=8)
-    assert len(calm) == 3 and all(math.isfinite(v) and v > 0 for v in calm)
-    wild = rx.grow_run(0, "relu", data, lr=1e6, epochs=2, depth=2, width=8)
-    assert len(wild) == 3 and wild[-1] == math.inf
+    calm = rx.grow_run(0, "relu", data, lr=0.01, steps=5, depth=2, width=8)
+    assert calm.shape == (5,) and np.isfinite(calm).all() and (calm > 0).all()
+    wild = rx.grow_run(0, "relu", data, lr=1e6, steps=5, depth=2, width=8)
+    assert wild[0] == pytest.approx(calm[0]) and wild[-1] == np.inf  # same init, then overflow
+    with pytest.raises(ValueError, match="steps"):
+        rx.grow_run(0, "relu", data, lr=0.1, steps=0)
 
 
 def test_train_mode_status_uses_batch_statistics_and_leaves_running_statistics_alone():

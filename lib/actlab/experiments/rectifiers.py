@@ -211,32 +211,35 @@ def dead_layer_anatomy(model: MLP, data, layer: int) -> dict:
 
 
 class PeakActivation(Callback):
-    """Records, at every epoch end, the largest |output| of any hidden layer of an MLP on fixed inputs (inf for
-    NaN or inf)."""
+    """Records, before every optimiser step, the largest |output| of any hidden layer of an MLP on fixed inputs
+    (inf for NaN or inf)."""
 
     def __init__(self, x: torch.Tensor):
         self.x, self.peaks = x, []
 
-    def on_epoch_end(self, model, epoch):
+    def on_after_backward(self, model, step):
         with torch.no_grad():
             peak = max(h.abs().max().item() for _, h in model.hidden_outputs(self.x))
         self.peaks.append(peak if math.isfinite(peak) else math.inf)
-        return {}
 
 
-def grow_run(seed: int, activation: str, data: Dataset, lr: float, epochs: int, depth: int = 4,
-             width: int = 64) -> list[float]:
-    """Largest |hidden activation| on data's training inputs at init and after each epoch (epochs + 1 values) of a
-    seeded MLP without normalisation (Kaiming init, Xavier for tanh) trained with SGD at lr; inf from the epoch in
-    which the loss overflowed (the run stops there)."""
+def grow_run(seed: int, activation: str, data: Dataset, lr: float, steps: int, depth: int = 4,
+             width: int = 64) -> np.ndarray:
+    """Largest |hidden activation| on data's training inputs before each of `steps` SGD steps (the first value is at
+    initialisation) of a seeded MLP without normalisation (Kaiming init, Xavier for tanh) trained at lr (batch 64);
+    inf from the step at which the loss overflowed (the run stops there). Shape (steps,)."""
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
     x, _ = inputs_of(data)
     model = make_mlp(seed, activation, depth=depth, width=width, init="xavier" if activation == "tanh" else "kaiming",
                      in_features=x[0].numel(), out_features=int(data.y_train.max()) + 1)
     peak = PeakActivation(x)
-    history = train(model, data, epochs=epochs, lr=lr, seed=seed, callbacks=[peak], progress=False)
-    if history.status == "diverged":  # the loss overflowed during the last recorded epoch
-        peak.peaks[-1] = math.inf
-    return peak.peaks + [math.inf] * (epochs + 1 - len(peak.peaks))
+    epochs = math.ceil(steps / math.ceil(len(x) / 64))
+    train(model, data, epochs=epochs, lr=lr, seed=seed, callbacks=[peak], progress=False)
+    peaks = np.full(steps, math.inf)
+    done = peak.peaks[:steps]
+    peaks[:len(done)] = done
+    return peaks
 
 
 def inactive_rows(layer: nn.Linear, head, x: torch.Tensor) -> dict:
