@@ -188,7 +188,7 @@ def gradient_sign_agreement(inputs: str = "sigmoid", batch_size: int = 1, batche
     if inputs not in ("sigmoid", "tanh"):
         raise ValueError(f"inputs must be 'sigmoid' or 'tanh', got {inputs!r}")
     batch_size, batches, units = (_check_int(n, v, 1) for n, v in
-                                  (("batch_size", batch_size, 1), ("batches", batches, 1), ("units", units, 1)))
+                                  (("batch_size", batch_size), ("batches", batches), ("units", units)))
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     layer = nn.Linear(units, 3)
@@ -206,14 +206,28 @@ def gradient_sign_agreement(inputs: str = "sigmoid", batch_size: int = 1, batche
 
 def zigzag_steps(seed: int, steps: int = 300, lr: float = 0.5, batch_size: int = 1) -> dict[str, float]:
     """Steps the SGD path of demos.same_sign_updates needs to come within 0.1 of w* = (1, -1), with sigmoid and
-    with tanh inputs, and the fraction of sigmoid-input updates that move both weights the same way."""
+    with tanh inputs, and the fraction of the sigmoid path's moves (before it arrives) that change both weights
+    in the same direction."""
     from ..demos import same_sign_updates, steps_to_reach
 
     paths = {name: same_sign_updates(name, steps=steps, lr=lr, seed=seed, batch_size=batch_size)
              for name in ("sigmoid", "tanh")}
-    moves = np.diff(paths["sigmoid"], axis=0)
-    return {"sigmoid steps": steps_to_reach(paths["sigmoid"]), "tanh steps": steps_to_reach(paths["tanh"]),
+    arrived = {name: steps_to_reach(path) for name, path in paths.items()}
+    moves = np.diff(paths["sigmoid"][:arrived["sigmoid"] + 1], axis=0)
+    return {"sigmoid steps": arrived["sigmoid"], "tanh steps": arrived["tanh"],
             "sigmoid same-sign moves": float((moves[:, 0] * moves[:, 1] > 0).mean())}
+
+
+def input_conditioning(inputs: str, n: int = 100_000, seed: int = 0) -> float:
+    """Condition number of E[a a^T] for the two inputs a = f(2 z), z ~ N(0, I_2), f 'sigmoid' or 'tanh' (Monte
+    Carlo over n samples): the curvature ratio of the squared-error loss of same_sign_updates. A non-zero mean
+    adds mean mean^T, one large eigenvalue, so gradient descent zig-zags (LeCun et al. 1998, Efficient BackProp)."""
+    if inputs not in ("sigmoid", "tanh"):
+        raise ValueError(f"inputs must be 'sigmoid' or 'tanh', got {inputs!r}")
+    z = 2 * torch.randn(_check_int("n", n, 2), 2, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    a = torch.sigmoid(z) if inputs == "sigmoid" else torch.tanh(z)
+    eigenvalues = torch.linalg.eigvalsh(a.T @ a / len(a))
+    return (eigenvalues.max() / eigenvalues.min()).item()
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -428,3 +442,18 @@ def initial_loss(activation: str, init: str, gain: float, data: Dataset, seed: i
     return {"loss": loss, "predicted": math.log(classes) + variance / 2,
             "logit variance": variance, "tolerance": variance / 2 + 3 * math.sqrt(variance / len(y)),
             "classes": classes}
+
+
+def timing_sentence(table, name: str, kind: str = "forward") -> str:
+    """One sentence on an actlab.time_activations table: name's time ratio to the reference for kind ('forward'
+    or 'forward+backward'), with the lowest and highest round, and what the spread allows one to conclude."""
+    row = table.loc[name]
+    ratio, low, high = (row[f"{kind} ratio"], row[f"{kind} ratio min"], row[f"{kind} ratio max"])
+    reference = table.attrs.get("reference", "the reference")
+    if low > 1.2:  # 20%: well above the round-to-round noise of a quiet machine
+        verdict = f"slower than {reference} in every round"
+    elif high < 1 / 1.2:
+        verdict = f"faster than {reference} in every round"
+    else:
+        verdict = f"not distinguishable from {reference} on this run (some round lies within 20% of it or beyond)"
+    return f"{name}, {kind}: {ratio:.2g}x {reference} (rounds {low:.2g} to {high:.2g}): {verdict}"
