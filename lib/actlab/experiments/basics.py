@@ -358,7 +358,7 @@ def train_deep(activation: str, init: str, gain: float, data: Dataset, seed: int
     Returns numbers: 'test accuracy' (0-1), 'log10 median grad ratio' (first / last hidden layer's weight-gradient
     norm, median over training), 'log10 moved first/last' (relative distance from init, mean of the first three
     hidden layers over the last hidden layer), 'saturated first layer at init' and '... after training'
-    (fractions); and 'model', 'history' for plots (pass monitor, e.g. a GradNormMonitor, to record more).
+    (fractions); and 'model', 'history', 'moved' (per-layer relative distance from init) for plots (pass monitor, e.g. a GradNormMonitor, to record more).
     """
     from ..diagnostics import distance_from_init, snapshot_weights
 
@@ -369,14 +369,15 @@ def train_deep(activation: str, init: str, gain: float, data: Dataset, seed: int
     ratio = FirstLastRatio(every=5)
     callbacks = [ratio] + ([monitor] if monitor is not None else [])
     history = train(model, data, epochs=epochs, lr=lr, seed=seed, callbacks=callbacks, progress=False)
-    moved = list(distance_from_init(model, start).values())[:depth]
+    distance = distance_from_init(model, start)
+    moved = list(distance.values())[:depth]
     return {"test accuracy": history.final["test_acc"],
             "log10 median grad ratio": float(np.log10(np.median(ratio.ratios))),
             "log10 moved first/last": float(np.log10(np.mean(moved[:3]) / moved[-1])),
             "saturated first layer at init": float(saturated_before),
             "saturated first layer after training":
                 float(dead_units(model, data, max_examples=1000)["saturated_fraction"].iloc[0]),
-            "model": model, "history": history}
+            "model": model, "history": history, "moved": distance}
 
 
 def numbers_only(result: dict) -> dict[str, float]:
