@@ -265,14 +265,15 @@ def layer_signals(model: MLP, x: torch.Tensor, y: torch.Tensor) -> "pd.DataFrame
     'delta': RMS over the batch of |dL/dz_l| per example (the error signal at the pre-activations, times the batch
     size so it does not depend on it), 'weight grad': norm of dL/dW_l, 'input': RMS norm of the layer's input per
     example, 'rms slope': sqrt(mean f'(z_l)^2), 'weight scale': sqrt(fan_out mean W_(l+1)^2) of the layer above
-    (the output layer for the last), 'saturated': fraction of (example, unit) with |f'(z_l)| < SATURATION_SLOPE.
+    (the output layer for the last), 'saturated': fraction of (example, unit) with |f'(z_l)| < SATURATION_SLOPE,
+    'mean output': the mean of the layer's activations over examples and units.
     """
     import pandas as pd
 
     if not isinstance(model, MLP):
         raise TypeError(f"model must be an actlab.MLP, got {type(model).__name__}")
     linears = model.linear_layers()
-    pre, inputs, h = [], [], x
+    pre, inputs, outputs, h = [], [], [], x
     for name, module in model.hidden.named_children():
         if isinstance(module, nn.Linear):
             inputs.append(h.detach())
@@ -281,6 +282,8 @@ def layer_signals(model: MLP, x: torch.Tensor, y: torch.Tensor) -> "pd.DataFrame
             pre.append(h)
         else:
             h = module(h)
+            if name.startswith("act"):
+                outputs.append(h.detach())
     model.zero_grad(set_to_none=True)
     F.cross_entropy(model.out(h), y).backward()
     rows = []
@@ -295,7 +298,8 @@ def layer_signals(model: MLP, x: torch.Tensor, y: torch.Tensor) -> "pd.DataFrame
                      "input": inputs[i].pow(2).sum(1).mean().sqrt().item(),
                      "rms slope": slope.pow(2).mean().sqrt().item(),
                      "weight scale": (above.shape[0] * above.pow(2).mean()).sqrt().item(),
-                     "saturated": (slope.abs() < SATURATION_SLOPE).float().mean().item()})
+                     "saturated": (slope.abs() < SATURATION_SLOPE).float().mean().item(),
+                     "mean output": outputs[i].mean().item()})
     model.zero_grad(set_to_none=True)
     return pd.DataFrame(rows).set_index("layer")
 
@@ -423,38 +427,73 @@ def preactivation_variance(activation: str, gain: float, depth: int = 30, width:
 
 def initial_loss(activation: str, init: str, gain: float, data: Dataset, seed: int = 0, depth: int = 10,
                  width: int = 64, n: int = 1000, output_scale: float = 1.0) -> dict[str, float]:
-    """Cross-entropy of a fresh deep_mlp on n training examples, and the value predicted from its logits.
+    """Cross-entropy of a fresh deep_mlp on n training examples, and the terms that predict it.
 
-    For K classes and small logits l, log-sum-exp(l) = ln K + mean(l) + s^2 / 2 + O(|l|^3), s^2 the logits'
-    variance over the K classes; a fresh net's logits do not depend on the label, so E[l_y] = E[mean(l)] and
-    E[loss] ~ ln K + s^2 / 2 (s^2 averaged over examples).
-    The label term fluctuates with the n examples: its standard error is about s / sqrt(n). Returns 'loss',
-    'predicted', 'logit variance', 'tolerance' (s^2 / 2 + 3 s / sqrt(n): the second-order term plus three standard
-    errors, so |loss - ln K| < tolerance is the claim "starts at ln K") and 'classes'.
+    Per example, loss = lse(l) - l_y with logits l over K classes. Expanding log-sum-exp around the logits' mean,
+    lse(l) = ln K + mean(l) + s^2 / 2 + R, s^2 the variance of l over the classes and |R| <= range(l)^3 / 6 (the
+    third derivative of lse along u is a third central moment of u, at most range^3). So
+    loss = ln K + s^2 / 2 - (l_y - mean(l)) + R, averaged over examples. A fresh net's logits do not depend on the
+    label, so the label term l_y - mean(l) is zero on average over initialisations; its size for one net is set by
+    how the K class means of the logits scatter, about s / sqrt(K), 3 s / sqrt(K) at three standard deviations.
+
+    Returns 'loss', 'ln K', 'second order' (mean s^2 / 2), 'label term' (mean l_y - mean(l)), 'remainder bound'
+    (mean range^3 / 6), 'predicted' (ln K + second order - label term), and 'tolerance' for |loss - ln K|:
+    second order + 3 s / sqrt(K) + remainder bound.
     """
     x, y = inputs_of(data)
     x, y = x[:n].flatten(1), y[:n]
     classes = int(y.max()) + 1
     model = deep_mlp(activation, init, gain, depth, width, x.shape[1], classes, seed, output_scale)
     with torch.no_grad():
-        logits = model(x)
+        logits = model(x).double()
         loss = F.cross_entropy(logits, y).item()
-    variance = logits.var(dim=1, unbiased=False).mean().item()
-    return {"loss": loss, "predicted": math.log(classes) + variance / 2,
-            "logit variance": variance, "tolerance": variance / 2 + 3 * math.sqrt(variance / len(y)),
-            "classes": classes}
+    variance = logits.var(dim=1, unbiased=False)
+    label_term = (logits.gather(1, y[:, None])[:, 0] - logits.mean(1)).mean().item()
+    remainder = ((logits.max(1).values - logits.min(1).values) ** 3 / 6).mean().item()
+    second = variance.mean().item() / 2
+    return {"loss": loss, "ln K": math.log(classes), "second order": second, "label term": label_term,
+            "remainder bound": remainder, "predicted": math.log(classes) + second - label_term,
+            "tolerance": second + 3 * variance.sqrt().mean().item() / math.sqrt(classes) + remainder}
 
 
-def timing_sentence(table, name: str, kind: str = "forward") -> str:
-    """One sentence on an actlab.time_activations table: name's time ratio to the reference for kind ('forward'
-    or 'forward+backward'), with the lowest and highest round, and what the spread allows one to conclude."""
-    row = table.loc[name]
-    ratio, low, high = (row[f"{kind} ratio"], row[f"{kind} ratio min"], row[f"{kind} ratio max"])
-    reference = table.attrs.get("reference", "the reference")
-    if low > 1.2:  # 20%: well above the round-to-round noise of a quiet machine
-        verdict = f"slower than {reference} in every round"
-    elif high < 1 / 1.2:
-        verdict = f"faster than {reference} in every round"
-    else:
-        verdict = f"not distinguishable from {reference} on this run (some round lies within 20% of it or beyond)"
-    return f"{name}, {kind}: {ratio:.2g}x {reference} (rounds {low:.2g} to {high:.2g}): {verdict}"
+def mean_field_variances(name: str, gain: float, depth: int = 30) -> np.ndarray:
+    """Pre-activation variance of layers 1 to depth predicted for an infinitely wide version of
+    preactivation_variance's MLP (N(0, 1) inputs, weights N(0, gain^2 / fan_in), zero biases): q_1 = gain^2 and
+    q_(l+1) = gain^2 E[f(sqrt(q_l) z)^2], z ~ N(0, 1) (the mean-field recursion of Poole et al. 2016)."""
+    from ..registry import spec
+
+    _check_positive("gain", gain)
+    forward = spec(name).forward
+    z = torch.linspace(-10, 10, 20001, dtype=torch.float64)  # trapezoid rule; the density beyond 10 is < 1e-22
+    density = torch.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+    q = [gain**2]
+    with torch.no_grad():
+        for _ in range(_check_int("depth", depth, 1) - 1):
+            q.append(gain**2 * torch.trapezoid(forward(math.sqrt(q[-1]) * z) ** 2 * density, z).item())
+    return np.array(q)
+
+
+def variance_fixed_point(name: str, gain: float, iterations: int = 100) -> float:
+    """The variance q* the mean-field recursion settles at after `iterations` layers (0: the signal dies out)."""
+    return float(mean_field_variances(name, gain, _check_int("iterations", iterations, 1) + 1)[-1])
+
+
+def finite_width_spread(name: str, gain: float, depth: int = 30, width: int = 256) -> float:
+    """Standard deviation of log2(measured / mean-field variance) at layer `depth` for a finite width.
+
+    Each layer's variance is estimated from `width` units, so q_(l+1) / q_l carries a relative error of variance
+    (kappa_l - 1) / width, kappa_l = E[f^4] / E[f^2]^2 at the layer's variance; the errors compound like a random
+    walk over depth - 1 layers (an upper bound where the mean-field map pulls deviations back, as for tanh).
+    """
+    from ..registry import spec
+
+    forward = spec(name).forward
+    z = torch.linspace(-10, 10, 20001, dtype=torch.float64)
+    density = torch.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+    total = 0.0
+    with torch.no_grad():
+        for q in mean_field_variances(name, gain, depth)[:-1]:
+            a = forward(math.sqrt(q) * z)
+            kappa = torch.trapezoid(a**4 * density, z) / torch.trapezoid(a**2 * density, z) ** 2
+            total += (kappa.item() - 1) / _check_int("width", width, 1)
+    return math.sqrt(total) / math.log(2)
