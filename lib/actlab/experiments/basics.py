@@ -497,3 +497,20 @@ def finite_width_spread(name: str, gain: float, depth: int = 30, width: int = 25
             kappa = torch.trapezoid(a**4 * density, z) / torch.trapezoid(a**2 * density, z) ** 2
             total += (kappa.item() - 1) / _check_int("width", width, 1)
     return math.sqrt(total) / math.log(2)
+
+
+def timing_sentence(table, name: str, kind: str = "forward") -> str:
+    """One sentence on an actlab.time_activations table: name's time ratio to the reference for kind ('forward'
+    or 'forward+backward'), with the lowest and highest round, and what the spread allows one to conclude."""
+    if kind not in ("forward", "forward+backward"):
+        raise ValueError(f"kind must be 'forward' or 'forward+backward', got {kind!r}")
+    row = table.loc[name]
+    ratio, low, high = (row[f"{kind} ratio"], row[f"{kind} ratio min"], row[f"{kind} ratio max"])
+    reference = table.attrs.get("reference", "the reference")
+    if low > 1.2:  # 20%: well above the round-to-round noise of a quiet machine
+        verdict = f"slower than {reference} in every round"
+    elif high < 1 / 1.2:
+        verdict = f"faster than {reference} in every round"
+    else:
+        verdict = f"not distinguishable from {reference} on this run (some round lies within 20% of it or beyond)"
+    return f"{name}, {kind}: {ratio:.2g}x {reference} (rounds {low:.2g} to {high:.2g}): {verdict}"
