@@ -341,7 +341,8 @@ class SaturationMonitor(Callback):
 
 
 class FirstLastRatio(Callback):
-    """Records, every `every` steps, the ratio of the first to the last hidden layer's weight-gradient norm."""
+    """Records, at step 1 and every `every` steps after it, the ratio of the first to the last hidden layer's
+    weight-gradient norm."""
 
     def __init__(self, every: int = 5):
         self.every, self.ratios = _check_int("every", every, 1), []
@@ -350,7 +351,7 @@ class FirstLastRatio(Callback):
         return f"FirstLastRatio({self.every})"
 
     def on_after_backward(self, model, step):
-        if step % self.every == 0:
+        if (step - 1) % self.every == 0:
             hidden = [m for m in model.hidden if isinstance(m, nn.Linear)]
             self.ratios.append((hidden[0].weight.grad.norm() / hidden[-1].weight.grad.norm()).item())
 
