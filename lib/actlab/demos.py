@@ -47,23 +47,28 @@ def plot_decision_regions(models: dict[str, nn.Module], data: Dataset, resolutio
     return fig
 
 
-def same_sign_updates(inputs: str = "sigmoid", steps: int = 200, lr: float = 0.5, seed: int = 0) -> np.ndarray:
-    """SGD path of two weights fitting w* = (1, -1) from inputs squashed by sigmoid (all positive) or tanh.
+def same_sign_updates(inputs: str = "sigmoid", steps: int = 200, lr: float = 0.5, seed: int = 0,
+                      batch_size: int = 1) -> np.ndarray:
+    """SGD path (steps + 1 points, shape (steps + 1, 2)) of two weights fitting w* = (1, -1) from inputs squashed
+    by sigmoid (all positive) or tanh, a = f(2 z) with z ~ N(0, 1), squared error, batch_size examples per step.
 
-    Each example's gradient is delta * a: with all-positive a, both weights always move in the same
-    direction, so reaching (1, -1) takes a zig-zag path.
+    Each example's gradient is delta * a: with all-positive a and batch_size 1, both weights always move in the
+    same direction, so reaching (1, -1) takes a zig-zag path. A batch's gradient is the mean of delta_i a_i, whose
+    deltas can differ in sign, so its two components need not share one.
     """
     if inputs not in ("sigmoid", "tanh"):
         raise ValueError(f"inputs must be 'sigmoid' or 'tanh', got {inputs!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
     gen = torch.Generator().manual_seed(seed)
-    z = torch.randn(steps, 2, generator=gen) * 2
+    z = torch.randn(steps, batch_size, 2, generator=gen) * 2
     a = torch.sigmoid(z) if inputs == "sigmoid" else torch.tanh(z)
     target = torch.tensor([1.0, -1.0])
     w = torch.zeros(2)
     path = [w.clone()]
-    for a_i in a:
-        delta = (w - target) @ a_i  # d/dy of 0.5 * (y - y*)^2 with y = w . a
-        w = w - lr * delta * a_i
+    for a_batch in a:
+        delta = a_batch @ (w - target)  # d/dy of 0.5 * (y - y*)^2 with y = w . a, one per example
+        w = w - lr * (delta[:, None] * a_batch).mean(0)
         path.append(w.clone())
     return torch.stack(path).numpy()
 
