@@ -16,3 +16,4 @@ from .demos import (born_dead_fraction, collapse_linear, normal_mean, plot_decis
 from .custom import check_gradient, custom_activation, infer_properties
 from .evidence import (ClaimFailed, Verdict, claim_close, claim_greater, claim_in_seeds, claim_less, describe,
                        full_run, over_seeds)
+from .style import integer_ticks, presentation, readable_columns
