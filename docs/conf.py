@@ -30,8 +30,14 @@ html_static_path = [os.path.join(os.environ.get("ACTLAB_SITE_SOURCE", "."), "_ex
 mathjax_path = "mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full"
 mathjax2_config = {
     "HTML-CSS": {"availableFonts": ["STIX-Web"], "preferredFont": "STIX-Web", "webFont": "STIX-Web",
-                 "imageFont": None},
+                 "imageFont": None,
+                 # MathJax measures web fonts against a blank font at url('about:blank'), which Chromium refuses
+                 # with a console error (CORS); a local() source that never exists serves the same purpose.
+                 "styles": {"@font-face": {"font-family": "MathJax_Blank", "src": "local('MathJax_Blank')"}}},
     "MathMenu": {"showFontMenu": False},
+    # MyST marks pages tex2jax_ignore and its math with the class "math" (MathJax 3's way): process those.
+    "tex2jax": {"processClass": "tex2jax_process|mathjax_process|math|output_area"},
     "messageStyle": "none",
 }
-html_css_files = []
+html_favicon = os.path.join(os.environ.get("ACTLAB_SITE_SOURCE", "."), "_extra_static", "favicon.png")
+

@@ -67,7 +67,7 @@ def wait_for_math(page) -> None:
 
 def math_state(page) -> dict:
     return page.evaluate("""() => {
-        const maths = [...document.querySelectorAll('.math')];
+        const maths = [...document.querySelectorAll('.math.notranslate')];  // Sphinx's math, not MathJax's own
         return {total: maths.length,
                 typeset: maths.filter(m => m.querySelector('.MathJax, .MathJax_Display, .MathJax_CHTML')).length,
                 errors: document.querySelectorAll('.MathJax_Error, merror, .merror').length};
