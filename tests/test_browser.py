@@ -254,9 +254,50 @@ def test_explorer_in_jupyterlab(lab, browser, notebook):
               f"{LATENCIES[notebook]:.0f} ms (min {min(latencies):.0f}, max {max(latencies):.0f})")
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"{Path(notebook).stem}.png"), full_page=False)
+
+        # 5. a projector: 1024x768 with the file browser open, and the same at 125% zoom (819x614 CSS pixels)
+        for width, height in PROJECTOR_VIEWPORTS:
+            page.set_viewport_size({"width": width, "height": height})
+            open_file_browser(page)
+            page.wait_for_timeout(300)  # JupyterLab re-lays out the panels after a resize
+            explorer.scroll_into_view_if_needed()
+            outside = controls_outside_viewport(page, explorer, width)
+            page.screenshot(path=str(ARTIFACTS / f"{Path(notebook).stem}-{width}x{height}.png"), full_page=False)
+            assert outside == [], f"{notebook} at {width}x{height} with the file browser open: {outside}"
     finally:
         page.close()
         shutdown_kernels(base, token)
+
+
+PROJECTOR_VIEWPORTS = ((1024, 768), (819, 614))
+
+
+def open_file_browser(page) -> None:
+    """Show JupyterLab's file browser in the left sidebar (as a student usually has it)."""
+    if not page.locator(".jp-FileBrowser").first.is_visible():
+        page.locator(".jp-SideBar [data-id='filebrowser']").first.click()
+    page.locator(".jp-FileBrowser").first.wait_for(state="visible", timeout=10_000)
+
+
+def controls_outside_viewport(page, explorer, width: int) -> list[str]:
+    """Every explorer control (dropdown, slider labels, tracks and readouts, the plot) that is not wholly within
+    0..width horizontally, or whose text is clipped (a readout narrower than its text)."""
+    return explorer.evaluate("""(root, width) => {
+        const bad = [];
+        const parts = root.querySelectorAll('.widget-dropdown select, .widget-hslider .widget-label, '
+            + '.widget-hslider .slider-container, .widget-hslider .widget-readout, .widget-image, img');
+        for (const el of parts) {
+            const r = el.getBoundingClientRect();
+            const name = (el.className || el.tagName) + ' ' + (el.textContent || '').trim().slice(0, 20);
+            if (r.width === 0) continue;
+            if (r.left < -0.5 || r.right > width + 0.5) bad.push(`${name}: spans ${r.left.toFixed(0)}..${r.right.toFixed(0)} px`);
+            if (el.scrollWidth > el.clientWidth + 1 && el.classList.contains('widget-readout'))
+                bad.push(`${name}: readout clipped (${el.scrollWidth} px of text in ${el.clientWidth} px)`);
+        }
+        const track = [...root.querySelectorAll('.widget-hslider .slider-container')].map(e => e.getBoundingClientRect().width);
+        if (track.some(w => w < 200)) bad.push(`a slider track is only ${Math.min(...track).toFixed(0)} px wide`);
+        return bad;
+    }""", width)
 
 
 def shutdown_kernels(base: str, token: str) -> None:
