@@ -1,10 +1,10 @@
 """Saved outputs of executed notebooks (build/executed/), keyed so that they are never served for other code or data.
 
 The key hashes the notebook's code cells, every file of the library (lib/actlab), pyproject.toml, the versions of
-Python and the main packages, the settings that change results (ACTLAB_FULL, CPU numerics) and the data folder
-the run read (its file names, sizes and times). Markdown is not in the key: outputs are merged into the current
-notebook, so a prose edit needs no re-run. Written by the notebooks' default run in `make test` (conftest.py) and by
-tools/build_site.py, read by tools/build_site.py.
+Python and the main packages, the settings that change results (ACTLAB_FULL, CPU numerics) and the real CIFAR-10
+files in the data folder the run read (names, sizes and times), if any. Markdown is not in the key: outputs
+are merged into the current notebook, so a prose edit needs no re-run. Written by the notebooks' default run in
+`make test` (conftest.py) and by tools/build_site.py, read by tools/build_site.py.
 """
 from __future__ import annotations
 
@@ -33,11 +33,13 @@ def library_files(root: Path = ROOT) -> list[Path]:
 
 
 def data_fingerprint(folder: Path) -> list:
-    """Names, sizes and modification times of every file under folder (cheap: the files are not read)."""
-    if not folder.is_dir():
-        return ["absent"]
-    return sorted([str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns]
-                  for p in folder.rglob("*") if p.is_file())
+    """Names, sizes and times of the real CIFAR-10 files under folder (none: []): the data a run reads. The rest
+    of the folder (generated sets, training caches) is rebuilt from the library's code, which the key holds."""
+    cifar = folder / "cifar-10-batches-py"
+    if not cifar.is_dir():
+        return []
+    return sorted([str(p.relative_to(cifar)), p.stat().st_size, p.stat().st_mtime_ns]
+                  for p in cifar.rglob("*") if p.is_file())
 
 
 def key(nb: dict, data_folder: Path, root: Path = ROOT) -> str:
