@@ -126,3 +126,14 @@ def test_no_helper_is_copied_between_notebooks():
                 if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
                     where = defined.setdefault(node.name, path.name)
                     assert where == path.name, f"{node.name} is defined in both {where} and {path.name}: move it to actlab"
+
+
+def test_make_test_builds_the_site_from_the_tests_outputs_without_running_the_course_again():
+    """make test: tests + notebooks (saving outputs), the numerics variant, then the site from saved outputs only."""
+    out = subprocess.run(["make", "-n", "test"], cwd=ROOT, capture_output=True, text=True, check=True,
+                         timeout=60).stdout
+    first = out.index('-m "not site" tests --nbval-lax notebooks')
+    variant = out.index("--nbval-lax notebooks", first + 1)
+    site = out.index("tools/build_site.py --cached-only")
+    assert first < variant < site < out.index("-m site tests/test_site.py")
+    assert out.count("--nbval-lax notebooks") == 2, "the course runs twice (default and numerics variant), not thrice"
