@@ -53,7 +53,8 @@ def test_merged_takes_outputs_into_the_current_prose_and_refuses_other_code():
     done["cells"][1]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": ["1\n"]}]
     now = notebook(prose="# Edited title")
     merged = executed.merged(now, done)
-    assert merged["cells"][0]["source"] == ["# Edited title"] and merged["cells"][1]["outputs"] == done["cells"][1]["outputs"]
+    assert merged["cells"][0]["source"] == ["# Edited title"]
+    assert merged["cells"][1]["outputs"] == done["cells"][1]["outputs"]
     with pytest.raises(ValueError, match="other code"):
         executed.merged(notebook(code="x = 2"), done)
 

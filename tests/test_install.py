@@ -21,8 +21,8 @@ LOCAL_WHEEL = Path("/opt/wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_
 
 
 @pytest.mark.parametrize("local, gpu, system, expected", [
-    (True, False, "Linux", ["--no-index", "torch==2.13.0"]),            # our machines: the wheel on disk
-    (True, True, "Linux", ["--no-index", "torch==2.13.0"]),             # the disk wins: never a network wait
+    (True, False, "Linux", ["--no-index", "--no-deps", "torch==2.13.0"]),  # our machines: the wheel on disk
+    (True, True, "Linux", ["--no-index", "--no-deps", "torch==2.13.0"]),   # the disk wins: no network wait
     (False, False, "Linux", ["--index-url", torch_source.CPU_INDEX, "torch==2.13.0"]),  # a laptop without GPU
     (False, True, "Linux", ["torch==2.13.0"]),                           # an NVIDIA GPU: PyPI's CUDA build
     (False, False, "Darwin", ["torch==2.13.0"]),                         # macOS: PyPI's CPU/MPS build
@@ -39,7 +39,8 @@ def test_explicit_choices_and_index_override():
     assert torch_source.choose("2.13.0", "cuda", False, False, "Linux") == ["torch==2.13.0"]
     assert torch_source.choose("2.13.0", "cuda", False, False, "Linux", cu126) == ["--index-url", cu126,
                                                                                     "torch==2.13.0"]
-    assert torch_source.choose("2.13.0", "local", False, False, "Linux") == ["--no-index", "torch==2.13.0"]
+    assert torch_source.choose("2.13.0", "local", False, False, "Linux") == ["--no-index", "--no-deps",
+                                                                            "torch==2.13.0"]
 
 
 @pytest.mark.parametrize("version, choice, parameter", [("2.13", "gpu", "TORCH must be one of"),
@@ -76,7 +77,8 @@ def fake_wheel(folder: Path, version: str, requires: list[str]) -> Path:
     with zipfile.ZipFile(folder / name, "w") as wheel:
         wheel.writestr("torch/__init__.py", "")
         wheel.writestr(f"{dist}/METADATA", metadata)
-        wheel.writestr(f"{dist}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        wheel.writestr(f"{dist}/WHEEL",
+                       "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
         wheel.writestr(f"{dist}/RECORD", "")
     return folder / name
 

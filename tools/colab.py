@@ -63,9 +63,10 @@ def readme_with_links(text: str, url: str | None = None) -> str:
         notebook = f"{name}.ipynb"
         return f"| [{name}](notebooks/{notebook}) | {topic} | [Open in Colab]({colab_link(notebook, url)}) |"
 
-    text = re.sub(r"^\| notebook \| topic \|( Colab \|)?\n\|---\|---\|(---\|)?$", "| notebook | topic | Colab |\n|---|---|---|",
-                  text, flags=re.M)
-    pattern = r"^\| (?:\[)?(?P<name>\d\d_[a-z0-9_]+)(?:\]\([^)]*\))? \|(?P<topic>[^|\n]*)\|(?: \[Open in Colab\]\([^)]*\) \|)?$"
+    header = r"^\| notebook \| topic \|( Colab \|)?\n\|---\|---\|(---\|)?$"
+    text = re.sub(header, "| notebook | topic | Colab |\n|---|---|---|", text, flags=re.M)
+    pattern = (r"^\| (?:\[)?(?P<name>\d\d_[a-z0-9_]+)(?:\]\([^)]*\))? \|(?P<topic>[^|\n]*)\|"
+               r"(?: \[Open in Colab\]\([^)]*\) \|)?$")
     return re.sub(pattern, row, text, flags=re.M)
 
 

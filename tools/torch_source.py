@@ -2,8 +2,9 @@
 
 Usage: python tools/torch_source.py VERSION [CHOICE]
   CHOICE auto (default): a wheel of VERSION already on this machine's disk (pip's find-links), installed with
-         --no-index, so no index is ever waited on; else on Linux without an NVIDIA GPU, PyTorch's CPU index;
-         else (Linux with a GPU, macOS, Windows) the default index (PyPI: CUDA on Linux, CPU/MPS on macOS).
+         --no-index --no-deps, so no index is asked for torch (its small dependencies come with the course's);
+         else on Linux without an NVIDIA GPU, PyTorch's CPU index; else (Linux with a GPU, macOS, Windows) the
+         default index (PyPI: CUDA on Linux, CPU/MPS on macOS).
   cpu    PyTorch's CPU index.     cuda / pypi    the default index.     local    the disk only (--no-index).
 Environment: TORCH_INDEX overrides the index URL of any choice but local (e.g. PyTorch's cu126 index).
 """
@@ -34,7 +35,7 @@ def choose(version: str, choice: str, has_local_wheel: bool, has_nvidia_gpu: boo
     if choice not in CHOICES:
         raise ValueError(f"TORCH must be one of {', '.join(CHOICES)}, got {choice!r}")
     if choice == "local" or (choice == "auto" and has_local_wheel):
-        return ["--no-index", requirement]
+        return ["--no-index", "--no-deps", requirement]  # its dependencies come with the course's, from the index
     if choice == "auto":
         choice = "cpu" if system == "Linux" and not has_nvidia_gpu else "pypi"
     if choice == "cpu":
