@@ -70,7 +70,8 @@ def with_outputs(notebook: Path, cached_only: bool) -> dict:
 def front_page(readme: str, notebooks: list[Path]) -> str:
     """README.md with a hidden table of contents: the course table's order becomes the navigation."""
     toc = "\n".join(f"notebooks/{p.stem}" for p in notebooks)
-    return f"{readme.rstrip()}\n\n```{{toctree}}\n:hidden:\n:maxdepth: 1\n:caption: The course\n\n{toc}\n```\n"
+    return (f"{readme.rstrip()}\n\n```{{toctree}}\n:hidden:\n:maxdepth: 1\n:caption: The course\n\n{toc}\n```\n\n"
+            "```{toctree}\n:hidden:\n:caption: More\n\ndata/README\n```\n")
 
 
 def write_source(notebooks: list[Path], cached_only: bool) -> Path:
@@ -84,6 +85,8 @@ def write_source(notebooks: list[Path], cached_only: bool) -> Path:
         nb = with_outputs(notebook, cached_only)
         (SOURCE / "notebooks" / notebook.name).write_text(json.dumps(nb, ensure_ascii=False))
     (SOURCE / "index.md").write_text(front_page((ROOT / "README.md").read_text(), notebooks))
+    (SOURCE / "data").mkdir()
+    shutil.copy(ROOT / "data" / "README.md", SOURCE / "data" / "README.md")  # linked from the README
     mathjax = Path(jupyter_server_mathjax.__file__).parent / "static"
     shutil.copytree(mathjax, SOURCE / "_extra_static" / "mathjax")
     favicon(SOURCE / "_extra_static" / "favicon.png")
