@@ -38,8 +38,13 @@ def _row_layout() -> widgets.Layout:
 
 
 def _slider_layout() -> widgets.Layout:
-    """A slider with a long track: grows to 44em, shrinks to 18em, then wraps."""
-    return widgets.Layout(width="100%", min_width="18em", max_width="44em", flex="1 1 24em")
+    """A parameter slider (one per line) with a long track: the available width, up to 44em."""
+    return widgets.Layout(width="100%", max_width="44em")
+
+
+def _row_slider_layout() -> widgets.Layout:
+    """The input-range slider beside the dropdown: grows to 44em, and moves to a line of its own below 28em."""
+    return widgets.Layout(width="auto", min_width="28em", max_width="44em", flex="1 1 28em")
 
 
 def _image_layout() -> widgets.Layout:
@@ -97,7 +102,7 @@ class Explorer(_StaticFallback, widgets.VBox):
         )
         self.window = widgets.FloatRangeSlider(
             value=(low, high), min=-WINDOW_LIMIT, max=WINDOW_LIMIT, step=0.5, description="x range",
-            continuous_update=True, readout_format=".1f", layout=_slider_layout(), style=SLIDER_STYLE,
+            continuous_update=True, readout_format=".1f", layout=_row_slider_layout(), style=SLIDER_STYLE,
         )
         self.formula = widgets.HTMLMath()
         self.caption = widgets.Label()  # what the plot shows, in words: for screen readers and browser tests
@@ -123,7 +128,8 @@ class Explorer(_StaticFallback, widgets.VBox):
         return [
             widgets.FloatSlider(
                 value=p.default, min=p.low, max=p.high, step=p.step, description=p.name,
-                tooltip=p.doc, continuous_update=True, readout_format=".3g", layout=_slider_layout(), style=SLIDER_STYLE,
+                tooltip=p.doc, continuous_update=True, readout_format=".3g",
+                layout=_slider_layout(), style=SLIDER_STYLE,
             )
             for p in spec(self.name).params
         ]
