@@ -255,7 +255,14 @@ def test_explorer_in_jupyterlab(lab, browser, notebook):
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"{Path(notebook).stem}.png"), full_page=False)
 
-        # 5. a projector: 1024x768 with the file browser open, and the same at 125% zoom (819x614 CSS pixels)
+        # 5. a projector: 1024x768 with the file browser open, and the same at 125% zoom (819x614 CSS pixels),
+        #    with the input range at its widest readout (-20.0 - 20.0)
+        before_text = caption.text_content()
+        window.locator(".noUi-handle-lower").focus()
+        page.keyboard.press("Home")
+        window.locator(".noUi-handle-upper").focus()
+        page.keyboard.press("End")
+        wait_until(page, lambda: "on [-20, 20]" in caption.text_content(), "the input range did not reach [-20, 20]")
         for width, height, zoom in PROJECTOR_VIEWPORTS:
             page.set_viewport_size({"width": width, "height": height})
             open_file_browser(page)
