@@ -111,7 +111,7 @@ def test_cell_run_again_on_colab_installs_nothing(monkeypatch, fake_colab):
 def test_dry_run_of_the_colab_install_leaves_torch_alone(monkeypatch, fake_colab, tmp_path):
     """pip's dry-run report of the cell's command (the repository replaced by this checkout) installs the course
     and nothing else: Colab's torch stays, whatever its version."""
-    (install,) = run_cell(monkeypatch, course_installed=False).commands
+    install = run_cell(monkeypatch, course_installed=False).commands[0]
     install[-1] = f"actlab @ {ROOT.as_uri()}"
     report = tmp_path / "report.json"
     env = {**os.environ, "PIP_NO_INDEX": "1"}  # offline: --no-deps needs no index
