@@ -3,8 +3,14 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Extra pip options, e.g. PIP_FLAGS="--extra-index-url https://download.pytorch.org/whl/cpu" (see README).
+# The PyTorch release installed and tested; pyproject.toml declares the range the code supports.
+TORCH_VERSION ?= 2.13.0
+# Where torch comes from (tools/torch_source.py): auto = a wheel already on this disk (no index asked), else the
+# CPU build on Linux without an NVIDIA GPU, else the default index. Or cpu, cuda (PyPI's CUDA build), local.
+TORCH ?= auto
+# Extra pip options for every install, e.g. PIP_FLAGS="--index-url https://mirror.example/simple".
 PIP_FLAGS ?=
+EXTRAS ?= test,site
 PORT ?= 8888
 # JupyterLab refuses to run as root unless told to.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
@@ -12,33 +18,48 @@ PYTEST_FLAGS ?=
 # Claims must not rest on one machine's rounding: make test runs the notebooks again with other CPU kernels and
 # one thread (each changes PyTorch's rounding). Other variants: ATEN_CPU_CAPABILITY=default, OMP_NUM_THREADS=1.
 NUMERICS_VARIANT ?= ATEN_CPU_CAPABILITY=avx2 OMP_NUM_THREADS=1
+SITE := build/site
 
-.PHONY: install lab test test-lib test-notebooks bench strip clean
+.PHONY: install lab test test-lib test-notebooks test-site site bench strip clean
 
 install: $(STAMP)
 
-# Re-installs only when pyproject.toml (the one dependency list) changes or the venv is missing.
-$(STAMP): pyproject.toml
+# Re-installs only when pyproject.toml (the one dependency list) or the torch choice changes, or the venv is missing.
+$(STAMP): pyproject.toml tools/torch_source.py
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet $(PIP_FLAGS) -e '.[test]'
+	@args="$$($(BIN)/python tools/torch_source.py $(TORCH_VERSION) $(TORCH))" && echo "torch: pip install $$args" && \
+		$(BIN)/python -m pip install --quiet $(PIP_FLAGS) $$args
+	$(BIN)/python -m pip install --quiet $(PIP_FLAGS) -e '.[$(EXTRAS)]'
 	@touch $(STAMP)
 
 lab: install
 	$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(PORT) $(ROOT_FLAG) --ServerApp.root_dir=notebooks
 
+# The notebooks' default run saves its outputs (build/executed, keyed by notebook, library source and data), and
+# the site is built from those: the course is executed once for both.
 test: install
 	@start=$$(date +%s); rc=0; \
-	$(BIN)/python -m pytest $(PYTEST_FLAGS) tests --nbval-lax notebooks || rc=1; \
+	$(BIN)/python -m pytest $(PYTEST_FLAGS) -m "not site" tests --nbval-lax notebooks || rc=1; \
 	echo "make test: the notebooks again under other CPU numerics ($(NUMERICS_VARIANT))"; \
 	env $(NUMERICS_VARIANT) $(BIN)/python -m pytest $(PYTEST_FLAGS) --nbval-lax notebooks || rc=1; \
+	echo "make test: the course website from the outputs above"; \
+	{ $(BIN)/python tools/build_site.py --cached-only --out $(SITE) && \
+	  $(BIN)/python -m pytest $(PYTEST_FLAGS) -m site tests/test_site.py; } || rc=1; \
 	echo "make test: $$(( $$(date +%s) - start )) s wall"; exit $$rc
 
 test-lib: install
-	$(BIN)/python -m pytest $(PYTEST_FLAGS) tests
+	$(BIN)/python -m pytest $(PYTEST_FLAGS) -m "not site" tests
 
 test-notebooks: install
 	$(BIN)/python -m pytest $(PYTEST_FLAGS) --nbval-lax notebooks
 	env $(NUMERICS_VARIANT) $(BIN)/python -m pytest $(PYTEST_FLAGS) --nbval-lax notebooks
+
+# The course website in build/site (open build/site/index.html). Executes only notebooks without saved outputs.
+site: install
+	$(BIN)/python tools/build_site.py $(SITE_FLAGS) --out $(SITE)
+
+test-site: site
+	$(BIN)/python -m pytest $(PYTEST_FLAGS) -m site tests/test_site.py
 
 bench: install
 	$(BIN)/python -m actlab.bench
@@ -48,4 +69,4 @@ strip: install
 	$(BIN)/nbstripout --keep-id notebooks/*.ipynb
 
 clean:
-	rm -rf data/cache data/*.npz .pytest_cache artifacts
+	rm -rf data/cache data/*.npz .pytest_cache artifacts build

@@ -254,9 +254,67 @@ def test_explorer_in_jupyterlab(lab, browser, notebook):
               f"{LATENCIES[notebook]:.0f} ms (min {min(latencies):.0f}, max {max(latencies):.0f})")
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"{Path(notebook).stem}.png"), full_page=False)
+
+        # 5. a projector: 1024x768 with the file browser open, and the same at 125% zoom (819x614 CSS pixels),
+        #    with the input range at its widest readout (-20.0 - 20.0)
+        before_text = caption.text_content()
+        window.locator(".noUi-handle-lower").focus()
+        page.keyboard.press("Home")
+        window.locator(".noUi-handle-upper").focus()
+        page.keyboard.press("End")
+        wait_until(page, lambda: "on [-20, 20]" in caption.text_content(), "the input range did not reach [-20, 20]")
+        for width, height, zoom in PROJECTOR_VIEWPORTS:
+            page.set_viewport_size({"width": width, "height": height})
+            open_file_browser(page)
+            page.wait_for_timeout(300)  # JupyterLab re-lays out the panels after a resize
+            explorer.scroll_into_view_if_needed()
+            outside = controls_outside_viewport(page, explorer, width, min_track_px=finest_slider_steps() / zoom)
+            page.screenshot(path=str(ARTIFACTS / f"{Path(notebook).stem}-{width}x{height}.png"), full_page=False)
+            assert outside == [], f"{notebook} at {width}x{height} with the file browser open: {outside}"
     finally:
         page.close()
         shutdown_kernels(base, token)
+
+
+PROJECTOR_VIEWPORTS = ((1024, 768, 1.0), (819, 614, 1.25))  # (CSS width, height, browser zoom)
+
+
+def finest_slider_steps() -> float:
+    """The most steps any registry parameter's slider has ((high - low) / step): a track needs that many screen
+    pixels for every value to be reachable with the mouse (swish's beta: 0 to 20 by 0.1, 200 pixels)."""
+    import actlab
+
+    return max((p.high - p.low) / p.step for n in actlab.activation_names() for p in actlab.spec(n).params)
+
+
+def open_file_browser(page) -> None:
+    """Show JupyterLab's file browser in the left sidebar (as a student usually has it)."""
+    if not page.locator(".jp-FileBrowser").first.is_visible():
+        page.locator(".jp-SideBar [data-id='filebrowser']").first.click()
+    page.locator(".jp-FileBrowser").first.wait_for(state="visible", timeout=10_000)
+
+
+def controls_outside_viewport(page, explorer, width: int, min_track_px: float) -> list[str]:
+    """Every explorer control (dropdown, slider labels, tracks and readouts, the plot) that is not wholly within
+    0..width horizontally, whose text is clipped (a readout narrower than its text), or a track shorter than
+    min_track_px CSS pixels."""
+    return explorer.evaluate("""(root, [width, minTrack]) => {
+        const bad = [];
+        const parts = root.querySelectorAll('.widget-dropdown select, .widget-hslider .widget-label, '
+            + '.widget-hslider .slider-container, .widget-hslider .widget-readout, .widget-image, img');
+        for (const el of parts) {
+            const r = el.getBoundingClientRect();
+            const name = (el.className || el.tagName) + ' ' + (el.textContent || '').trim().slice(0, 20);
+            if (r.width === 0) continue;
+            if (r.left < -0.5 || r.right > width + 0.5) bad.push(`${name}: spans ${r.left.toFixed(0)}..${r.right.toFixed(0)} px`);
+            if (el.scrollWidth > el.clientWidth + 1 && el.classList.contains('widget-readout'))
+                bad.push(`${name}: readout clipped (${el.scrollWidth} px of text in ${el.clientWidth} px)`);
+        }
+        const track = [...root.querySelectorAll('.widget-hslider .slider-container')].map(e => e.getBoundingClientRect().width);
+        if (track.some(w => w < minTrack))
+            bad.push(`a slider track is only ${Math.min(...track).toFixed(0)} px wide (need ${minTrack.toFixed(0)})`);
+        return bad;
+    }""", [width, min_track_px])
 
 
 def shutdown_kernels(base: str, token: str) -> None:

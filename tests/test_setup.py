@@ -14,13 +14,31 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
-def test_torch_is_pinned_exactly():
-    """A range could let pip pick a newer CUDA build of several GB."""
-    torch_reqs = [d for d in PYPROJECT["project"]["dependencies"] if re.match(r"torch\b", d)]
-    assert torch_reqs == ["torch==2.13.0"]
+def makefile_variable(name: str) -> str:
+    """A `NAME ?= value` default from the Makefile."""
+    match = re.search(rf"^{name}\s*\?=\s*(\S+)", (ROOT / "Makefile").read_text(), re.M)
+    assert match, f"{name} has no default in the Makefile"
+    return match.group(1)
 
 
-def test_environment_yml_defers_to_pyproject():
+def torch_specifier():
+    from packaging.requirements import Requirement
+
+    (torch,) = [Requirement(d) for d in PYPROJECT["project"]["dependencies"] if re.match(r"torch\b", d)]
+    return torch.specifier
+
+
+def test_torch_range_is_bounded_and_holds_the_release_make_installs():
+    """pyproject declares a closed range; the Makefile installs one exact release inside it."""
+    specifier = torch_specifier()
+    assert {s.operator for s in specifier} == {">=", "<"}, f"torch needs a lower and an upper bound, got {specifier}"
+    version = makefile_variable("TORCH_VERSION")
+    assert specifier.contains(version) and specifier.contains(version + "+cpu")
+    low = next(s.version for s in specifier if s.operator == ">=")
+    assert version.startswith(low), f"make installs {version}, but the lowest release declared is {low}: test it"
+
+
+def test_environment_yml_defers_to_pyproject_and_takes_the_cpu_build():
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     conda = [d for d in env["dependencies"] if isinstance(d, str)]
     pip = [d for d in env["dependencies"] if isinstance(d, dict)]
@@ -30,9 +48,12 @@ def test_environment_yml_defers_to_pyproject():
     low, high = re.findall(r"(\d+)\.(\d+)", PYPROJECT["project"]["requires-python"])
     assert tuple(map(int, low)) <= minor < tuple(map(int, high))
     (pip_list,) = [p["pip"] for p in pip]
+    options = [line for line in pip_list if line.startswith("--")]
+    assert options == ["--extra-index-url https://download.pytorch.org/whl/cpu"], "the CPU build of PyTorch"
     packages = [line for line in pip_list if not line.startswith("--")]
-    assert len(packages) == 1 and re.fullmatch(r"-e \.(\[[a-z,]+\])?", packages[0])
-    extras = re.findall(r"[a-z]+", packages[0].partition("[")[2])
+    assert packages[0] == f"torch=={makefile_variable('TORCH_VERSION')}", "the release make installs and tests"
+    assert len(packages) == 2 and re.fullmatch(r"-e \.(\[[a-z,]+\])?", packages[1])
+    extras = re.findall(r"[a-z]+", packages[1].partition("[")[2])
     assert set(extras) <= set(PYPROJECT["project"]["optional-dependencies"])
 
 
@@ -105,3 +126,14 @@ def test_no_helper_is_copied_between_notebooks():
                 if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
                     where = defined.setdefault(node.name, path.name)
                     assert where == path.name, f"{node.name} is defined in both {where} and {path.name}: move it to actlab"
+
+
+def test_make_test_builds_the_site_from_the_tests_outputs_without_running_the_course_again():
+    """make test: tests + notebooks (saving outputs), the numerics variant, then the site from saved outputs only."""
+    out = subprocess.run(["make", "-n", "test"], cwd=ROOT, capture_output=True, text=True, check=True,
+                         timeout=60).stdout
+    first = out.index('-m "not site" tests --nbval-lax notebooks')
+    variant = out.index("--nbval-lax notebooks", first + 1)
+    site = out.index("tools/build_site.py --cached-only")
+    assert first < variant < site < out.index("-m site tests/test_site.py")
+    assert out.count("--nbval-lax notebooks") == 2, "the course runs twice (default and numerics variant), not thrice"

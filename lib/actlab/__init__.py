@@ -19,3 +19,4 @@ from .evidence import (ClaimFailed, Verdict, claim_close, claim_greater, claim_i
 from .playground import Playground, playground
 from .stats import (LayerStatsMonitor, activation_stats, init_gradients, layer_stats, plot_activation_histograms,
                     plot_colorful_dimension, plot_gradient_histograms, plot_update_ratios, update_ratios)
+from .style import integer_ticks, presentation, readable_columns

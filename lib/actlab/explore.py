@@ -18,11 +18,42 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
-from .plot import DERIVATIVE_COLOUR, FUNCTION_COLOUR, _style, check_points, check_range, curves
+from . import style
+from .plot import DERIVATIVE_COLOUR, FUNCTION_COLOUR, REFERENCE_COLOUR, _style, check_points, check_range, curves
 from .registry import activation_names, spec
 
 WINDOW_LIMIT = 20.0
 SWEEP_STEPS = 5
+
+
+# Layout: widths follow the space JupyterLab gives (file browser open or not, projector or laptop); controls wrap
+# to a new line rather than leave the screen; slider tracks are long (fine values are easy to hit).
+def _box_layout() -> widgets.Layout:
+    """The whole widget: the available width, up to a comfortable maximum (a Layout is a widget: one each)."""
+    return widgets.Layout(width="100%", max_width="1100px")
+
+
+def _row_layout() -> widgets.Layout:
+    """A row of controls that wraps onto a new line when the width runs out."""
+    return widgets.Layout(flex_flow="row wrap", align_items="center", width="100%")
+
+
+def _slider_layout() -> widgets.Layout:
+    """A parameter slider (one per line) with a long track: the available width, up to 44em."""
+    return widgets.Layout(width="100%", max_width="44em")
+
+
+def _row_slider_layout() -> widgets.Layout:
+    """The input-range slider beside the dropdown: grows to 44em, and moves to a line of its own below 28em."""
+    return widgets.Layout(width="auto", min_width="28em", max_width="44em", flex="1 1 28em")
+
+
+def _image_layout() -> widgets.Layout:
+    """The plot scales to the available width (never wider than 900 px)."""
+    return widgets.Layout(width="100%", max_width="900px", height="auto")
+
+
+SLIDER_STYLE = {"description_width": "5em"}
 
 
 def _padded(low: float, high: float, pad: float = 0.08) -> tuple[float, float]:
@@ -86,32 +117,35 @@ class Explorer(_Guarded, _StaticFallback, widgets.VBox):
         if low < -WINDOW_LIMIT or high > WINDOW_LIMIT:
             raise ValueError(f"x_range must lie within [-{WINDOW_LIMIT:g}, {WINDOW_LIMIT:g}], got ({low:g}, {high:g})")
         self.points = check_points(points)
-        self.figure = Figure(figsize=(8.4, 3.0), dpi=80)
+        self.figure = Figure(figsize=(8.4, 3.0), dpi=style.dpi())
         self.figure.subplots_adjust(left=0.07, right=0.98, bottom=0.16, top=0.9, wspace=0.18)
         self.canvas = FigureCanvasAgg(self.figure)
         self.ax_f, self.ax_d = self.figure.subplots(1, 2)
         self.line_f = self.ax_f.plot([], [], color=FUNCTION_COLOUR, lw=2, animated=True)[0]
         self.line_d = self.ax_d.plot([], [], color=DERIVATIVE_COLOUR, lw=2, animated=True, label="autograd")[0]
-        self.line_a = self.ax_d.plot([], [], color="k", lw=1, ls="--", animated=True, label="analytic")[0]
-        self.ax_d.legend(loc="upper left", fontsize=8)
+        self.line_a = self.ax_d.plot([], [], color=REFERENCE_COLOUR, lw=1, ls="--", animated=True, label="analytic")[0]
+        self.ax_d.legend(loc="upper left")
         self.ax_f.title.set_animated(True)  # the title changes with the parameters: drawn over the cached background
         _style(self.ax_f, "")
         _style(self.ax_d, "derivative f'(x)")
         self.background = None
-        self.image = widgets.Image(format="png", layout=widgets.Layout(width="672px"))
+        self.image = widgets.Image(format="png", layout=_image_layout())
         self.dropdown = widgets.Dropdown(
-            options=[(spec(n).display, n) for n in activation_names()], value=name, description="activation"
+            options=[(spec(n).display, n) for n in activation_names()], value=name, description="activation",
+            layout=widgets.Layout(width="auto", min_width="16em"),
         )
         self.window = widgets.FloatRangeSlider(
             value=(low, high), min=-WINDOW_LIMIT, max=WINDOW_LIMIT, step=0.5, description="x range",
-            continuous_update=True, readout_format=".1f",
+            continuous_update=True, readout_format=".1f", layout=_row_slider_layout(), style=SLIDER_STYLE,
         )
         self.formula = widgets.HTMLMath()
         self.caption = widgets.Label()  # what the plot shows, in words: for screen readers and browser tests
         self.sliders = widgets.VBox()
         self.dropdown.observe(self._on_name, names="value")
         self.window.observe(self._on_window, names="value")
-        super().__init__([widgets.HBox([self.dropdown, self.window]), self.sliders, self.formula, self.image, self.caption])
+        super().__init__([widgets.HBox([self.dropdown, self.window], layout=_row_layout()), self.sliders, self.formula,
+                          self.image, self.caption, widgets.HTML(style.WIDGET_CSS)], layout=_box_layout())
+        self.add_class("actlab-widget")
         self._show_activation()
 
     @property
@@ -129,6 +163,7 @@ class Explorer(_Guarded, _StaticFallback, widgets.VBox):
             widgets.FloatSlider(
                 value=p.default, min=p.low, max=p.high, step=p.step, description=p.name,
                 tooltip=p.doc, continuous_update=True, readout_format=".3g",
+                layout=_slider_layout(), style=SLIDER_STYLE,
             )
             for p in spec(self.name).params
         ]
@@ -227,13 +262,15 @@ class SliderPlot(_Guarded, _StaticFallback, widgets.VBox):
             raise ValueError("SliderPlot needs at least one control, e.g. depth=IntSlider(...)")
         self.make_figure = make_figure
         self.controls = controls
-        self.image = widgets.Image(format="png")
+        self.image = widgets.Image(format="png", layout=_image_layout())
         self.caption = widgets.Label()
         for name, control in controls.items():
             control.description = control.description or name
             control.continuous_update = False
             control.observe(self.redraw, names="value")
-        super().__init__([widgets.HBox(list(controls.values())), self.image, self.caption])
+        super().__init__([widgets.HBox(list(controls.values()), layout=_row_layout()), self.image, self.caption,
+                          widgets.HTML(style.WIDGET_CSS)], layout=_box_layout())
+        self.add_class("actlab-widget")
         self.draw()
 
     def values(self) -> dict:
@@ -245,7 +282,7 @@ class SliderPlot(_Guarded, _StaticFallback, widgets.VBox):
         before = _pyplot_figures()
         try:
             buffer = BytesIO()
-            self.make_figure(**self.values()).savefig(buffer, format="png", dpi=80)
+            self.make_figure(**self.values()).savefig(buffer, format="png", dpi=style.dpi())
         finally:
             _close_pyplot_figures_since(before)
         self.image.value = buffer.getvalue()

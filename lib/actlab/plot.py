@@ -8,10 +8,11 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+from . import style
 from .registry import activation_names, get_activation, spec
+from .style import DERIVATIVE_COLOUR, FUNCTION_COLOUR, REFERENCE_COLOUR
 
-DERIVATIVE_COLOUR = "tab:orange"
-FUNCTION_COLOUR = "tab:blue"
+style.apply()
 
 
 def check_range(x_range, name: str = "x_range") -> tuple[float, float]:
@@ -77,9 +78,9 @@ def plot_activation(name: str, x_range=(-6, 6), points: int = 401, **params) -> 
     _style(ax_f, c.label)
     ax_f.set_ylabel("f(x)")
     ax_d.plot(c.x, c.dy, color=DERIVATIVE_COLOUR, lw=2, label="autograd")
-    ax_d.plot(c.x, c.dy_analytic, color="k", lw=1, ls="--", label="analytic")
+    ax_d.plot(c.x, c.dy_analytic, color=REFERENCE_COLOUR, lw=1, ls="--", label="analytic")
     _style(ax_d, "derivative f'(x)")
-    ax_d.legend(loc="best", fontsize=8)
+    ax_d.legend(loc="best")
     return fig
 
 
@@ -96,7 +97,7 @@ def plot_compare(names, x_range=(-6, 6), points: int = 401, params: dict | None 
         ax_d.plot(c.x, c.dy, lw=2, color=line.get_color())
     _style(ax_f, "f(x)")
     _style(ax_d, "f'(x)")
-    ax_f.legend(fontsize=8)
+    ax_f.legend()
     return fig
 
 
@@ -105,7 +106,7 @@ def _figure_png(fig: Figure) -> bytes:
     from io import BytesIO
 
     buffer = BytesIO()
-    fig.savefig(buffer, format="png", dpi=90)
+    fig.savefig(buffer, format="png", dpi=style.dpi())
     return buffer.getvalue()
 
 
@@ -135,8 +136,8 @@ def plot_images(data, per_class: int = 8, split: str = "train") -> Figure:
             ax.set_yticks([])
             if j < len(rows):
                 ax.imshow(x[rows[j]].permute(1, 2, 0).numpy())
-        axes[k, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
-    fig.suptitle(data.source, fontsize=8)
+        axes[k, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize="small")
+    fig.suptitle(data.source, fontsize="medium")
     return fig
 
 
@@ -152,11 +153,11 @@ def plot_gallery(names, x_range=(-4, 4), columns: int = 5) -> Figure:
         ax.plot(c.x, c.dy, color=DERIVATIVE_COLOUR, lw=1.2, ls="--")
         ax.axhline(0, color="0.7", lw=0.6)
         ax.axvline(0, color="0.7", lw=0.6)
-        ax.set_title(spec(name).torch_name or spec(name).display, fontsize=9)
-        ax.tick_params(labelsize=7)
+        ax.set_title(spec(name).torch_name or spec(name).display, fontsize="medium")
+        ax.tick_params(labelsize="small")
     for ax in axes[len(names):]:
         ax.set_visible(False)
-    fig.suptitle("function (solid) and derivative (dashed), default parameters", fontsize=9)
+    fig.suptitle("function (solid) and derivative (dashed), default parameters")
     return fig
 
 
@@ -183,11 +184,11 @@ def plot_softmax(logits, temperature: float = 1.0) -> Figure:
     fig = Figure(figsize=(9, 2.8), layout="constrained")
     ax_z, ax_max, ax_min = fig.subplots(1, 3)
     ax_z.bar(range(len(z)), z.numpy(), color="0.5")
-    ax_z.set_title("logits z", fontsize=9)
-    for ax, module, colour in ((ax_max, torch.nn.Softmax(dim=0), "tab:blue"), (ax_min, torch.nn.Softmin(dim=0), "tab:orange")):
+    ax_z.set_title("logits z", fontsize="medium")
+    for ax, module, colour in ((ax_max, torch.nn.Softmax(dim=0), style.BLUE), (ax_min, torch.nn.Softmin(dim=0), style.ORANGE)):
         ax.bar(range(len(z)), module(z / temperature).numpy(), color=colour)
         ax.set(ylim=(0, 1))
-        ax.set_title(f"{type(module).__name__}(z / {temperature:g})", fontsize=9)
+        ax.set_title(f"{type(module).__name__}(z / {temperature:g})", fontsize="medium")
     return fig
 
 

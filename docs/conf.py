@@ -1,0 +1,43 @@
+"""Sphinx configuration of the course website (built by tools/build_site.py; `make site`).
+
+Sphinx with MyST-NB, because it builds offline: every theme file and script ships inside the Python packages, and
+MathJax is served from the copy in jupyter-server-mathjax (MathJax 2.7, STIX web fonts) instead of a CDN. Jupyter
+Book 2 (mystmd) fetches its theme at build time. Notebooks are not executed here: tools/build_site.py merges the
+outputs saved by the tests (or executes the notebooks lacking them) before Sphinx runs.
+"""
+import os
+
+project = "actlab"
+html_title = "actlab: activation functions, interactively"
+author = "the actlab course"
+extensions = ["myst_nb"]
+html_theme = "furo"
+root_doc = "index"
+exclude_patterns = ["_build", "_extra_static", "**.ipynb_checkpoints"]
+myst_enable_extensions = ["dollarmath", "amsmath"]
+myst_heading_anchors = 3
+suppress_warnings = ["myst.header", "misc.highlighting_failure"]
+
+# Notebooks: already executed; widgets show their static PNG (no widget JavaScript from a CDN).
+nb_execution_mode = "off"
+nb_ipywidgets_js = {}
+nb_mime_priority_overrides = [("html", "application/vnd.jupyter.widget-view+json", None),
+                              ("html", "application/vnd.jupyter.widget-state+json", None)]
+nb_merge_streams = True
+
+# MathJax from the local copy that tools/build_site.py puts in _extra_static/mathjax.
+html_static_path = [os.path.join(os.environ.get("ACTLAB_SITE_SOURCE", "."), "_extra_static")]
+mathjax_path = "mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full"
+mathjax2_config = {
+    "HTML-CSS": {"availableFonts": ["STIX-Web"], "preferredFont": "STIX-Web", "webFont": "STIX-Web",
+                 "imageFont": None,
+                 # MathJax measures web fonts against a blank font at url('about:blank'), which Chromium refuses
+                 # with a console error (CORS); a local() source that never exists serves the same purpose.
+                 "styles": {"@font-face": {"font-family": "MathJax_Blank", "src": "local('MathJax_Blank')"}}},
+    "MathMenu": {"showFontMenu": False},
+    # MyST marks pages tex2jax_ignore and its math with the class "math" (MathJax 3's way): process those.
+    "tex2jax": {"processClass": "tex2jax_process|mathjax_process|math|output_area"},
+    "messageStyle": "none",
+}
+html_favicon = os.path.join(os.environ.get("ACTLAB_SITE_SOURCE", "."), "_extra_static", "favicon.png")
+
