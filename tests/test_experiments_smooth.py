@@ -119,3 +119,54 @@ def test_stochastic_check_catches_a_gate_drawn_from_the_density(monkeypatch):
     monkeypatch.setattr(smooth, "stochastic_gelu", wrong_gate)
     x = torch.randn(64, 8, generator=torch.Generator().manual_seed(0))
     assert not smooth.stochastic_vs_gelu(x, depth=1, width=16, samples=300).loc[1, "matches"]
+
+
+def _history(losses, status="completed"):
+    """A History with one record per epoch (epoch 0 first) of the given training losses."""
+    from actlab.training import History
+
+    epochs = [{"epoch": i, "train_loss": loss, "train_acc": 0.5, "test_loss": loss, "test_acc": 0.5, "seconds": 1.0}
+              for i, loss in enumerate(losses)]
+    return History(config={}, data_source="test", epochs=epochs, status=status)
+
+
+def _comparison(histories):
+    from actlab.compare import Comparison
+
+    return Comparison(histories, {key: nn.Identity() for key in histories}, "test")
+
+
+def test_final_values_take_each_runs_last_epoch_and_blank_diverged_runs():
+    runs = _comparison({("relu", 0): _history([2.3, 2.0, 1.5]), ("relu", 1): _history([2.3, 1.8, 1.7]),
+                        ("elu", 0): _history([2.3, 1.0]), ("elu", 1): _history([2.3, float("nan")], "diverged")})
+    final = smooth.final_values(runs, "train_loss")
+    assert final.loc[0, "relu"] == 1.5 and final.loc[1, "relu"] == 1.7 and final.loc[0, "elu"] == 1.0
+    assert math.isnan(final.loc[1, "elu"])
+    with pytest.raises(ValueError, match="metric"):
+        smooth.final_values(runs, "accuracy")
+
+
+def test_merge_runs_joins_comparisons_and_keeps_only_the_seeds_asked_for():
+    a = _comparison({("prelu", s): _history([2.3, 2.0]) for s in range(5)})
+    b = _comparison({("relu", s): _history([2.3, 2.1]) for s in range(3)})
+    merged = smooth.merge_runs(a, b, seeds=[0, 1, 2])
+    assert sorted(merged.histories) == sorted([("prelu", s) for s in range(3)] + [("relu", s) for s in range(3)])
+    assert len(smooth.merge_runs(a, b).histories) == 8
+
+
+def test_plot_runs_uses_whole_epochs():
+    fig = smooth.plot_runs(_comparison({("relu", s): _history([2.3, 2.0, 1.9, 1.7]) for s in range(2)}))
+    for ax in fig.axes:
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert ticks and all(float(t).is_integer() for t in ticks)
+
+
+def test_timing_sentences_state_each_ratio_with_its_range():
+    import pandas as pd
+
+    table = pd.DataFrame({"forward ratio": [1.0, 3.0], "forward ratio min": [1.0, 2.5], "forward ratio max": [1.0, 4.0]},
+                         index=pd.Index(["ReLU", "ELU"], name="activation"))
+    table.attrs["reference"] = "ReLU"
+    assert smooth.timing_sentences(table) == "ELU: 3.00x ReLU's forward time (rounds: 2.50x to 4.00x)"
+    with pytest.raises(ValueError, match="kind"):
+        smooth.timing_sentences(table, "backward")

@@ -30,8 +30,11 @@ def prelu_slopes(model: nn.Module) -> dict[str, float]:
     return slopes
 
 
-def merge_runs(*comparisons):
-    """One Comparison holding the runs of several (e.g. one activation over more seeds than the rest)."""
+def merge_runs(*comparisons, seeds=None):
+    """One Comparison holding the runs of several (e.g. one activation over more seeds than the rest).
+
+    seeds: keep only the runs of these seeds (default: all).
+    """
     from ..compare import Comparison
 
     if not comparisons:
@@ -40,7 +43,22 @@ def merge_runs(*comparisons):
     for comparison in comparisons:
         histories.update(comparison.histories)
         models.update(comparison.models)
+    if seeds is not None:
+        keep = set(seeds)
+        histories = {k: v for k, v in histories.items() if k[1] in keep}
+        models = {k: v for k, v in models.items() if k[1] in keep}
     return Comparison(histories, models, comparisons[0].data_source)
+
+
+def plot_runs(comparison) -> Figure:
+    """comparison.plot() with whole-number epoch ticks and the legend at full size."""
+    from matplotlib.ticker import MaxNLocator
+
+    fig = comparison.plot()
+    for ax in fig.axes:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    fig.axes[-1].legend()
+    return fig
 
 
 def final_values(comparison, metric: str = "train_loss"):
@@ -139,15 +157,16 @@ def pushed_negative(activation: str, shifts, data: Dataset, seed: int = 0, width
 
 def plot_pushed_negative(tables: dict) -> Figure:
     """Fraction of units vanishing (solid) and dead (dashed) against the bias shift, one colour per activation."""
-    fig = Figure(figsize=(7, 3.8), layout="constrained")
+    fig = Figure(figsize=(9, 4), layout="constrained")
     ax = fig.subplots()
     for label, table in tables.items():
-        (line,) = ax.plot(table.index, table["vanishing_fraction"], "o-", ms=3, label=f"{label}: slope < {SLOPE_FLOOR:g} everywhere")
+        (line,) = ax.plot(table.index, table["vanishing_fraction"], "o-", ms=3, label=label)
         ax.plot(table.index, table["dead_fraction"], "--", color=line.get_color())
-    ax.set(xlabel="bias pushed down by", ylabel="fraction of units",
-           title="dashed: output exactly 0 on every input (dead); solid: gradient vanishing on every input")
+    ax.set(xlabel="every bias pushed down by", ylabel="fraction of units",
+           title=f"solid: slope |f'(z)| < {SLOPE_FLOOR:g} on every input (vanishing gradient)\n"
+                 "dashed: output exactly 0 on every input (dead)")
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5))
     return fig
 
 
