@@ -47,7 +47,7 @@ class Dataset:
     y_test: torch.Tensor
     classes: tuple[str, ...]
     source: str
-    _memo: dict = field(default_factory=dict, init=False, repr=False, compare=False)  # fingerprint and stats
+    _memo: dict = field(default_factory=dict, init=False, repr=False, compare=False)  # fingerprint and stats, see _memoised
 
     def __post_init__(self):
         for split in ("train", "test"):
@@ -71,22 +71,35 @@ class Dataset:
         return Dataset(self.x_train[:n_train], self.y_train[:n_train], self.x_test[:n_test], self.y_test[:n_test],
                        self.classes, f"{self.source} (subset {n_train}/{n_test})")
 
+    def _memoised(self, name: str, compute):
+        """compute() once while the four tensors are the same objects, unchanged in place (torch's version counter)."""
+        tensors = (self.x_train, self.y_train, self.x_test, self.y_test)
+        versions = tuple(t._version for t in tensors)
+        entry = self._memo.get(name)
+        if entry is None or entry[1] != versions or any(a is not b for a, b in zip(entry[0], tensors)):
+            entry = (tensors, versions, compute())
+            self._memo[name] = entry
+        return entry[2]
+
     def fingerprint(self) -> str:
-        """A short hash of the contents, used in cache keys (computed once)."""
-        if "fingerprint" not in self._memo:
+        """A short hash of the contents (dtypes, shapes, values), used in cache keys; follows any change to the data."""
+        def compute():
             digest = hashlib.sha256()
             for t in (self.x_train, self.y_train, self.x_test, self.y_test):
-                digest.update(t.contiguous().numpy().tobytes())
-            self._memo["fingerprint"] = digest.hexdigest()[:16]
-        return self._memo["fingerprint"]
+                digest.update(f"{t.dtype}{tuple(t.shape)}".encode())
+                digest.update(t.detach().cpu().contiguous().numpy().tobytes())
+            return digest.hexdigest()[:16]
+
+        return self._memoised("fingerprint", compute)
 
     def channel_stats(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-channel (or per-feature) mean and standard deviation of the training inputs (computed once)."""
-        if "stats" not in self._memo:
+        """Per-channel (or per-feature) mean and standard deviation of the training inputs (follows the data)."""
+        def compute():
             x = self.x_train.float()
             dims = [0, 2, 3] if x.dim() == 4 else [0]
-            self._memo["stats"] = (x.mean(dims), x.std(dims).clamp_min(1e-6))
-        return self._memo["stats"]
+            return x.mean(dims), x.std(dims).clamp_min(1e-6)
+
+        return self._memoised("stats", compute)
 
     def inputs(self, split: str = "train", device=None, channels_last: bool = False) -> torch.Tensor:
         """A split's inputs as float32, standardised with the training statistics, on device."""

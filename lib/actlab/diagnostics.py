@@ -1,6 +1,7 @@
 """Instruments: gradient norms per layer, dead and saturated units, mean activations; as calls and as training callbacks."""
 from __future__ import annotations
 
+import functools
 from contextlib import contextmanager
 
 import numpy as np
@@ -11,7 +12,7 @@ from torch.nn import functional as F
 
 from .data import Dataset
 from .models import MLP, activation_modules, recommended_init
-from .training import Callback
+from .training import Callback, code_digest, preserved_state
 
 SATURATION_SLOPE = 0.01  # a unit is saturated on an input when |f'(z)| is below this fraction of 1
 
@@ -35,13 +36,15 @@ def inputs_of(data, device=None, split: str = "train") -> tuple[torch.Tensor, to
 
 
 def grad_norms(model: nn.Module, data, batch_size: int = 256) -> dict[str, float]:
-    """Per-layer weight-gradient norms of the cross-entropy loss on one batch (the first batch_size examples)."""
+    """Per-layer weight-gradient norms of the cross-entropy loss on one batch (the first batch_size examples).
+
+    The model runs in the mode it is in; it is left as found (modes, BatchNorm statistics, gradients, flags).
+    """
     x, y = inputs_of(data, next(model.parameters()).device)
-    model.zero_grad(set_to_none=True)
-    F.cross_entropy(model(x[:batch_size]), y[:batch_size]).backward()
-    norms = layer_grad_norms(model)
-    model.zero_grad(set_to_none=True)
-    return norms
+    with preserved_state(model):
+        model.zero_grad(set_to_none=True)
+        F.cross_entropy(model(x[:batch_size]), y[:batch_size]).backward()
+        return layer_grad_norms(model)
 
 
 def init_grad_profiles(activations, data, depth: int = 10, width: int = 64, seed: int = 0) -> dict[str, dict]:
@@ -64,9 +67,22 @@ class GradNormMonitor(Callback):
             raise ValueError(f"every must be >= 1, got {every}")
         self.every = every
         self.records: list[dict] = []
+        self._run_start = 0
 
     def key(self) -> str:
         return f"GradNormMonitor(every={self.every})"
+
+    def state(self) -> dict:
+        """The records of the last run."""
+        return {"records": self.records[self._run_start:]}
+
+    def load_state(self, state: dict) -> None:
+        """Append a cached run's records, as the run itself would have."""
+        self._run_start = len(self.records)
+        self.records.extend(state["records"])
+
+    def on_train_begin(self, model, optimizer):
+        self._run_start = len(self.records)
 
     def on_after_backward(self, model, step):
         if step % self.every == 0:
@@ -118,12 +134,26 @@ def plot_grad_norms(norms, kind: str = "lines", title: str = "") -> Figure:
 
 @contextmanager
 def capture_activations(model: nn.Module):
-    """Record (input, output) of every activation module during forward passes; hooks are always removed."""
+    """Record (input, output) of every activation module during forward passes; hooks are always removed.
+
+    Both are copies taken as the module runs, so in-place activations (nn.ReLU(inplace=True)) and later in-place
+    operations do not change them, and the model's outputs are not changed either.
+    """
     modules = activation_modules(model)
     captured: dict[str, list] = {name: [] for name, _ in modules}
-    handles = [module.register_forward_hook(lambda m, i, o, name=name: captured[name].append((i[0].detach(), o.detach())))
-               for name, module in modules]
+    pending: dict[str, torch.Tensor] = {}
+
+    def before(name, module, args):
+        pending[name] = args[0].detach().clone()
+
+    def after(name, module, args, output):
+        captured[name].append((pending.pop(name), output.detach().clone()))
+
+    handles = []
     try:
+        for name, module in modules:
+            handles.append(module.register_forward_pre_hook(functools.partial(before, name)))
+            handles.append(module.register_forward_hook(functools.partial(after, name)))
         yield captured
     finally:
         for handle in handles:
@@ -136,26 +166,23 @@ def _active_units(a: torch.Tensor) -> torch.Tensor:
 
 
 def _slope(module: nn.Module, z: torch.Tensor) -> torch.Tensor:
-    """|f'(z)| of an activation module, by autograd."""
-    z = z.clone().requires_grad_(True)
+    """|f'(z)| of an activation module, by autograd (an in-place module works on a copy, never on z)."""
+    z = z.detach().clone().requires_grad_(True)
     with torch.enable_grad():
-        (grad,) = torch.autograd.grad(module(z).sum(), z)
+        (grad,) = torch.autograd.grad(module(z * 1).sum(), z)
     return grad.abs()
 
 
 def _activation_batches(model: nn.Module, data, batch_size: int, max_examples: int):
-    """Yield, batch by batch, {layer: (input, output)} of every activation module, with the model in eval mode."""
+    """Yield, batch by batch, {layer: (input, output)} of every activation module, with the model in eval mode;
+    the model is left as found."""
     x, _ = inputs_of(data, next(model.parameters()).device)
     x = x[:max_examples]
-    was_training = model.training
-    model.eval()
-    try:
-        with capture_activations(model) as captured:
-            for i in range(0, len(x), batch_size):
-                model(x[i:i + batch_size])
-                yield {name: records.pop() for name, records in captured.items()}
-    finally:
-        model.train(was_training)
+    with preserved_state(model), capture_activations(model) as captured:
+        model.eval()
+        for i in range(0, len(x), batch_size):
+            model(x[i:i + batch_size])
+            yield {name: records.pop() for name, records in captured.items()}
 
 
 @torch.no_grad()
@@ -209,7 +236,7 @@ class DeadUnitMonitor(Callback):
         self.max_examples = max_examples
 
     def key(self) -> str:
-        return f"DeadUnitMonitor({self.max_examples})"
+        return f"DeadUnitMonitor({self.max_examples}, inputs {code_digest(self.inputs[0])})"
 
     def on_epoch_end(self, model, epoch):
         masks = dead_masks(model, self.inputs, max_examples=self.max_examples)
