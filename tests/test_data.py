@@ -125,3 +125,30 @@ def test_inputs_are_standardised_with_training_statistics():
     assert torch.equal(d.labels("test"), d.y_test)
     with pytest.raises(ValueError, match="split must be 'train' or 'test'"):
         d.inputs("validation")
+
+
+def test_fingerprint_and_statistics_follow_the_data():
+    d = actlab.toy_2d("xor", n=400)
+    first = d.fingerprint()
+    assert d.fingerprint() == first == actlab.toy_2d("xor", n=400).fingerprint()
+    d.y_train = 1 - d.y_train  # a new tensor
+    assert d.fingerprint() != first
+    part = d.subset(100, 50)
+    before, part_before = d.fingerprint(), part.fingerprint()
+    d.x_train.mul_(2)  # in place: the subset's view shares the change
+    assert d.fingerprint() != before and part.fingerprint() != part_before
+    mean, std = d.channel_stats()
+    assert torch.allclose(mean, d.x_train.mean(0)) and torch.allclose(std, d.x_train.std(0))
+    assert torch.allclose(d.inputs("train").mean(0), torch.zeros(2), atol=1e-5)
+
+
+def test_cifar_like_cache_file_names_the_generator_code(tmp_path, monkeypatch):
+    import actlab.data as data_module
+
+    actlab.cifar_like(50, 10, seed=0, root=tmp_path)
+    (path,) = tmp_path.glob("cifar_like-*.npz")
+    assert data_module.generator_digest() in path.name
+    monkeypatch.setitem(data_module.SHAPES, "cat", [("ellipse", 0, 0, 0.2, 0.2)])  # the generator changed
+    assert data_module.generator_digest() not in path.name
+    actlab.cifar_like(50, 10, seed=0, root=tmp_path)
+    assert len(list(tmp_path.glob("cifar_like-*.npz"))) == 2

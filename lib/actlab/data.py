@@ -271,6 +271,14 @@ def load_arrays(path: Path) -> tuple[dict[str, np.ndarray], dict]:
     return arrays, meta
 
 
+def generator_digest() -> str:
+    """A hash of the generator's code (bytecode, constants, shape tables) and torch's version: names the cache file,
+    so a changed generator or torch never loads images made by another."""
+    from .fingerprint import code_digest
+
+    return code_digest((_generate, torch.__version__))[:10]
+
+
 def cifar_like(n_train: int = 50000, n_test: int = 10000, seed: int = 0, cache: bool = True,
                root: str | Path | None = None) -> Dataset:
     """A procedurally generated CIFAR-style set: 32x32 RGB, 10 classes, deterministic from seed; cached in data/."""
@@ -279,7 +287,7 @@ def cifar_like(n_train: int = 50000, n_test: int = 10000, seed: int = 0, cache: 
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    path = Path(root or DATA_DIR) / f"cifar_like-v{GENERATOR_VERSION}-s{seed}-{n_train}-{n_test}.npz"
+    path = Path(root or DATA_DIR) / f"cifar_like-v{GENERATOR_VERSION}-{generator_digest()}-s{seed}-{n_train}-{n_test}.npz"
     if cache and path.exists():
         try:
             arrays, meta = load_arrays(path)
