@@ -78,3 +78,20 @@ def test_library_code_has_no_bare_assert():
         raises = [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Raise) and node.exc is not None
                   and getattr(getattr(node.exc, "func", node.exc), "id", "") == "AssertionError"]
         assert not asserts and not raises, f"{path.name}: assert statements or bare AssertionError at {asserts + raises}"
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: actlab.toy_2d("xor", noise=3), r"noise must be a finite number in \[0, 2\], got 3"),
+    (lambda: actlab.toy_2d("xor", test_fraction=1), r"test_fraction must be a finite number in \(0, 1\), got 1"),
+    (lambda: actlab.toy_2d("xor").subset(0), r"n_train must be an integer in \[1, 750\], got 0"),
+    (lambda: actlab.MLP(0, 4), r"depth must be an integer in \[1, inf\), got 0"),
+    (lambda: actlab.MLP(2, 4, init="he"), r"init must be one of 'default', .*'large', got 'he'"),
+    (lambda: actlab.GradNormMonitor(every=0), r"every must be an integer in \[1, inf\), got 0"),
+    (lambda: actlab.dead_units(actlab.MLP(1, 4), actlab.toy_2d("xor"), batch_size=0),
+     r"batch_size must be an integer in \[1, inf\), got 0"),
+    (lambda: actlab.grad_norms(actlab.MLP(1, 4), actlab.toy_2d("xor"), batch_size=-5),
+     r"batch_size must be an integer in \[1, inf\), got -5"),
+])
+def test_library_validators_share_one_message_style(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()

@@ -15,6 +15,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from .checks import check_choice, check_number
+
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 GENERATOR_VERSION = 1
 RENDER_CHUNK = 1000  # images per rendering pass: small enough to stay in the CPU cache (4x faster than 10k)
@@ -103,8 +105,7 @@ class Dataset:
 
     def inputs(self, split: str = "train", device=None, channels_last: bool = False) -> torch.Tensor:
         """A split's inputs as float32, standardised with the training statistics, on device."""
-        if split not in ("train", "test"):
-            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        check_choice("split", split, ("train", "test"))
         mean, std = self.channel_stats()
         x = self.x_train if split == "train" else self.x_test
         shape = (1, -1, 1, 1) if x.dim() == 4 else (1, -1)
@@ -113,8 +114,7 @@ class Dataset:
 
     def labels(self, split: str = "train", device=None) -> torch.Tensor:
         """A split's labels on device."""
-        if split not in ("train", "test"):
-            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        check_choice("split", split, ("train", "test"))
         return (self.y_train if split == "train" else self.y_test).to(device or "cpu")
 
 
@@ -122,9 +122,7 @@ def _check_count(value, name: str, available: int) -> int:
     """A count between 1 and what is available (None means all)."""
     if value is None:
         return available
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= available:
-        raise ValueError(f"{name} must be an integer in [1, {available}], got {value!r}")
-    return value
+    return check_number(name, value, 1, available, integer=True)
 
 
 # ---------------------------------------------------------------------------
@@ -282,11 +280,9 @@ def generator_digest() -> str:
 def cifar_like(n_train: int = 50000, n_test: int = 10000, seed: int = 0, cache: bool = True,
                root: str | Path | None = None) -> Dataset:
     """A procedurally generated CIFAR-style set: 32x32 RGB, 10 classes, deterministic from seed; cached in data/."""
-    for name, value in (("n_train", n_train), ("n_test", n_test)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    check_number("n_train", n_train, 1, integer=True)
+    check_number("n_test", n_test, 1, integer=True)
+    check_number("seed", seed, 0, integer=True)
     path = Path(root or DATA_DIR) / f"cifar_like-v{GENERATOR_VERSION}-{generator_digest()}-s{seed}-{n_train}-{n_test}.npz"
     if cache and path.exists():
         try:
@@ -378,12 +374,9 @@ def toy_2d(kind: str = "xor", n: int = 1000, noise: float = 0.1, seed: int = 0, 
         close = difflib.get_close_matches(str(kind), TOY_KINDS, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise ValueError(f"unknown toy_2d kind {kind!r}; valid kinds: {', '.join(TOY_KINDS)}.{hint}")
-    if isinstance(n, bool) or not isinstance(n, int) or n < 8:
-        raise ValueError(f"n must be an integer >= 8, got {n!r}")
-    if not (isinstance(noise, (int, float)) and 0 <= noise <= 2):
-        raise ValueError(f"noise must be in [0, 2], got {noise!r}")
-    if not 0 < test_fraction < 1:
-        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
+    check_number("n", n, 8, integer=True)
+    check_number("noise", noise, 0, 2)
+    check_number("test_fraction", test_fraction, 0, 1, low_open=True, high_open=True)
     gen = torch.Generator().manual_seed(seed)
     y = torch.randint(0, 2, (n,), generator=gen)
     t = torch.rand(n, generator=gen)

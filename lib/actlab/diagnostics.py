@@ -10,6 +10,7 @@ from matplotlib.figure import Figure
 from torch import nn
 from torch.nn import functional as F
 
+from .checks import check_choice, check_number
 from .data import Dataset
 from .models import MLP, activation_modules, recommended_init
 from .training import Callback, code_digest, preserved_state
@@ -40,6 +41,7 @@ def grad_norms(model: nn.Module, data, batch_size: int = 256) -> dict[str, float
 
     The model runs in the mode it is in; it is left as found (modes, BatchNorm statistics, gradients, flags).
     """
+    check_number("batch_size", batch_size, 1, integer=True)
     x, y = inputs_of(data, next(model.parameters()).device)
     with preserved_state(model):
         model.zero_grad(set_to_none=True)
@@ -63,8 +65,7 @@ class GradNormMonitor(Callback):
     """Records every layer's gradient norm at every training step (or every `every` steps)."""
 
     def __init__(self, every: int = 1):
-        if every < 1:
-            raise ValueError(f"every must be >= 1, got {every}")
+        check_number("every", every, 1, integer=True)
         self.every = every
         self.records: list[dict] = []
         self._run_start = 0
@@ -127,7 +128,7 @@ def plot_grad_norms(norms, kind: str = "lines", title: str = "") -> Figure:
         ax.set(yscale="log", xlabel="step", ylabel="gradient norm")
         ax.legend(fontsize=7, ncol=2)
     else:
-        raise ValueError(f"kind must be 'lines' or 'heatmap', got {kind!r}")
+        check_choice("kind", kind, ("lines", "heatmap"))
     ax.set_title(title)
     return fig
 
@@ -176,6 +177,8 @@ def _slope(module: nn.Module, z: torch.Tensor) -> torch.Tensor:
 def _activation_batches(model: nn.Module, data, batch_size: int, max_examples: int):
     """Yield, batch by batch, {layer: (input, output)} of every activation module, with the model in eval mode;
     the model is left as found."""
+    check_number("batch_size", batch_size, 1, integer=True)
+    check_number("max_examples", max_examples, 1, integer=True)
     x, _ = inputs_of(data, next(model.parameters()).device)
     x = x[:max_examples]
     with preserved_state(model), capture_activations(model) as captured:

@@ -7,7 +7,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from .checks import check_choice
+from .checks import check_choice, check_number
 from .registry import Activation, activation_names, get_activation, spec
 from .training import preserved_state
 
@@ -100,10 +100,9 @@ class MLP(nn.Module):
     def __init__(self, depth: int = 4, width: int = 64, activation="relu", params: dict | None = None,
                  in_features: int = 2, out_features: int = 2, init: str = "default", batch_norm: bool = False):
         super().__init__()
-        for name, value, low in (("depth", depth, 1), ("width", width, 1), ("in_features", in_features, 1),
-                                 ("out_features", out_features, 1)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        for name, value in (("depth", depth), ("width", width), ("in_features", in_features),
+                            ("out_features", out_features)):
+            check_number(name, value, 1, integer=True)
         check_choice("init", init, INITS)
         self.activation_name = _name_of(activation, params)
         layers: dict[str, nn.Module] = {"flatten": nn.Flatten()}
