@@ -118,3 +118,30 @@ def test_cache_hit_moves_the_model_to_the_device(monkeypatch):
     monkeypatch.setattr(nn.Module, "to", lambda self, *a, **k: moved.append((type(self), a)) or original(self, *a, **k))
     model, h = run((1, 4), data)
     assert h.from_cache and (actlab.MLP, (actlab.pick_device(),)) in moved
+
+
+def test_the_global_random_state_is_part_of_the_key():
+    """RReLU in training mode draws its slopes from torch's global generator: another state, another run."""
+    data = actlab.toy_2d("xor", n=64)
+    torch.manual_seed(0)
+    net = actlab.MLP(1, 4, "rrelu")
+    first = actlab.train(net, data, epochs=1, progress=False, cache=True)
+    torch.manual_seed(0)
+    net = actlab.MLP(1, 4, "rrelu")
+    torch.rand(1)  # the same weights, another state of the global generator
+    second = actlab.train(net, data, epochs=1, progress=False, cache=True)
+    assert not second.from_cache and second.steps != first.steps
+
+
+def test_weights_that_do_not_fit_are_not_half_loaded(monkeypatch):
+    data = actlab.toy_2d("xor", n=64)
+    run((1, 4), data)
+    monkeypatch.setattr(actlab.training, "cache_key", lambda *args: "one key for every model")
+    run((1, 4), data)
+    torch.manual_seed(0)
+    other = actlab.MLP(2, 4)
+    before = {k: v.clone() for k, v in other.state_dict().items()}
+    with pytest.warns(UserWarning, match="do not fit"):
+        h = actlab.train(other, data, epochs=0, progress=False, cache=True)
+    assert not h.from_cache
+    assert all(torch.equal(before[k], v) for k, v in other.state_dict().items())

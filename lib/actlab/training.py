@@ -148,7 +148,8 @@ def cache_key(model: nn.Module, data: Dataset, config: dict, callbacks) -> dict:
     return {**config, "version": __version__, "library": LIBRARY_DIGEST, "torch": torch.__version__,
             "cpu_capability": torch.backends.cpu.get_cpu_capability(), "threads": torch.get_num_threads(),
             "default_dtype": str(torch.get_default_dtype()), "architecture": repr(model), "init": _state_digest(model),
-            "code": code_digest(model), "data": data.fingerprint(), "callbacks": [cb.key() for cb in callbacks]}
+            "code": code_digest(model), "data": data.fingerprint(), "callbacks": [cb.key() for cb in callbacks],
+            "rng": code_digest(torch.get_rng_state())}  # dropout, RReLU and the like draw from the global generator
 
 
 def _state_digest(model: nn.Module) -> str:
@@ -225,6 +226,9 @@ def _load_cached(path: Path, model: nn.Module, callbacks) -> History | None:
         if len(states) != len(callbacks):
             raise KeyError("callback records")
         weights = {k: torch.from_numpy(v) for k, v in arrays.items()}
+        current = model.state_dict()
+        if set(weights) != set(current) or any(weights[k].shape != current[k].shape for k in current):
+            raise KeyError("the weights do not fit the model")  # checked first: a model is never half-loaded
         model.load_state_dict(weights)
     except (DataError, KeyError, RuntimeError, TypeError, ValueError) as exc:
         warnings.warn(f"cached result {path.name} is corrupt ({exc}); retraining", stacklevel=3)
