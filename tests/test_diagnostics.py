@@ -195,3 +195,33 @@ def test_grad_norms_keeps_frozen_batchnorm_and_existing_gradients():
     assert after[0] == before[0] and after[0][2] is False  # net[1] is still in eval mode
     assert torch.equal(net[0].weight.grad, torch.full_like(net[0].weight, 7.0))
     assert not net[3].weight.requires_grad
+
+
+class Block(nn.Module):
+    """torchvision's BasicBlock pattern: one in-place ReLU module called twice, and a residual in-place add."""
+
+    def __init__(self, shared: bool):
+        super().__init__()
+        self.fc1, self.fc2, self.head = nn.Linear(2, 6), nn.Linear(6, 6), nn.Linear(6, 2)
+        self.relu = nn.ReLU(inplace=True)
+        self.relu2 = self.relu if shared else nn.ReLU(inplace=True)
+
+    def forward(self, x):
+        out = self.relu(self.fc1(x))
+        identity = out
+        out = self.fc2(out)
+        out += identity
+        return self.head(self.relu2(out))
+
+
+def test_a_module_called_twice_is_measured_at_each_call():
+    data = actlab.toy_2d("xor", n=400)
+    torch.manual_seed(0)
+    shared = Block(shared=True)
+    separate = Block(shared=False)
+    separate.load_state_dict(shared.state_dict())
+    got, want = actlab.dead_units(shared, data), actlab.dead_units(separate, data)
+    assert list(got.index) == ["relu (call 1)", "relu (call 2)"]
+    assert got.reset_index(drop=True).equals(want.reset_index(drop=True))
+    masks = actlab.dead_masks(shared, data)
+    assert torch.equal(masks["relu (call 2)"], actlab.dead_masks(separate, data)["relu2"])

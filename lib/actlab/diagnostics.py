@@ -175,8 +175,9 @@ def _slope(module: nn.Module, z: torch.Tensor) -> torch.Tensor:
 
 
 def _activation_batches(model: nn.Module, data, batch_size: int, max_examples: int):
-    """Yield, batch by batch, {layer: (input, output)} of every activation module, with the model in eval mode;
-    the model is left as found."""
+    """Yield, batch by batch, {site: (module, input, output)} of every activation call, with the model in eval mode;
+    the model is left as found. A site is the module's name, or "name (call k)" for a module used k times in one
+    forward pass (torchvision's BasicBlock calls one in-place ReLU twice); modules never called are left out."""
     check_number("batch_size", batch_size, 1, integer=True)
     check_number("max_examples", max_examples, 1, integer=True)
     x, _ = inputs_of(data, next(model.parameters()).device)
@@ -185,7 +186,12 @@ def _activation_batches(model: nn.Module, data, batch_size: int, max_examples: i
         model.eval()
         for i in range(0, len(x), batch_size):
             model(x[i:i + batch_size])
-            yield {name: records.pop() for name, records in captured.items()}
+            sites = {}
+            for name, records in captured.items():
+                for k, (z, a) in enumerate(records, 1):
+                    sites[name if len(records) == 1 else f"{name} (call {k})"] = (name, z, a)
+                records.clear()
+            yield sites
 
 
 @torch.no_grad()
@@ -193,17 +199,20 @@ def dead_units(model: nn.Module, data, batch_size: int = 1000, max_examples: int
     """Per activation layer: dead units (output 0 on every input), saturation, sparsity, mean and largest output.
 
     data is a Dataset (its training inputs are used) or an (x, y) pair; at most max_examples inputs are used.
+    One row per activation call site (a module used twice gets "name (call 1)", "name (call 2)"). The model
+    is measured in eval mode and left as found; in-place activations are measured like out-of-place ones.
     """
     import pandas as pd
 
     modules = dict(activation_modules(model))
     if not modules:
         raise ValueError("dead_units: the model has no activation modules")
-    alive, saturated, total, sums, count, zeros, peak = {}, {}, {}, {}, {}, {}, {}
+    alive, saturated, total, sums, count, zeros, peak, kind = {}, {}, {}, {}, {}, {}, {}, {}
     for batch in _activation_batches(model, data, batch_size, max_examples):
-        for name, (z, a) in batch.items():
+        for name, (module_name, z, a) in batch.items():
+            kind[name] = type(modules[module_name]).__name__
             alive[name] = alive.get(name, False) | _active_units(a)
-            flat = _slope(modules[name], z) < SATURATION_SLOPE
+            flat = _slope(modules[module_name], z) < SATURATION_SLOPE
             saturated[name] = saturated.get(name, 0) + flat.sum().item()
             total[name] = total.get(name, 0) + flat.numel()
             sums[name] = sums.get(name, 0.0) + a.sum().item()
@@ -211,9 +220,9 @@ def dead_units(model: nn.Module, data, batch_size: int = 1000, max_examples: int
             peak[name] = max(peak.get(name, float("-inf")), a.max().item())
             count[name] = count.get(name, 0) + a.numel()
     rows = []
-    for name in modules:
+    for name in alive:
         dead = ~alive[name]
-        rows.append({"layer": name, "activation": type(modules[name]).__name__, "units": dead.numel(),
+        rows.append({"layer": name, "activation": kind[name], "units": dead.numel(),
                      "dead": int(dead.sum()), "dead_fraction": dead.float().mean().item(),
                      "saturated_fraction": saturated[name] / total[name], "zero_fraction": zeros[name] / count[name],
                      "mean_activation": sums[name] / count[name], "max_activation": peak[name]})
@@ -225,7 +234,7 @@ def dead_masks(model: nn.Module, data, batch_size: int = 1000, max_examples: int
     """Per activation layer, a boolean mask of the units that output 0 on every input of data."""
     alive: dict[str, torch.Tensor] = {}
     for batch in _activation_batches(model, data, batch_size, max_examples):
-        for name, (_, a) in batch.items():
+        for name, (_, _, a) in batch.items():
             alive[name] = alive.get(name, False) | _active_units(a)
     return {name: ~mask for name, mask in alive.items()}
 
