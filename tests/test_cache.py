@@ -46,7 +46,8 @@ def test_code_digest_follows_code_closures_and_globals():
     assert code_digest(lambda x: x * 3.0) != code_digest(lambda x: x * 2.0)
     scale = 3.0  # noqa: F841 - the closure now holds 3.0
     assert code_digest(f) != code_digest(lambda x: x * 2.0)
-    assert code_digest(nn.Sequential(nn.Linear(2, 2), nn.ReLU())) != code_digest(nn.Sequential(nn.Linear(2, 2), nn.Tanh()))
+    relu, tanh = nn.Sequential(nn.Linear(2, 2), nn.ReLU()), nn.Sequential(nn.Linear(2, 2), nn.Tanh())
+    assert code_digest(relu) != code_digest(tanh)
 
     class Scaled(nn.Module):
         def __init__(self, k):

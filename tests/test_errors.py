@@ -77,7 +77,7 @@ def test_library_code_has_no_bare_assert():
         asserts = [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Assert)]
         raises = [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Raise) and node.exc is not None
                   and getattr(getattr(node.exc, "func", node.exc), "id", "") == "AssertionError"]
-        assert not asserts and not raises, f"{path.name}: assert statements or bare AssertionError at {asserts + raises}"
+        assert not asserts and not raises, f"{path.name}: assert or bare AssertionError at lines {asserts + raises}"
 
 
 @pytest.mark.parametrize("call, message", [

@@ -12,7 +12,9 @@ def check_number(name: str, value, low: float = -math.inf, high: float = math.in
     reads e.g. "lr must be a finite number in (0, inf), got -1".
     """
     kind = "an integer" if integer else "a finite number"
-    brackets = ("(" if low_open or low == -math.inf else "[") + f"{low:g}, {high:g}" + (")" if high_open or high == math.inf else "]")
+    opening = "(" if low_open or low == -math.inf else "["
+    closing = ")" if high_open or high == math.inf else "]"
+    brackets = f"{opening}{low:g}, {high:g}{closing}"
     message = f"{name} must be {kind} in {brackets}, got {value!r}"
     allowed = int if integer else (int, float)
     if isinstance(value, bool) or not isinstance(value, allowed) or not math.isfinite(value):

@@ -79,14 +79,16 @@ def check_gradient(activation, derivative=None, points: int = 64, seed: int = 0,
     try:
         torch.autograd.gradcheck(fn, (x,), eps=1e-6, atol=1e-5)
     except RuntimeError as exc:
-        raise GradientCheckFailed(f"gradcheck failed: the backward pass does not match finite differences.\n{exc}") from None
+        raise GradientCheckFailed("gradcheck failed: the backward pass does not match finite differences.\n"
+                                  f"{exc}") from None
     if derivative is not None:
         (grad,) = torch.autograd.grad(fn(x).sum(), x)
         expected = derivative(x.detach(), **params)
         if not torch.allclose(grad, expected, atol=1e-7, rtol=1e-5):
             worst = (grad - expected).abs().argmax()
             raise GradientCheckFailed(f"analytic derivative disagrees with autograd: at x={x[worst].item():.4f} "
-                                      f"autograd gives {grad[worst].item():.6g}, the derivative {expected[worst].item():.6g}")
+                                      f"autograd gives {grad[worst].item():.6g}, "
+                                      f"the derivative {expected[worst].item():.6g}")
     return True
 
 

@@ -14,7 +14,8 @@ from torch import nn
 
 # Every source file of the package, read once at import: the code that is running (a cache key must change
 # with the code even when the version number does not).
-LIBRARY_DIGEST = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(Path(__file__).parent.glob("*.py")))).hexdigest()[:16]
+_SOURCES = sorted(Path(__file__).parent.glob("*.py"))
+LIBRARY_DIGEST = hashlib.sha256(b"".join(p.name.encode() + p.read_bytes() for p in _SOURCES)).hexdigest()[:16]
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 _MAX_DEPTH = 12
 
@@ -65,7 +66,11 @@ def _feed(h, value, seen: set, depth: int = 0) -> None:
         _feed_module(h, value, seen, depth)
     else:  # builtins (torch.relu), other objects: their type and repr (memory addresses removed)
         _feed(h, type(value), seen, depth + 1)
-        h.update(_ADDRESS.sub("", repr(value)).encode())
+        try:
+            text = repr(value)
+        except Exception:  # noqa: BLE001 - an object whose repr fails is identified by its type alone
+            text = "<no repr>"
+        h.update(_ADDRESS.sub("", text).encode())
 
 
 def _feed_code(h, code: types.CodeType, seen: set, depth: int) -> None:

@@ -149,7 +149,8 @@ def cache_key(model: nn.Module, data: Dataset, config: dict, callbacks) -> dict:
     return {**config, "version": __version__, "library": LIBRARY_DIGEST, "torch": torch.__version__,
             "cpu_capability": torch.backends.cpu.get_cpu_capability(), "threads": torch.get_num_threads(),
             "default_dtype": str(torch.get_default_dtype()), "architecture": repr(model), "init": _state_digest(model),
-            "code": code_digest(model), "data": data.fingerprint(), "callbacks": [(cb.key(), code_digest(type(cb))) for cb in callbacks],
+            "code": code_digest(model), "data": data.fingerprint(),
+            "callbacks": [(cb.key(), code_digest(type(cb))) for cb in callbacks],
             "rng": code_digest(torch.get_rng_state())}  # dropout, RReLU and the like draw from the global generator
 
 
