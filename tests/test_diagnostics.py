@@ -1,5 +1,6 @@
 """The instruments must not lie: forced-dead layers read dead, vanishing gradients read vanishing."""
 import copy
+import math
 
 import pytest
 import torch
@@ -225,3 +226,23 @@ def test_a_module_called_twice_is_measured_at_each_call():
     assert got.reset_index(drop=True).equals(want.reset_index(drop=True))
     masks = actlab.dead_masks(shared, data)
     assert torch.equal(masks["relu (call 2)"], actlab.dead_masks(separate, data)["relu2"])
+
+
+def test_a_diverged_network_reads_nan_not_a_number(images):
+    """NaN inputs to a layer: its largest output and saturated fraction are NaN, never -inf or a fraction."""
+    torch.manual_seed(0)
+    net = actlab.LeNet("elu")
+    with torch.no_grad():
+        net.fc1.weight.fill_(float("nan"))
+    row = actlab.dead_units(net, images).loc["act3"]
+    assert math.isnan(row.max_activation) and math.isnan(row.saturated_fraction)
+    healthy = actlab.dead_units(net, images).loc["act1"]
+    assert math.isfinite(healthy.max_activation) and 0 <= healthy.saturated_fraction <= 1
+
+
+def test_parameter_free_models_are_measured():
+    model = nn.Sequential(nn.ReLU())
+    report = actlab.dead_units(model, (torch.tensor([[1.0, -1.0]]), torch.tensor([0])))
+    assert report.loc["0", "dead"] == 1 and report.loc["0", "units"] == 2
+    actlab.swap_activation(model, "tanh")
+    assert isinstance(model[0], nn.Tanh)

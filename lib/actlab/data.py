@@ -170,7 +170,7 @@ def _primitive(kind: str, u: torch.Tensor, v: torch.Tensor, a, b, c, d=None) -> 
         vv = (v - b) * (1 if c > 0 else -1)
         inside = torch.minimum(vv + size / 2, size / 2 - vv - 2 * (u - a).abs())
         return torch.clamp(inside / edge, 0, 1)
-    raise ValueError(kind)
+    raise ValueError(f"unknown primitive {kind!r}; known: ellipse, box, tri")
 
 
 def _render(labels: torch.Tensor, gen: torch.Generator) -> torch.Tensor:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from contextlib import contextmanager
 
 import numpy as np
@@ -13,7 +14,7 @@ from torch.nn import functional as F
 from .checks import check_choice, check_number
 from .data import Dataset
 from .models import MLP, activation_modules, recommended_init
-from .training import Callback, code_digest, preserved_state
+from .training import Callback, code_digest, model_device, preserved_state
 
 SATURATION_SLOPE = 0.01  # a unit is saturated on an input when |f'(z)| is below this fraction of 1
 
@@ -42,7 +43,7 @@ def grad_norms(model: nn.Module, data, batch_size: int = 256) -> dict[str, float
     The model runs in the mode it is in; it is left as found (modes, BatchNorm statistics, gradients, flags).
     """
     check_number("batch_size", batch_size, 1, integer=True)
-    x, y = inputs_of(data, next(model.parameters()).device)
+    x, y = inputs_of(data, model_device(model))
     with preserved_state(model):
         model.zero_grad(set_to_none=True)
         F.cross_entropy(model(x[:batch_size]), y[:batch_size]).backward()
@@ -180,7 +181,7 @@ def _activation_batches(model: nn.Module, data, batch_size: int, max_examples: i
     forward pass (torchvision's BasicBlock calls one in-place ReLU twice); modules never called are left out."""
     check_number("batch_size", batch_size, 1, integer=True)
     check_number("max_examples", max_examples, 1, integer=True)
-    x, _ = inputs_of(data, next(model.parameters()).device)
+    x, _ = inputs_of(data, model_device(model))
     x = x[:max_examples]
     with preserved_state(model), capture_activations(model) as captured:
         model.eval()
@@ -207,24 +208,27 @@ def dead_units(model: nn.Module, data, batch_size: int = 1000, max_examples: int
     modules = dict(activation_modules(model))
     if not modules:
         raise ValueError("dead_units: the model has no activation modules")
-    alive, saturated, total, sums, count, zeros, peak, kind = {}, {}, {}, {}, {}, {}, {}, {}
+    alive, saturated, undefined, total, sums, count, zeros, peak, kind = {}, {}, {}, {}, {}, {}, {}, {}, {}
     for batch in _activation_batches(model, data, batch_size, max_examples):
         for name, (module_name, z, a) in batch.items():
             kind[name] = type(modules[module_name]).__name__
             alive[name] = alive.get(name, False) | _active_units(a)
-            flat = _slope(modules[module_name], z) < SATURATION_SLOPE
+            slope = _slope(modules[module_name], z)
+            flat = slope < SATURATION_SLOPE
             saturated[name] = saturated.get(name, 0) + flat.sum().item()
+            undefined[name] = undefined.get(name, 0) + slope.isnan().sum().item()  # NaN is not "not saturated"
             total[name] = total.get(name, 0) + flat.numel()
             sums[name] = sums.get(name, 0.0) + a.sum().item()
             zeros[name] = zeros.get(name, 0) + (a == 0).sum().item()
-            peak[name] = max(peak.get(name, float("-inf")), a.max().item())
+            peak[name] = max(peak.get(name, -math.inf), a.max().item(), key=lambda v: math.inf if math.isnan(v) else v)
             count[name] = count.get(name, 0) + a.numel()
     rows = []
     for name in alive:
         dead = ~alive[name]
         rows.append({"layer": name, "activation": kind[name], "units": dead.numel(),
                      "dead": int(dead.sum()), "dead_fraction": dead.float().mean().item(),
-                     "saturated_fraction": saturated[name] / total[name], "zero_fraction": zeros[name] / count[name],
+                     "saturated_fraction": math.nan if undefined[name] else saturated[name] / total[name],
+                     "zero_fraction": zeros[name] / count[name],
                      "mean_activation": sums[name] / count[name], "max_activation": peak[name]})
     return pd.DataFrame(rows).set_index("layer")
 

@@ -9,7 +9,7 @@ from torch import nn
 
 from .checks import check_choice, check_number
 from .registry import Activation, activation_names, get_activation, spec
-from .training import preserved_state
+from .training import model_device, preserved_state
 
 INITS = ("default", "kaiming", "xavier", "lecun", "small", "large")
 
@@ -152,7 +152,7 @@ def swap_activation(model: nn.Module, name: str, **params) -> nn.Module:
     found = activation_modules(model)
     if not found:
         raise ValueError("swap_activation: the model has no activation modules to swap")
-    device = next(model.parameters()).device
+    device = model_device(model)
     for qualified, _ in found:
         parent_name, _, child = qualified.rpartition(".")
         parent = model.get_submodule(parent_name) if parent_name else model

@@ -202,9 +202,16 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
     return loss_sum / len(x), correct / len(x)
 
 
+def model_device(model: nn.Module) -> torch.device:
+    """The device of a model's first parameter or buffer (CPU for a model with neither)."""
+    for tensor in (*model.parameters(), *model.buffers()):
+        return tensor.device
+    return torch.device("cpu")
+
+
 def accuracy(model: nn.Module, data: Dataset, split: str = "test") -> float:
     """Accuracy of model on a Dataset's test (or train) split, normalised as in training."""
-    device = next(model.parameters()).device
+    device = model_device(model)
     return evaluate(model, data.inputs(split, device), data.labels(split, device))[1]
 
 
