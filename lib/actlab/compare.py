@@ -92,8 +92,11 @@ class Comparison:
         return fig
 
 
-def _params_by_name(params: dict | None, names: list[str]) -> dict[str, dict]:
-    """params keyed by canonical activation name; any spelling spec() accepts works, other keys raise ValueError."""
+def _params_by_name(params: dict | None, names: list[str], check_values: bool) -> dict[str, dict]:
+    """params keyed by canonical activation name; any spelling spec() accepts works, other keys raise ValueError.
+
+    With check_values, each dict must hold valid parameters of its activation (what the default models pass on).
+    """
     out: dict[str, dict] = {}
     for key, values in (params or {}).items():
         try:
@@ -107,7 +110,8 @@ def _params_by_name(params: dict | None, names: list[str]) -> dict[str, dict]:
             raise ValueError(f"params gives {name!r} twice (key {key!r} is another spelling of it)")
         if not isinstance(values, dict):
             raise ValueError(f"params[{key!r}] must be a dict of parameter values, got {values!r}")
-        spec(name).resolve(**values)  # unknown parameters or values out of range: an error naming them, now
+        if check_values:
+            spec(name).resolve(**values)  # unknown parameters or values out of range: an error naming them, now
         out[name] = values
     return out
 
@@ -125,7 +129,7 @@ def compare(activations, data: Dataset, seeds=(0,), model: Callable | None = Non
     seeds = list(seeds)
     if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
         raise ValueError(f"seeds must be a non-empty list of integers, got {seeds!r}")
-    params = _params_by_name(params, names)
+    params = _params_by_name(params, names, check_values=model is None)
     make = model or default_model(data)
     histories, models = {}, {}
     runs = [(name, seed) for name in names for seed in seeds]
