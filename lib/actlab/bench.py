@@ -224,6 +224,8 @@ def bench_kernels(n: int = 2000, epochs: int = 2, rounds: int = 3, variants: dic
                 together = max(a.seconds(), b.seconds())
                 alone[name] += sequential
                 ratios[name].append(together / sum(sequential))
+                print(f"  round {len(ratios[name])}, {name}: alone {sequential[0]:.2f} s and {sequential[1]:.2f} s, "
+                      f"together {together:.2f} s (ratio {ratios[name][-1]:.2f})", flush=True)
     finally:
         for pair in kernels.values():
             for kernel in pair:
