@@ -268,8 +268,11 @@ def train(model: nn.Module, data: Dataset, epochs: int = 3, lr: float = 0.01, op
           callbacks=(), progress: bool = True, cache: bool = False, channels_last: bool | None = None) -> History:
     """Train model on data with cross-entropy; return its History (cached on disk when cache=True).
 
-    A loss that turns NaN or infinite stops the run (status 'diverged'); Ctrl-C or a kernel
-    interrupt stops it too (status 'interrupted'). Either way the history so far is returned.
+    A loss that turns NaN or infinite stops the run (status 'diverged'; an epoch with no finished step records
+    NaN); Ctrl-C or a kernel interrupt stops it too (status 'interrupted', never cached). Either way the history
+    so far is returned. The cache key (see cache_key) covers the settings, the model's code and initial weights,
+    the activation functions' code, the library's and torch's code, the data as it is now, the global random
+    state and the callbacks; it is computed only when cache=True. Callbacks without key() make cache=True raise.
     """
     check_number("epochs", epochs, 0, integer=True)
     check_number("lr", lr, 0, low_open=True)
