@@ -32,8 +32,11 @@ $(STAMP): pyproject.toml tools/torch_source.py
 	$(BIN)/python -m pip install --quiet $(PIP_FLAGS) -e '.[$(EXTRAS)]'
 	@touch $(STAMP)
 
+# Kernels inherit the server's environment. PyTorch's OpenMP threads otherwise spin-wait for cores, so two notebooks
+# training at once each ran ~10x slower than alone; PASSIVE makes idle threads sleep (`make bench` measures it:
+# the "kernels" case). It must be set before torch is imported, hence here and not in the library.
 lab: install
-	$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(PORT) $(ROOT_FLAG) --ServerApp.root_dir=notebooks
+	OMP_WAIT_POLICY=$${OMP_WAIT_POLICY:-PASSIVE} $(BIN)/jupyter lab --ip=127.0.0.1 --port=$(PORT) $(ROOT_FLAG) --ServerApp.root_dir=notebooks
 
 # The notebooks' default run saves its outputs (build/executed, keyed by notebook, library source and data), and
 # the site is built from those: the course is executed once for both.

@@ -43,9 +43,9 @@ def test_cifar_like_cache_is_used_and_verified(tmp_path):
 
 
 def test_cifar_like_bad_arguments():
-    for kwargs, message in (({"n_train": 0}, "n_train must be a positive integer"),
-                            ({"n_test": 2.5}, "n_test must be a positive integer"),
-                            ({"seed": -1}, "seed must be a non-negative integer")):
+    for kwargs, message in (({"n_train": 0}, r"n_train must be an integer in \[1, inf\), got 0"),
+                            ({"n_test": 2.5}, r"n_test must be an integer in \[1, inf\), got 2.5"),
+                            ({"seed": -1}, r"seed must be an integer in \[0, inf\), got -1")):
         with pytest.raises(ValueError, match=message):
             actlab.cifar_like(**kwargs)
 
@@ -111,7 +111,7 @@ def test_toy_2d(kind):
 def test_toy_2d_bad_arguments():
     with pytest.raises(ValueError, match="unknown toy_2d kind 'spiral'.*'spirals'"):
         actlab.toy_2d("spiral")
-    with pytest.raises(ValueError, match="n must be an integer >= 8"):
+    with pytest.raises(ValueError, match=r"n must be an integer in \[8, inf\)"):
         actlab.toy_2d("xor", n=3)
 
 
@@ -123,5 +123,32 @@ def test_inputs_are_standardised_with_training_statistics():
     torch.testing.assert_close(x.std((0, 2, 3)), torch.ones(3), atol=1e-3, rtol=0)
     assert d.inputs("test", channels_last=True).is_contiguous(memory_format=torch.channels_last)
     assert torch.equal(d.labels("test"), d.y_test)
-    with pytest.raises(ValueError, match="split must be 'train' or 'test'"):
+    with pytest.raises(ValueError, match="split must be one of 'train', 'test', got"):
         d.inputs("validation")
+
+
+def test_fingerprint_and_statistics_follow_the_data():
+    d = actlab.toy_2d("xor", n=400)
+    first = d.fingerprint()
+    assert d.fingerprint() == first == actlab.toy_2d("xor", n=400).fingerprint()
+    d.y_train = 1 - d.y_train  # a new tensor
+    assert d.fingerprint() != first
+    part = d.subset(100, 50)
+    before, part_before = d.fingerprint(), part.fingerprint()
+    d.x_train.mul_(2)  # in place: the subset's view shares the change
+    assert d.fingerprint() != before and part.fingerprint() != part_before
+    mean, std = d.channel_stats()
+    assert torch.allclose(mean, d.x_train.mean(0)) and torch.allclose(std, d.x_train.std(0))
+    assert torch.allclose(d.inputs("train").mean(0), torch.zeros(2), atol=1e-5)
+
+
+def test_cifar_like_cache_file_names_the_generator_code(tmp_path, monkeypatch):
+    import actlab.data as data_module
+
+    actlab.cifar_like(50, 10, seed=0, root=tmp_path)
+    (path,) = tmp_path.glob("cifar_like-*.npz")
+    assert data_module.generator_digest() in path.name
+    monkeypatch.setitem(data_module.SHAPES, "cat", [("ellipse", 0, 0, 0.2, 0.2)])  # the generator changed
+    assert data_module.generator_digest() not in path.name
+    actlab.cifar_like(50, 10, seed=0, root=tmp_path)
+    assert len(list(tmp_path.glob("cifar_like-*.npz"))) == 2

@@ -85,6 +85,9 @@ def test_divergence_stops_and_keeps_history(images):
 
 def test_interrupt_keeps_history(images):
     class Interrupt(Callback):
+        def key(self):
+            return "Interrupt at step 25"  # it records nothing: the run may be cached
+
         def on_after_backward(self, model, step):
             if step == 25:
                 raise KeyboardInterrupt
@@ -163,3 +166,62 @@ def test_callbacks_get_the_optimizer_before_the_first_step():
     actlab.train(actlab.MLP(1, 4), actlab.toy_2d("xor", n=64), epochs=1, lr=0.1, batch_size=16, callbacks=[HalveLR()],
                  progress=False)
     assert seen == [0.1, 0.05, 0.025]
+
+
+def test_an_epoch_whose_first_step_is_nan_records_nan_not_zero():
+    torch.manual_seed(0)
+    with pytest.warns(UserWarning, match="loss became nan"):
+        h = actlab.train(actlab.MLP(2, 64), actlab.toy_2d("xor", n=200), epochs=5, lr=1e4, momentum=0.0,
+                         batch_size=1000, progress=False)
+    assert h.status == "diverged"
+    last = h.epochs[-1]
+    assert math.isnan(last["train_loss"]) and math.isnan(last["train_acc"])
+    assert all(r["train_loss"] != 0.0 and r["train_acc"] != 0.0 for r in h.epochs)
+
+
+def test_evaluate_of_a_model_with_nan_outputs_is_nan():
+    net = actlab.MLP(1, 4)
+    with torch.no_grad():
+        net.out.weight.fill_(float("nan"))
+    data = actlab.toy_2d("xor", n=64)
+    loss, acc = actlab.evaluate(net, data.inputs("test"), data.labels("test"))
+    assert math.isnan(loss) and math.isnan(acc)  # argmax of NaN logits would read as class 0, "accuracy 0.5"
+
+
+def test_compare_params_accept_any_spelling_and_refuse_unknown_keys():
+    data = actlab.toy_2d("xor", n=64)
+    for key in ("LeakyReLU", "leaky-relu", "Leaky ReLU", "leaky_relu"):
+        result = actlab.compare(["LeakyReLU"], data, params={key: {"alpha": 0.5}}, epochs=1, progress=False)
+        (net,) = result.models.values()
+        assert [m.negative_slope for _, m in actlab.activation_modules(net)] == [0.5] * 4
+    with pytest.raises(ValueError, match="params key 'tanh'.*not among the activations compared"):
+        actlab.compare(["relu"], data, params={"tanh": {}}, epochs=1, progress=False)
+    with pytest.raises(ValueError, match="params key 'leaky_rellu' is not an activation"):
+        actlab.compare(["leaky_relu"], data, params={"leaky_rellu": {"alpha": 0.5}}, epochs=1, progress=False)
+    with pytest.raises(ValueError, match="unknown parameter"):
+        actlab.compare(["leaky_relu"], data, params={"leaky_relu": {"slope": 0.5}}, epochs=1, progress=False)
+
+
+def test_compare_shows_overall_progress(monkeypatch):
+    descriptions = []
+    original = actlab.compare.__globals__["tqdm"]
+
+    class Recording(original):
+        def set_description(self, desc=None, refresh=True):
+            descriptions.append(desc)
+            super().set_description(desc, refresh)
+
+    monkeypatch.setitem(actlab.compare.__globals__, "tqdm", Recording)
+    actlab.compare(["relu", "tanh"], actlab.toy_2d("xor", n=64), seeds=[0, 1], epochs=1)
+    assert descriptions == ["run 1 of 4: relu, seed 0", "run 2 of 4: relu, seed 1", "run 3 of 4: tanh, seed 0",
+                            "run 4 of 4: tanh, seed 1"]
+
+
+def test_comparison_plot_shares_whole_epoch_ticks():
+    result = actlab.compare(["relu", "tanh"], actlab.toy_2d("xor", n=64), epochs=3, progress=False)
+    fig = result.plot()
+    limits = {ax.get_xlim() for ax in fig.axes}
+    assert len(limits) == 1 and limits.pop()[0] < 0  # test accuracy starts at epoch 0, training loss at 1
+    for ax in fig.axes:
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert ticks and all(float(t).is_integer() for t in ticks)

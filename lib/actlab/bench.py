@@ -1,10 +1,12 @@
 """Speed measurements behind `make bench`: every speed is a ratio of two things timed in this one run.
 
-    python -m actlab.bench [explorer] [train] [data] [monitor]
+    python -m actlab.bench [explorer] [train] [data] [monitor] [kernels]
 """
 from __future__ import annotations
 
 import math
+import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -145,7 +147,106 @@ def bench_monitor(n: int = 10000, epochs: int = 1, repeats: int = 3) -> dict:
     return seconds
 
 
-BENCHES = {"explorer": bench_explorer, "train": bench_train, "data": bench_data, "monitor": bench_monitor}
+# OpenMP settings that decide how idle worker threads wait; a worker process starts with exactly one variant's.
+THREAD_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME", "OMP_NUM_THREADS")
+# Thread counts change PyTorch's rounding (results would depend on what else runs), so the fix is a wait policy;
+# "half the cores each" is shown for comparison only.
+KERNEL_VARIANTS = {
+    "default (spin, then sleep)": {},
+    "OMP_WAIT_POLICY=PASSIVE (make lab)": {"OMP_WAIT_POLICY": "PASSIVE"},
+    "GOMP_SPINCOUNT=1000": {"GOMP_SPINCOUNT": "1000"},
+    "GOMP_SPINCOUNT=10000": {"GOMP_SPINCOUNT": "10000"},
+    "half the cores each": {"OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 2) // 2))},
+}
+WORKER = """
+import sys, time, torch, actlab
+data = actlab.cifar_like({n}, 500, seed=0, cache=False)
+def run():
+    torch.manual_seed(0)
+    start = time.perf_counter()
+    actlab.train(actlab.LeNet("relu"), data, epochs={epochs}, progress=False)
+    return time.perf_counter() - start
+run()  # warm-up
+print("ready", flush=True)
+for line in sys.stdin:
+    print(run(), flush=True)
+"""
+
+
+class _Kernel:
+    """A Python process standing in for a notebook kernel: trains a LeNet each time it is told to."""
+
+    def __init__(self, settings: dict, n: int, epochs: int):
+        env = {k: v for k, v in os.environ.items() if k not in THREAD_VARIABLES}
+        self.process = subprocess.Popen([sys.executable, "-c", WORKER.format(n=n, epochs=epochs)], text=True,
+                                        env={**env, **settings}, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+
+    def ready(self) -> None:
+        line = self.process.stdout.readline()
+        if line.strip() != "ready":
+            raise RuntimeError(f"a kernel process failed to start (said {line!r}; exit code {self.process.poll()})")
+
+    def go(self) -> None:
+        self.process.stdin.write("go\n")
+        self.process.stdin.flush()
+
+    def seconds(self) -> float:
+        return float(self.process.stdout.readline())
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait(timeout=60)
+
+
+def bench_kernels(n: int = 2000, epochs: int = 2, rounds: int = 3, variants: dict | None = None) -> dict:
+    """Two kernels training at once against one after the other, per OpenMP thread setting (interleaved rounds).
+
+    Each variant gets two worker processes (two 'kernels'); each round times A alone, B alone, then A and B
+    started together. Ratio = (the later of the two together) / (A alone + B alone): 1 is as good as taking
+    turns. Single-run cost = a variant's alone time / the default's alone time.
+    """
+    variants = variants or KERNEL_VARIANTS
+    kernels = {name: [_Kernel(settings, n, epochs) for _ in range(2)] for name, settings in variants.items()}
+    alone: dict[str, list[float]] = {name: [] for name in variants}
+    ratios: dict[str, list[float]] = {name: [] for name in variants}
+    try:
+        for pair in kernels.values():
+            for kernel in pair:
+                kernel.ready()
+        for _ in range(rounds):
+            for name, (a, b) in kernels.items():
+                sequential = []
+                for kernel in (a, b):
+                    kernel.go()
+                    sequential.append(kernel.seconds())
+                a.go()
+                b.go()
+                together = max(a.seconds(), b.seconds())
+                alone[name] += sequential
+                ratios[name].append(together / sum(sequential))
+                print(f"  round {len(ratios[name])}, {name}: alone {sequential[0]:.2f} s and {sequential[1]:.2f} s, "
+                      f"together {together:.2f} s (ratio {ratios[name][-1]:.2f})", flush=True)
+    finally:
+        for pair in kernels.values():
+            for kernel in pair:
+                kernel.close()
+    base = float(np.median(alone[next(iter(variants))]))
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"two kernels at once: LeNet, {epochs} epochs of {n} images per run, {rounds} interleaved rounds, "
+          f"{os.cpu_count()} CPUs, load average {load:.1f} at the end")
+    result = {}
+    for name in variants:
+        one = float(np.median(alone[name]))
+        r = ratios[name]
+        result[name] = {"alone_s": one, "single_cost": one / base, "ratio": float(np.median(r)),
+                        "ratio_min": min(r), "ratio_max": max(r)}
+        print(f"  {name:36s} one run alone {one:6.2f} s ({one / base:.3f}x of default); two at once / one after "
+              f"the other: {np.median(r):.2f}x (min {min(r):.2f}, max {max(r):.2f})")
+    return result
+
+
+BENCHES = {"explorer": bench_explorer, "train": bench_train, "data": bench_data, "monitor": bench_monitor,
+           "kernels": bench_kernels}
 
 
 def main(argv: list[str]) -> None:

@@ -1,6 +1,7 @@
 """Your own activations: infer their properties, check their gradients, and register them with the course."""
 from __future__ import annotations
 
+import copy
 import functools
 import math
 from typing import Callable
@@ -75,33 +76,47 @@ def infer_properties(forward, derivative, **params) -> dict:
     }
 
 
+class GradientCheckFailed(AssertionError):
+    """An activation's backward pass, or its analytic derivative, disagrees with finite differences."""
+
+
 def check_gradient(activation, derivative=None, points: int = 64, seed: int = 0, **params) -> bool:
     """torch.autograd.gradcheck of an activation (name, module or function) in float64; also against derivative if given.
 
-    Points are random in [-5, 5], kept away from 0 where kinks usually sit. Raises with a clear message on failure.
+    Points are random in [-5, 5], kept away from 0 where kinks usually sit. A module is checked as a float64 copy
+    in eval mode (the caller's module is not changed; nn.RReLU is random only in training mode). Raises
+    GradientCheckFailed (an AssertionError) with the worst point on failure, ValueError for a function that
+    gives different outputs on the same input (a stochastic one cannot be checked by finite differences).
     """
     if isinstance(activation, str):
         s = spec(activation)
         params = s.resolve(**params)
         fn, derivative = (lambda x: s.forward(x, **params)), (derivative or s.derivative)
     elif isinstance(activation, nn.Module):
-        fn = activation.double()
+        fn = copy.deepcopy(activation).double().eval()
     else:
         fn = lambda x: activation(x, **params)  # noqa: E731
     gen = torch.Generator().manual_seed(seed)
     x = torch.rand(points, generator=gen, dtype=torch.float64) * 10 - 5
     x = torch.where(x.abs() < 0.05, x + 0.1, x).requires_grad_(True)
+    with torch.no_grad():
+        first, second = fn(x.detach().clone()), fn(x.detach().clone())
+    if not torch.equal(first.isnan(), second.isnan()) or not torch.equal(first.nan_to_num(), second.nan_to_num()):
+        raise ValueError(f"check_gradient: {activation!r} gives different outputs for the same input (it is "
+                         "stochastic, e.g. a module in training mode); check a deterministic version")
     try:
         torch.autograd.gradcheck(fn, (x,), eps=1e-6, atol=1e-5)
     except RuntimeError as exc:
-        raise AssertionError(f"gradcheck failed: the backward pass does not match finite differences.\n{exc}") from None
+        raise GradientCheckFailed("gradcheck failed: the backward pass does not match finite differences.\n"
+                                  f"{exc}") from None
     if derivative is not None:
         (grad,) = torch.autograd.grad(fn(x).sum(), x)
         expected = derivative(x.detach(), **params)
         if not torch.allclose(grad, expected, atol=1e-7, rtol=1e-5):
             worst = (grad - expected).abs().argmax()
-            raise AssertionError(f"analytic derivative disagrees with autograd: at x={x[worst].item():.4f} "
-                                 f"autograd gives {grad[worst].item():.6g}, the derivative {expected[worst].item():.6g}")
+            raise GradientCheckFailed(f"analytic derivative disagrees with autograd: at x={x[worst].item():.4f} "
+                                      f"autograd gives {grad[worst].item():.6g}, "
+                                      f"the derivative {expected[worst].item():.6g}")
     return True
 
 

@@ -15,6 +15,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from .checks import check_choice, check_number
+
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 GENERATOR_VERSION = 1
 RENDER_CHUNK = 1000  # images per rendering pass: small enough to stay in the CPU cache (4x faster than 10k)
@@ -47,7 +49,7 @@ class Dataset:
     y_test: torch.Tensor
     classes: tuple[str, ...]
     source: str
-    _memo: dict = field(default_factory=dict, init=False, repr=False, compare=False)  # fingerprint and stats
+    _memo: dict = field(default_factory=dict, init=False, repr=False, compare=False)  # fingerprint and stats, see _memoised
 
     def __post_init__(self):
         for split in ("train", "test"):
@@ -71,27 +73,39 @@ class Dataset:
         return Dataset(self.x_train[:n_train], self.y_train[:n_train], self.x_test[:n_test], self.y_test[:n_test],
                        self.classes, f"{self.source} (subset {n_train}/{n_test})")
 
+    def _memoised(self, name: str, compute):
+        """compute() once while the four tensors are the same objects, unchanged in place (torch's version counter)."""
+        tensors = (self.x_train, self.y_train, self.x_test, self.y_test)
+        versions = tuple(t._version for t in tensors)
+        entry = self._memo.get(name)
+        if entry is None or entry[1] != versions or any(a is not b for a, b in zip(entry[0], tensors)):
+            entry = (tensors, versions, compute())
+            self._memo[name] = entry
+        return entry[2]
+
     def fingerprint(self) -> str:
-        """A short hash of the contents, used in cache keys (computed once)."""
-        if "fingerprint" not in self._memo:
+        """A short hash of the contents (dtypes, shapes, values), used in cache keys; follows any change to the data."""
+        def compute():
             digest = hashlib.sha256()
             for t in (self.x_train, self.y_train, self.x_test, self.y_test):
-                digest.update(t.contiguous().numpy().tobytes())
-            self._memo["fingerprint"] = digest.hexdigest()[:16]
-        return self._memo["fingerprint"]
+                digest.update(f"{t.dtype}{tuple(t.shape)}".encode())
+                digest.update(t.detach().cpu().contiguous().numpy().tobytes())
+            return digest.hexdigest()[:16]
+
+        return self._memoised("fingerprint", compute)
 
     def channel_stats(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-channel (or per-feature) mean and standard deviation of the training inputs (computed once)."""
-        if "stats" not in self._memo:
+        """Per-channel (or per-feature) mean and standard deviation of the training inputs (follows the data)."""
+        def compute():
             x = self.x_train.float()
             dims = [0, 2, 3] if x.dim() == 4 else [0]
-            self._memo["stats"] = (x.mean(dims), x.std(dims).clamp_min(1e-6))
-        return self._memo["stats"]
+            return x.mean(dims), x.std(dims).clamp_min(1e-6)
+
+        return self._memoised("stats", compute)
 
     def inputs(self, split: str = "train", device=None, channels_last: bool = False) -> torch.Tensor:
         """A split's inputs as float32, standardised with the training statistics, on device."""
-        if split not in ("train", "test"):
-            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        check_choice("split", split, ("train", "test"))
         mean, std = self.channel_stats()
         x = self.x_train if split == "train" else self.x_test
         shape = (1, -1, 1, 1) if x.dim() == 4 else (1, -1)
@@ -100,8 +114,7 @@ class Dataset:
 
     def labels(self, split: str = "train", device=None) -> torch.Tensor:
         """A split's labels on device."""
-        if split not in ("train", "test"):
-            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        check_choice("split", split, ("train", "test"))
         return (self.y_train if split == "train" else self.y_test).to(device or "cpu")
 
 
@@ -109,9 +122,7 @@ def _check_count(value, name: str, available: int) -> int:
     """A count between 1 and what is available (None means all)."""
     if value is None:
         return available
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= available:
-        raise ValueError(f"{name} must be an integer in [1, {available}], got {value!r}")
-    return value
+    return check_number(name, value, 1, available, integer=True)
 
 
 # ---------------------------------------------------------------------------
@@ -159,7 +170,7 @@ def _primitive(kind: str, u: torch.Tensor, v: torch.Tensor, a, b, c, d=None) -> 
         vv = (v - b) * (1 if c > 0 else -1)
         inside = torch.minimum(vv + size / 2, size / 2 - vv - 2 * (u - a).abs())
         return torch.clamp(inside / edge, 0, 1)
-    raise ValueError(kind)
+    raise ValueError(f"unknown primitive {kind!r}; known: ellipse, box, tri")
 
 
 def _render(labels: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -258,15 +269,21 @@ def load_arrays(path: Path) -> tuple[dict[str, np.ndarray], dict]:
     return arrays, meta
 
 
+def generator_digest() -> str:
+    """A hash of the generator's code (bytecode, constants, shape tables) and torch's version: names the cache file,
+    so a changed generator or torch never loads images made by another."""
+    from .fingerprint import code_digest
+
+    return code_digest((_generate, torch.__version__))[:10]
+
+
 def cifar_like(n_train: int = 50000, n_test: int = 10000, seed: int = 0, cache: bool = True,
                root: str | Path | None = None) -> Dataset:
     """A procedurally generated CIFAR-style set: 32x32 RGB, 10 classes, deterministic from seed; cached in data/."""
-    for name, value in (("n_train", n_train), ("n_test", n_test)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    path = Path(root or DATA_DIR) / f"cifar_like-v{GENERATOR_VERSION}-s{seed}-{n_train}-{n_test}.npz"
+    check_number("n_train", n_train, 1, integer=True)
+    check_number("n_test", n_test, 1, integer=True)
+    check_number("seed", seed, 0, integer=True)
+    path = Path(root or DATA_DIR) / f"cifar_like-v{GENERATOR_VERSION}-{generator_digest()}-s{seed}-{n_train}-{n_test}.npz"
     if cache and path.exists():
         try:
             arrays, meta = load_arrays(path)
@@ -357,12 +374,9 @@ def toy_2d(kind: str = "xor", n: int = 1000, noise: float = 0.1, seed: int = 0, 
         close = difflib.get_close_matches(str(kind), TOY_KINDS, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise ValueError(f"unknown toy_2d kind {kind!r}; valid kinds: {', '.join(TOY_KINDS)}.{hint}")
-    if isinstance(n, bool) or not isinstance(n, int) or n < 8:
-        raise ValueError(f"n must be an integer >= 8, got {n!r}")
-    if not (isinstance(noise, (int, float)) and 0 <= noise <= 2):
-        raise ValueError(f"noise must be in [0, 2], got {noise!r}")
-    if not 0 < test_fraction < 1:
-        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
+    check_number("n", n, 8, integer=True)
+    check_number("noise", noise, 0, 2)
+    check_number("test_fraction", test_fraction, 0, 1, low_open=True, high_open=True)
     gen = torch.Generator().manual_seed(seed)
     y = torch.randint(0, 2, (n,), generator=gen)
     t = torch.rand(n, generator=gen)

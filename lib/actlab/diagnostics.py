@@ -1,6 +1,8 @@
 """Instruments: gradient norms per layer, dead and saturated units, mean activations; as calls and as training callbacks."""
 from __future__ import annotations
 
+import functools
+import math
 from contextlib import contextmanager
 
 import numpy as np
@@ -9,9 +11,10 @@ from matplotlib.figure import Figure
 from torch import nn
 from torch.nn import functional as F
 
+from .checks import check_choice, check_number
 from .data import Dataset
 from .models import MLP, activation_modules, recommended_init
-from .training import Callback
+from .training import Callback, code_digest, model_device, preserved_state
 
 SATURATION_SLOPE = 0.01  # a unit is saturated on an input when |f'(z)| is below this fraction of 1
 
@@ -35,13 +38,16 @@ def inputs_of(data, device=None, split: str = "train") -> tuple[torch.Tensor, to
 
 
 def grad_norms(model: nn.Module, data, batch_size: int = 256) -> dict[str, float]:
-    """Per-layer weight-gradient norms of the cross-entropy loss on one batch (the first batch_size examples)."""
-    x, y = inputs_of(data, next(model.parameters()).device)
-    model.zero_grad(set_to_none=True)
-    F.cross_entropy(model(x[:batch_size]), y[:batch_size]).backward()
-    norms = layer_grad_norms(model)
-    model.zero_grad(set_to_none=True)
-    return norms
+    """Per-layer weight-gradient norms of the cross-entropy loss on one batch (the first batch_size examples).
+
+    The model runs in the mode it is in; it is left as found (modes, BatchNorm statistics, gradients, flags).
+    """
+    check_number("batch_size", batch_size, 1, integer=True)
+    x, y = inputs_of(data, model_device(model))
+    with preserved_state(model):
+        model.zero_grad(set_to_none=True)
+        F.cross_entropy(model(x[:batch_size]), y[:batch_size]).backward()
+        return layer_grad_norms(model)
 
 
 def init_grad_profiles(activations, data, depth: int = 10, width: int = 64, seed: int = 0) -> dict[str, dict]:
@@ -60,13 +66,25 @@ class GradNormMonitor(Callback):
     """Records every layer's gradient norm at every training step (or every `every` steps)."""
 
     def __init__(self, every: int = 1):
-        if every < 1:
-            raise ValueError(f"every must be >= 1, got {every}")
+        check_number("every", every, 1, integer=True)
         self.every = every
         self.records: list[dict] = []
+        self._run_start = 0
 
     def key(self) -> str:
         return f"GradNormMonitor(every={self.every})"
+
+    def state(self) -> dict:
+        """The records of the last run."""
+        return {"records": self.records[self._run_start:]}
+
+    def load_state(self, state: dict) -> None:
+        """Append a cached run's records, as the run itself would have."""
+        self._run_start = len(self.records)
+        self.records.extend(state["records"])
+
+    def on_train_begin(self, model, optimizer):
+        self._run_start = len(self.records)
 
     def on_after_backward(self, model, step):
         if step % self.every == 0:
@@ -111,19 +129,33 @@ def plot_grad_norms(norms, kind: str = "lines", title: str = "") -> Figure:
         ax.set(yscale="log", xlabel="step", ylabel="gradient norm")
         ax.legend(fontsize=7, ncol=2)
     else:
-        raise ValueError(f"kind must be 'lines' or 'heatmap', got {kind!r}")
+        check_choice("kind", kind, ("lines", "heatmap"))
     ax.set_title(title)
     return fig
 
 
 @contextmanager
 def capture_activations(model: nn.Module):
-    """Record (input, output) of every activation module during forward passes; hooks are always removed."""
+    """Record (input, output) of every activation module during forward passes; hooks are always removed.
+
+    Both are copies taken as the module runs, so in-place activations (nn.ReLU(inplace=True)) and later in-place
+    operations do not change them, and the model's outputs are not changed either.
+    """
     modules = activation_modules(model)
     captured: dict[str, list] = {name: [] for name, _ in modules}
-    handles = [module.register_forward_hook(lambda m, i, o, name=name: captured[name].append((i[0].detach(), o.detach())))
-               for name, module in modules]
+    pending: dict[str, torch.Tensor] = {}
+
+    def before(name, module, args):
+        pending[name] = args[0].detach().clone()
+
+    def after(name, module, args, output):
+        captured[name].append((pending.pop(name), output.detach().clone()))
+
+    handles = []
     try:
+        for name, module in modules:
+            handles.append(module.register_forward_pre_hook(functools.partial(before, name)))
+            handles.append(module.register_forward_hook(functools.partial(after, name)))
         yield captured
     finally:
         for handle in handles:
@@ -136,26 +168,31 @@ def _active_units(a: torch.Tensor) -> torch.Tensor:
 
 
 def _slope(module: nn.Module, z: torch.Tensor) -> torch.Tensor:
-    """|f'(z)| of an activation module, by autograd."""
-    z = z.clone().requires_grad_(True)
+    """|f'(z)| of an activation module, by autograd (an in-place module works on a copy, never on z)."""
+    z = z.detach().clone().requires_grad_(True)
     with torch.enable_grad():
-        (grad,) = torch.autograd.grad(module(z).sum(), z)
+        (grad,) = torch.autograd.grad(module(z * 1).sum(), z)
     return grad.abs()
 
 
 def _activation_batches(model: nn.Module, data, batch_size: int, max_examples: int):
-    """Yield, batch by batch, {layer: (input, output)} of every activation module, with the model in eval mode."""
-    x, _ = inputs_of(data, next(model.parameters()).device)
+    """Yield, batch by batch, {site: (module, input, output)} of every activation call, with the model in eval mode;
+    the model is left as found. A site is the module's name, or "name (call k)" for a module used k times in one
+    forward pass (torchvision's BasicBlock calls one in-place ReLU twice); modules never called are left out."""
+    check_number("batch_size", batch_size, 1, integer=True)
+    check_number("max_examples", max_examples, 1, integer=True)
+    x, _ = inputs_of(data, model_device(model))
     x = x[:max_examples]
-    was_training = model.training
-    model.eval()
-    try:
-        with capture_activations(model) as captured:
-            for i in range(0, len(x), batch_size):
-                model(x[i:i + batch_size])
-                yield {name: records.pop() for name, records in captured.items()}
-    finally:
-        model.train(was_training)
+    with preserved_state(model), capture_activations(model) as captured:
+        model.eval()
+        for i in range(0, len(x), batch_size):
+            model(x[i:i + batch_size])
+            sites = {}
+            for name, records in captured.items():
+                for k, (z, a) in enumerate(records, 1):
+                    sites[name if len(records) == 1 else f"{name} (call {k})"] = (name, z, a)
+                records.clear()
+            yield sites
 
 
 @torch.no_grad()
@@ -163,29 +200,35 @@ def dead_units(model: nn.Module, data, batch_size: int = 1000, max_examples: int
     """Per activation layer: dead units (output 0 on every input), saturation, sparsity, mean and largest output.
 
     data is a Dataset (its training inputs are used) or an (x, y) pair; at most max_examples inputs are used.
+    One row per activation call site (a module used twice gets "name (call 1)", "name (call 2)"). The model
+    is measured in eval mode and left as found; in-place activations are measured like out-of-place ones.
     """
     import pandas as pd
 
     modules = dict(activation_modules(model))
     if not modules:
         raise ValueError("dead_units: the model has no activation modules")
-    alive, saturated, total, sums, count, zeros, peak = {}, {}, {}, {}, {}, {}, {}
+    alive, saturated, undefined, total, sums, count, zeros, peak, kind = {}, {}, {}, {}, {}, {}, {}, {}, {}
     for batch in _activation_batches(model, data, batch_size, max_examples):
-        for name, (z, a) in batch.items():
+        for name, (module_name, z, a) in batch.items():
+            kind[name] = type(modules[module_name]).__name__
             alive[name] = alive.get(name, False) | _active_units(a)
-            flat = _slope(modules[name], z) < SATURATION_SLOPE
+            slope = _slope(modules[module_name], z)
+            flat = slope < SATURATION_SLOPE
             saturated[name] = saturated.get(name, 0) + flat.sum().item()
+            undefined[name] = undefined.get(name, 0) + slope.isnan().sum().item()  # NaN is not "not saturated"
             total[name] = total.get(name, 0) + flat.numel()
             sums[name] = sums.get(name, 0.0) + a.sum().item()
             zeros[name] = zeros.get(name, 0) + (a == 0).sum().item()
-            peak[name] = max(peak.get(name, float("-inf")), a.max().item())
+            peak[name] = max(peak.get(name, -math.inf), a.max().item(), key=lambda v: math.inf if math.isnan(v) else v)
             count[name] = count.get(name, 0) + a.numel()
     rows = []
-    for name in modules:
+    for name in alive:
         dead = ~alive[name]
-        rows.append({"layer": name, "activation": type(modules[name]).__name__, "units": dead.numel(),
+        rows.append({"layer": name, "activation": kind[name], "units": dead.numel(),
                      "dead": int(dead.sum()), "dead_fraction": dead.float().mean().item(),
-                     "saturated_fraction": saturated[name] / total[name], "zero_fraction": zeros[name] / count[name],
+                     "saturated_fraction": math.nan if undefined[name] else saturated[name] / total[name],
+                     "zero_fraction": zeros[name] / count[name],
                      "mean_activation": sums[name] / count[name], "max_activation": peak[name]})
     return pd.DataFrame(rows).set_index("layer")
 
@@ -195,7 +238,7 @@ def dead_masks(model: nn.Module, data, batch_size: int = 1000, max_examples: int
     """Per activation layer, a boolean mask of the units that output 0 on every input of data."""
     alive: dict[str, torch.Tensor] = {}
     for batch in _activation_batches(model, data, batch_size, max_examples):
-        for name, (_, a) in batch.items():
+        for name, (_, _, a) in batch.items():
             alive[name] = alive.get(name, False) | _active_units(a)
     return {name: ~mask for name, mask in alive.items()}
 
@@ -209,7 +252,7 @@ class DeadUnitMonitor(Callback):
         self.max_examples = max_examples
 
     def key(self) -> str:
-        return f"DeadUnitMonitor({self.max_examples})"
+        return f"DeadUnitMonitor({self.max_examples}, inputs {code_digest(self.inputs[0])})"
 
     def on_epoch_end(self, model, epoch):
         masks = dead_masks(model, self.inputs, max_examples=self.max_examples)

@@ -7,7 +7,9 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
+from .checks import check_choice, check_number
 from .registry import Activation, activation_names, get_activation, spec
+from .training import model_device, preserved_state
 
 INITS = ("default", "kaiming", "xavier", "lecun", "small", "large")
 
@@ -69,7 +71,11 @@ def recommended_init(activation: str) -> str:
 
 
 def init_linear(layer: nn.Linear, init: str, activation: str | None = None) -> None:
-    """Initialise a linear layer's weight by a named scheme; biases start at zero (except 'default')."""
+    """Initialise a linear layer's weight by a named scheme (one of INITS); biases start at zero (except 'default').
+
+    Raises ValueError naming the known schemes for any other init.
+    """
+    check_choice("init", init, INITS)
     if init == "default":
         return
     fan_in = layer.weight.shape[1]
@@ -84,7 +90,8 @@ def init_linear(layer: nn.Linear, init: str, activation: str | None = None) -> N
             layer.weight.normal_(0, 0.01)
         elif init == "large":
             layer.weight.normal_(0, 4 / math.sqrt(fan_in))
-        layer.bias.zero_()
+        if layer.bias is not None:
+            layer.bias.zero_()
 
 
 class MLP(nn.Module):
@@ -93,12 +100,10 @@ class MLP(nn.Module):
     def __init__(self, depth: int = 4, width: int = 64, activation="relu", params: dict | None = None,
                  in_features: int = 2, out_features: int = 2, init: str = "default", batch_norm: bool = False):
         super().__init__()
-        for name, value, low in (("depth", depth, 1), ("width", width, 1), ("in_features", in_features, 1),
-                                 ("out_features", out_features, 1)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-        if init not in INITS:
-            raise ValueError(f"init must be one of {', '.join(INITS)}, got {init!r}")
+        for name, value in (("depth", depth), ("width", width), ("in_features", in_features),
+                            ("out_features", out_features)):
+            check_number(name, value, 1, integer=True)
+        check_choice("init", init, INITS)
         self.activation_name = _name_of(activation, params)
         layers: dict[str, nn.Module] = {"flatten": nn.Flatten()}
         features = in_features
@@ -147,7 +152,7 @@ def swap_activation(model: nn.Module, name: str, **params) -> nn.Module:
     found = activation_modules(model)
     if not found:
         raise ValueError("swap_activation: the model has no activation modules to swap")
-    device = next(model.parameters()).device
+    device = model_device(model)
     for qualified, _ in found:
         parent_name, _, child = qualified.rpartition(".")
         parent = model.get_submodule(parent_name) if parent_name else model
@@ -158,15 +163,20 @@ def swap_activation(model: nn.Module, name: str, **params) -> nn.Module:
 
 
 def per_channel_prelu(model: nn.Module, example: torch.Tensor) -> nn.Module:
-    """Replace each single-alpha PReLU in model (in place) by one with an alpha per channel, keeping its value."""
+    """Replace each single-alpha PReLU in model (in place) by one with an alpha per channel, keeping its value.
+
+    example (a batch of inputs) is run once to learn each PReLU's channel count; apart from the replaced
+    modules the model is left as found (BatchNorm statistics, modes, gradients).
+    """
     channels, handles = {}, []
     prelus = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.PReLU)]
     if not prelus:
         raise ValueError("per_channel_prelu: the model has no PReLU modules")
-    for name, module in prelus:
-        handles.append(module.register_forward_hook(lambda m, i, o, name=name: channels.__setitem__(name, i[0].shape[1])))
     try:
-        with torch.no_grad():
+        for name, module in prelus:
+            handles.append(module.register_forward_pre_hook(
+                lambda m, args, name=name: channels.__setitem__(name, args[0].shape[1])))
+        with torch.no_grad(), preserved_state(model):
             model(example)
     finally:
         for handle in handles:
@@ -174,5 +184,8 @@ def per_channel_prelu(model: nn.Module, example: torch.Tensor) -> nn.Module:
     for name, module in prelus:
         parent_name, _, child = name.rpartition(".")
         parent = model.get_submodule(parent_name) if parent_name else model
-        setattr(parent, child, nn.PReLU(channels[name], init=module.weight.detach().mean().item()))
+        weight = module.weight.detach()
+        replacement = nn.PReLU(channels[name], init=weight.mean().item()).to(weight.device, weight.dtype)
+        replacement.train(module.training)
+        setattr(parent, child, replacement)
     return model

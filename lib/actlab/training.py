@@ -6,6 +6,7 @@ import json
 import math
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -17,7 +18,9 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from . import __version__
+from .checks import check_choice, check_number
 from .data import DATA_DIR, DataError, Dataset, load_arrays, save_arrays
+from .fingerprint import LIBRARY_DIGEST, code_digest
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 
@@ -101,11 +104,23 @@ class History:
 
 
 class Callback:
-    """Hooks into training; subclasses override what they need."""
+    """Hooks into training; subclasses override what they need.
 
-    def key(self) -> str:
-        """What identifies this callback's results in a cache key."""
-        return type(self).__name__
+    A run with callbacks is cached (train(cache=True)) only when every callback says what identifies its
+    effect (key) and can save and restore what it records (state, load_state); the defaults refuse.
+    """
+
+    def key(self) -> str | None:
+        """What identifies this callback's effect on a run (its settings; its class's code is added), for the cache
+        key; None: the run cannot be cached."""
+        return None
+
+    def state(self) -> dict:
+        """What this callback recorded during the last run, JSON-serialisable (saved with a cached run)."""
+        return {}
+
+    def load_state(self, state: dict) -> None:
+        """Restore what state() returned, as if the run had happened (called on a cache hit)."""
 
     def on_train_begin(self, model: nn.Module, optimizer: torch.optim.Optimizer) -> None:
         """Called once before the first step, with the optimiser (e.g. to schedule its learning rate)."""
@@ -118,6 +133,27 @@ class Callback:
         return {}
 
 
+# ---------------------------------------------------------------------------
+# Cache keys: everything that changes a run's result
+# ---------------------------------------------------------------------------
+
+def cache_key(model: nn.Module, data: Dataset, config: dict, callbacks) -> dict:
+    """Everything that changes a run's result: settings, code (model, activations, library, torch), data, callbacks.
+
+    Raises ValueError when a callback cannot be cached (its key() is None).
+    """
+    refused = [type(cb).__name__ for cb in callbacks if cb.key() is None]
+    if refused:
+        raise ValueError(f"cache=True cannot restore what callback(s) {', '.join(refused)} record: give them key(), "
+                         "state() and load_state() methods (see actlab.Callback), or train with cache=False")
+    return {**config, "version": __version__, "library": LIBRARY_DIGEST, "torch": torch.__version__,
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(), "threads": torch.get_num_threads(),
+            "default_dtype": str(torch.get_default_dtype()), "architecture": repr(model), "init": _state_digest(model),
+            "code": code_digest(model), "data": data.fingerprint(),
+            "callbacks": [(cb.key(), code_digest(type(cb))) for cb in callbacks],
+            "rng": code_digest(torch.get_rng_state())}  # dropout, RReLU and the like draw from the global generator
+
+
 def _state_digest(model: nn.Module) -> str:
     """A hash of the model's parameters and buffers: identifies its initial weights."""
     h = hashlib.sha256()
@@ -127,33 +163,55 @@ def _state_digest(model: nn.Module) -> str:
     return h.hexdigest()[:16]
 
 
-def _check_positive(name: str, value, kind=float, allow_zero: bool = False) -> None:
-    """Raise a ValueError naming the parameter unless value is a positive (or non-negative) number."""
-    ok = isinstance(value, (int, float) if kind is float else int) and not isinstance(value, bool)
-    if ok and math.isfinite(value) and (value > 0 or (allow_zero and value == 0)):
-        return
-    bound = ">= 0" if allow_zero else "> 0"
-    raise ValueError(f"{name} must be a finite {'number' if kind is float else 'integer'} {bound}, got {value!r}")
+@contextmanager
+def preserved_state(model: nn.Module):
+    """Run a measurement on model and leave it as found: every module's train/eval mode, buffers (BatchNorm running
+    statistics), parameters' gradients and requires_grad flags are restored afterwards, also on error."""
+    modes = [(m, m.training) for m in model.modules()]
+    buffers = [(b, b.detach().clone()) for b in model.buffers()]
+    params = [(p, p.grad, p.requires_grad) for p in model.parameters()]
+    try:
+        yield model
+    finally:
+        for module, mode in modes:
+            module.training = mode
+        with torch.no_grad():
+            for buffer, saved in buffers:
+                buffer.copy_(saved)
+        for param, grad, requires_grad in params:
+            param.grad = grad
+            param.requires_grad_(requires_grad)
 
 
 @torch.no_grad()
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000) -> tuple[float, float]:
-    """Mean cross-entropy loss and accuracy of model on (x, y)."""
-    was_training = model.training
-    model.eval()
+    """Mean cross-entropy loss and accuracy of model on (x, y), in eval mode; the model is left as found.
+
+    A model whose outputs are not all finite (a diverged one) has no defined prediction: both are NaN.
+    """
     loss_sum, correct = 0.0, 0
-    for i in range(0, len(x), batch_size):
-        logits = model(x[i:i + batch_size])
-        target = y[i:i + batch_size]
-        loss_sum += F.cross_entropy(logits, target, reduction="sum").item()
-        correct += (logits.argmax(1) == target).sum().item()
-    model.train(was_training)
+    with preserved_state(model):
+        model.eval()
+        for i in range(0, len(x), batch_size):
+            logits = model(x[i:i + batch_size])
+            if not torch.isfinite(logits).all():
+                return float("nan"), float("nan")
+            target = y[i:i + batch_size]
+            loss_sum += F.cross_entropy(logits, target, reduction="sum").item()
+            correct += (logits.argmax(1) == target).sum().item()
     return loss_sum / len(x), correct / len(x)
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """The device of a model's first parameter or buffer (CPU for a model with neither)."""
+    for tensor in (*model.parameters(), *model.buffers()):
+        return tensor.device
+    return torch.device("cpu")
 
 
 def accuracy(model: nn.Module, data: Dataset, split: str = "test") -> float:
     """Accuracy of model on a Dataset's test (or train) split, normalised as in training."""
-    device = next(model.parameters()).device
+    device = model_device(model)
     return evaluate(model, data.inputs(split, device), data.labels(split, device))[1]
 
 
@@ -163,25 +221,37 @@ def cache_path(key: dict, folder: Path | None = None) -> Path:
     return Path(folder or DATA_DIR / "cache") / f"train-{digest}.npz"
 
 
-def _load_cached(path: Path, model: nn.Module) -> History | None:
-    """The cached history (loading its weights into model), or None if absent; a corrupt entry is reported."""
+def _load_cached(path: Path, model: nn.Module, callbacks) -> History | None:
+    """The cached history (loading its weights into model and its records into callbacks), or None if absent.
+
+    A corrupt or incomplete entry is reported and treated as absent; nothing is changed then.
+    """
     if not path.exists():
         return None
     try:
         arrays, meta = load_arrays(path)
-        model.load_state_dict({k: torch.from_numpy(v) for k, v in arrays.items()})
         history = History.from_dict(meta["history"])
-    except (DataError, KeyError, RuntimeError, TypeError) as exc:
+        states = meta["callbacks"]
+        if len(states) != len(callbacks):
+            raise KeyError("callback records")
+        weights = {k: torch.from_numpy(v) for k, v in arrays.items()}
+        current = model.state_dict()
+        if set(weights) != set(current) or any(weights[k].shape != current[k].shape for k in current):
+            raise KeyError("the weights do not fit the model")  # checked first: a model is never half-loaded
+        model.load_state_dict(weights)
+    except (DataError, KeyError, RuntimeError, TypeError, ValueError) as exc:
         warnings.warn(f"cached result {path.name} is corrupt ({exc}); retraining", stacklevel=3)
         return None
+    for cb, state in zip(callbacks, states):
+        cb.load_state(state)
     history.from_cache = True
     return history
 
 
-def _save_cached(path: Path, model: nn.Module, history: History) -> None:
-    """Cache history and final weights atomically."""
+def _save_cached(path: Path, model: nn.Module, history: History, callbacks) -> None:
+    """Cache history, final weights and the callbacks' records atomically."""
     arrays = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
-    save_arrays(path, arrays, {"history": history.to_dict()})
+    save_arrays(path, arrays, {"history": history.to_dict(), "callbacks": [cb.state() for cb in callbacks]})
 
 
 def _make_optimizer(name: str, params, lr: float, momentum: float, weight_decay: float) -> torch.optim.Optimizer:
@@ -198,16 +268,19 @@ def train(model: nn.Module, data: Dataset, epochs: int = 3, lr: float = 0.01, op
           callbacks=(), progress: bool = True, cache: bool = False, channels_last: bool | None = None) -> History:
     """Train model on data with cross-entropy; return its History (cached on disk when cache=True).
 
-    A loss that turns NaN or infinite stops the run (status 'diverged'); Ctrl-C or a kernel
-    interrupt stops it too (status 'interrupted'). Either way the history so far is returned.
+    A loss that turns NaN or infinite stops the run (status 'diverged'; an epoch with no finished step records
+    NaN); Ctrl-C or a kernel interrupt stops it too (status 'interrupted', never cached). Either way the history
+    so far is returned. The cache key (see cache_key) covers the settings, the model's code and initial weights,
+    the activation functions' code, the library's and torch's code, the data as it is now, the global random
+    state and the callbacks; it is computed only when cache=True. Callbacks without key() make cache=True raise.
     """
-    _check_positive("epochs", epochs, int, allow_zero=True)
-    _check_positive("lr", lr)
-    _check_positive("batch_size", batch_size, int)
-    _check_positive("momentum", momentum, allow_zero=True)
-    _check_positive("weight_decay", weight_decay, allow_zero=True)
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
+    check_number("epochs", epochs, 0, integer=True)
+    check_number("lr", lr, 0, low_open=True)
+    check_number("batch_size", batch_size, 1, integer=True)
+    check_number("momentum", momentum, 0)
+    check_number("weight_decay", weight_decay, 0)
+    check_choice("optimizer", optimizer, OPTIMIZERS)
+    callbacks = list(callbacks)
     if not isinstance(data, Dataset):
         raise TypeError(f"data must be an actlab Dataset (cifar_like, load_cifar10, toy_2d), got {type(data).__name__}")
     device = pick_device(device)
@@ -215,14 +288,13 @@ def train(model: nn.Module, data: Dataset, epochs: int = 3, lr: float = 0.01, op
     config = {
         "model": getattr(model, "activation_name", type(model).__name__), "model_class": type(model).__name__,
         "epochs": epochs, "lr": lr, "optimizer": optimizer, "momentum": momentum, "batch_size": batch_size,
-        "seed": seed, "weight_decay": weight_decay, "device": device.type,
+        "seed": seed, "weight_decay": weight_decay, "device": str(device), "channels_last": channels_last,
     }
-    key = {**config, "version": __version__, "architecture": repr(model), "init": _state_digest(model),
-           "data": data.fingerprint(), "callbacks": [cb.key() for cb in callbacks]}
-    path = cache_path(key)
+    path = cache_path(cache_key(model, data, config, callbacks)) if cache else None
     if cache:
-        cached = _load_cached(path, model)
+        cached = _load_cached(path, model, callbacks)
         if cached is not None:
+            model.to(device)
             return cached
 
     history = History(config=config, data_source=data.source)
@@ -251,7 +323,7 @@ def train(model: nn.Module, data: Dataset, epochs: int = 3, lr: float = 0.01, op
         for epoch in range(1, epochs + 1):
             model.train()
             order = torch.randperm(len(x_train), generator=gen).to(device)
-            start, loss_sum, correct = time.perf_counter(), 0.0, 0
+            start, loss_sum, correct, seen = time.perf_counter(), 0.0, 0, 0
             for i in range(steps_per_epoch):
                 idx = order[i * batch_size:(i + 1) * batch_size]
                 logits = model(x_train[idx])
@@ -270,9 +342,11 @@ def train(model: nn.Module, data: Dataset, epochs: int = 3, lr: float = 0.01, op
                 opt.step()
                 loss_sum += value * len(idx)
                 correct += (logits.argmax(1) == y_train[idx]).sum().item()
+                seen += len(idx)
                 bar.update()
-            seen = min(len(x_train), (i + 1) * batch_size)
-            record(epoch, loss_sum / seen, correct / seen, time.perf_counter() - start)
+            # An epoch cut short by divergence averages over its finished steps; with none finished it has no value.
+            record(epoch, loss_sum / seen if seen else float("nan"), correct / seen if seen else float("nan"),
+                   time.perf_counter() - start)
             if history.status == "diverged":
                 break
     except KeyboardInterrupt:
@@ -286,5 +360,5 @@ def train(model: nn.Module, data: Dataset, epochs: int = 3, lr: float = 0.01, op
     if history.message:
         warnings.warn(history.message, stacklevel=2)
     if cache and history.status != "interrupted":
-        _save_cached(path, model, history)
+        _save_cached(path, model, history, callbacks)
     return history

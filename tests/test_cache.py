@@ -1,0 +1,148 @@
+"""The training cache never serves a result for other code, data, settings or callbacks (issue 9)."""
+import pytest
+import torch
+from torch import nn
+
+import actlab
+from actlab.training import cache_key, code_digest
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setattr(actlab.training, "DATA_DIR", tmp_path)
+
+
+@pytest.fixture
+def my_act():
+    yield "my_act"
+    if "my_act" in actlab.activation_names():
+        actlab.unregister("my_act")
+
+
+def run(model_args, data, cache=True, **kwargs):
+    torch.manual_seed(0)
+    model = actlab.MLP(*model_args)
+    return model, actlab.train(model, data, epochs=5, progress=False, cache=cache, **kwargs)
+
+
+def test_replacing_a_custom_activation_is_not_served_the_old_run(my_act):
+    data = actlab.toy_2d("circles", n=400)
+    actlab.custom_activation(my_act, lambda x: torch.relu(x))
+    _, relu_run = run((2, 16, my_act), data)
+    actlab.custom_activation(my_act, lambda x: 0 * x, replace=True)
+    _, zero_run = run((2, 16, my_act), data)
+    _, fresh = run((2, 16, my_act), data, cache=False)
+    assert not zero_run.from_cache
+    assert zero_run.epochs == [] or [r["test_acc"] for r in zero_run.epochs] == [r["test_acc"] for r in fresh.epochs]
+    assert zero_run.final["test_acc"] != relu_run.final["test_acc"]
+    assert run((2, 16, my_act), data)[1].from_cache  # the same code again is a hit
+
+
+def test_code_digest_follows_code_closures_and_globals():
+    scale = 2.0
+    f = lambda x: x * scale  # noqa: E731
+    g = lambda x: x * scale  # noqa: E731
+    assert code_digest(f) == code_digest(g)
+    assert code_digest(lambda x: x * 3.0) != code_digest(lambda x: x * 2.0)
+    scale = 3.0  # noqa: F841 - the closure now holds 3.0
+    assert code_digest(f) != code_digest(lambda x: x * 2.0)
+    relu, tanh = nn.Sequential(nn.Linear(2, 2), nn.ReLU()), nn.Sequential(nn.Linear(2, 2), nn.Tanh())
+    assert code_digest(relu) != code_digest(tanh)
+
+    class Scaled(nn.Module):
+        def __init__(self, k):
+            super().__init__()
+            self.k = k
+
+        def forward(self, x):
+            return self.k * x
+
+    assert code_digest(Scaled(1.0)) != code_digest(Scaled(2.0))  # a plain attribute, not in the state dict
+
+
+def test_cache_key_names_torch_library_and_device():
+    data = actlab.toy_2d("xor", n=64)
+    key = cache_key(actlab.MLP(1, 4), data, {"device": "cpu"}, [])
+    assert key["torch"] == torch.__version__ and key["library"] == actlab.training.LIBRARY_DIGEST
+    assert key["data"] == data.fingerprint() and key["device"] == "cpu"
+
+
+def test_a_changed_dataset_gets_a_new_fingerprint_and_no_stale_run():
+    data = actlab.toy_2d("xor", n=400)
+    before = data.fingerprint()
+    _, old = run((2, 16), data)
+    data.y_train = 1 - data.y_train
+    assert data.fingerprint() != before
+    _, new = run((2, 16), data)
+    _, fresh = run((2, 16), data, cache=False)
+    assert not new.from_cache and new.final["train_acc"] == fresh.final["train_acc"]
+    data.x_train[0, 0] += 1.0  # in place, same tensor object
+    changed = data.fingerprint()
+    assert changed != actlab.toy_2d("xor", n=400).fingerprint()
+    assert data.channel_stats()[0][0] == pytest.approx(data.x_train[:, 0].mean().item(), abs=1e-6)
+
+
+def test_callbacks_get_the_same_records_on_a_cache_hit():
+    data = actlab.toy_2d("xor", n=400)
+    first = actlab.GradNormMonitor()
+    run((2, 16), data, callbacks=[first])
+    second = actlab.GradNormMonitor()
+    _, h = run((2, 16), data, callbacks=[second])
+    assert h.from_cache and len(first.records) == 5 * 5 and second.records == first.records  # 5 epochs of 5 batches
+    assert second.frame().shape == first.frame().shape
+
+
+def test_a_callback_that_cannot_be_restored_is_refused():
+    class Counter(actlab.Callback):
+        def on_after_backward(self, model, step):
+            pass
+
+    data = actlab.toy_2d("xor", n=64)
+    with pytest.raises(ValueError, match="cache=True cannot restore what callback.*Counter"):
+        run((1, 4), data, callbacks=[Counter()])
+    assert run((1, 4), data, cache=False, callbacks=[Counter()])[1].status == "completed"
+
+
+def test_no_key_without_cache(monkeypatch):
+    def fail(*args):
+        raise RuntimeError("the key was computed")
+
+    monkeypatch.setattr(actlab.training, "cache_key", fail)
+    assert run((1, 4), actlab.toy_2d("xor", n=64), cache=False)[1].status == "completed"
+
+
+def test_cache_hit_moves_the_model_to_the_device(monkeypatch):
+    data = actlab.toy_2d("xor", n=64)
+    run((1, 4), data)
+    moved = []
+    original = nn.Module.to
+    monkeypatch.setattr(nn.Module, "to", lambda self, *a, **k: moved.append((type(self), a)) or original(self, *a, **k))
+    model, h = run((1, 4), data)
+    assert h.from_cache and (actlab.MLP, (actlab.pick_device(),)) in moved
+
+
+def test_the_global_random_state_is_part_of_the_key():
+    """RReLU in training mode draws its slopes from torch's global generator: another state, another run."""
+    data = actlab.toy_2d("xor", n=64)
+    torch.manual_seed(0)
+    net = actlab.MLP(1, 4, "rrelu")
+    first = actlab.train(net, data, epochs=1, progress=False, cache=True)
+    torch.manual_seed(0)
+    net = actlab.MLP(1, 4, "rrelu")
+    torch.rand(1)  # the same weights, another state of the global generator
+    second = actlab.train(net, data, epochs=1, progress=False, cache=True)
+    assert not second.from_cache and second.steps != first.steps
+
+
+def test_weights_that_do_not_fit_are_not_half_loaded(monkeypatch):
+    data = actlab.toy_2d("xor", n=64)
+    run((1, 4), data)
+    monkeypatch.setattr(actlab.training, "cache_key", lambda *args: "one key for every model")
+    run((1, 4), data)
+    torch.manual_seed(0)
+    other = actlab.MLP(2, 4)
+    before = {k: v.clone() for k, v in other.state_dict().items()}
+    with pytest.warns(UserWarning, match="do not fit"):
+        h = actlab.train(other, data, epochs=0, progress=False, cache=True)
+    assert not h.from_cache
+    assert all(torch.equal(before[k], v) for k, v in other.state_dict().items())
