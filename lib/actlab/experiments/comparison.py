@@ -54,7 +54,7 @@ class Settings:
 
 
 def settings(full: bool) -> Settings:
-    """The default run (6 activations, 3 seeds, 3 epochs on 5,000 images) or FULL (7 activations, 5 seeds, 15 epochs)."""
+    """The default run (6 activations, 3 seeds, 3 epochs on 5,000 images) or FULL (7, 5 seeds, 15 epochs on 50,000)."""
     if full:
         return Settings(("relu", "leaky_relu", "elu", "gelu", "silu", "tanh", "sigmoid"), (0, 1, 2, 3, 4), 15,
                         50_000, 10_000, finetune_seeds=tuple(range(10)), base_epochs=30)
