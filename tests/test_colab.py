@@ -146,8 +146,6 @@ def test_insertion_is_idempotent_keeps_ids_and_moves_an_old_cell():
     assert [c["id"] for c in again["cells"] if not colab.is_setup_cell(c)] == others
 
 
-@pytest.mark.xfail(reason="the lead runs `python tools/colab.py` after merging (notebooks are edited elsewhere now)",
-                   strict=False)
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_every_notebook_starts_with_the_colab_cell(path):
     nb = json.loads(path.read_text())
