@@ -59,12 +59,15 @@ pg_tanh = actlab.playground(**PG_SPIRALS, activation="tanh").run(300)
 pg_tanh.plot(title="the same network with tanh, after 300 steps")
 """),
         code("""
-seeds_linear = actlab.over_seeds(lambda seed: actlab.playground.summary(300, seed=seed, **PG_SPIRALS, **PG_IDENTITY))
-seeds_tanh = actlab.over_seeds(lambda seed: actlab.playground.summary(300, seed=seed, **PG_SPIRALS, activation="tanh"))
+seeds_linear = actlab.over_seeds(
+    lambda seed: actlab.playground.summary(300, seed=seed, **PG_SPIRALS, **PG_IDENTITY))
+seeds_tanh = actlab.over_seeds(
+    lambda seed: actlab.playground.summary(300, seed=seed, **PG_SPIRALS, activation="tanh"))
 print(f"test accuracy after 300 steps, linear: {actlab.describe(seeds_linear['test_acc'])}")
 print(f"test accuracy after 300 steps, tanh:   {actlab.describe(seeds_tanh['test_acc'])}")
-actlab.claim_greater(seeds_tanh["test_acc"], seeds_linear["test_acc"], "tanh beats the linear network on the spirals by at least "
-                     "10 points of test accuracy", min_difference=0.1).check()
+actlab.claim_greater(seeds_tanh["test_acc"], seeds_linear["test_acc"],
+                     "tanh beats the linear network on the spirals by at least 10 points of test accuracy",
+                     min_difference=0.1).check()
 """),
         code("""
 pg  # live: the linear network; press start, then switch the activation
@@ -90,7 +93,8 @@ layer stop learning? Does `batch norm` change that?
         code("""
 import actlab
 
-PG_DEEP_SIGMOID = {"dataset": "spirals", "depth": 15, "width": 32, "activation": "sigmoid", "optimizer": "sgd", "lr": 0.1}
+PG_DEEP_SIGMOID = {"dataset": "spirals", "depth": 15, "width": 32, "activation": "sigmoid", "optimizer": "sgd",
+                   "lr": 0.1}
 pg = actlab.playground(**PG_DEEP_SIGMOID).run(200)
 pg.plot(title="15 sigmoid layers after 200 steps")
 """),
@@ -101,12 +105,12 @@ pg.plot_update_ratios(title="15 sigmoid layers: log10 update/weight ratio per la
 pg.plot_colorful_dimension()
 """),
         code("""
-seeds_deep = actlab.over_seeds(lambda seed: actlab.playground.summary(100, seed=seed, **PG_DEEP_SIGMOID))
-print(f"layer 1,  log10 update/weight ratio over 100 steps: {actlab.describe(seeds_deep['ratio_first'])}")
-print(f"layer 15, log10 update/weight ratio over 100 steps: {actlab.describe(seeds_deep['ratio_last'])}")
+seeds_deep = actlab.over_seeds(lambda seed: actlab.playground.summary(60, seed=seed, **PG_DEEP_SIGMOID))
+print(f"layer 1,  log10 update/weight ratio over 60 steps: {actlab.describe(seeds_deep['ratio_first'])}")
+print(f"layer 15, log10 update/weight ratio over 60 steps: {actlab.describe(seeds_deep['ratio_last'])}")
 print("(-7.2 = log10 2^-24, float32's relative resolution: a weight that did not move)")
-actlab.claim_less(seeds_deep["ratio_first"], seeds_deep["ratio_last"] - 2, "layer 1's relative updates are at least 100 times "
-                  "smaller than layer 15's").check()
+actlab.claim_less(seeds_deep["ratio_first"], seeds_deep["ratio_last"] - 2,
+                  "layer 1's relative updates are at least 100 times smaller than layer 15's").check()
 """),
         code("""
 pg  # live: 15 sigmoid layers
@@ -140,13 +144,15 @@ pg.run(200).plot(title="15 tanh layers after 200 steps")
 pg.plot_update_ratios(title="15 tanh layers: log10 update/weight ratio per layer (dark: layer 1, input side)")
 """),
         code("""
-seeds_by_act = {name: actlab.over_seeds(lambda seed: actlab.playground.summary(100, seed=seed, **PG_DEEP, activation=name))
-        for name in ("tanh", "sigmoid")}
+seeds_by_act = {name: actlab.over_seeds(lambda seed: actlab.playground.summary(60, seed=seed, **PG_DEEP,
+                                                                              activation=name))
+                for name in ("tanh", "sigmoid")}
 lag_by_act = {name: run["ratio_last"] - run["ratio_first"] for name, run in seeds_by_act.items()}
 for name, decades in lag_by_act.items():
     print(f"{name:7s}: layer 15 minus layer 1, log10 update/weight ratio: {actlab.describe(decades)}")
-actlab.claim_less(lag_by_act["tanh"], lag_by_act["sigmoid"], "tanh's first layer lags its last by at least 2 decades less than "
-                  "sigmoid's", min_difference=2).check()
+actlab.claim_less(lag_by_act["tanh"], lag_by_act["sigmoid"],
+                  "tanh's first layer lags its last by at least 2 decades less than sigmoid's",
+                  min_difference=2).check()
 """),
         code("""
 pg  # live: 15 tanh layers
@@ -208,14 +214,15 @@ pg.plot_colorful_dimension(title="ReLU at learning rate 0.3: each layer's output
 """),
         code("""
 seeds_killed = actlab.over_seeds(lambda seed: actlab.playground.summary(100, seed=seed, **PG_KILLER))
-seeds_gentle = actlab.over_seeds(lambda seed: actlab.playground.summary(100, seed=seed, **{**PG_KILLER, "lr": 0.003}))
+seeds_gentle = actlab.over_seeds(
+    lambda seed: actlab.playground.summary(100, seed=seed, **{**PG_KILLER, "lr": 0.003}))
 print(f"dead fraction at lr=0.3,   at init: {actlab.describe(seeds_killed['dead_start'])}")
 print(f"dead fraction at lr=0.3,   after 100 steps: {actlab.describe(seeds_killed['dead_end'])}")
 print(f"dead fraction at lr=0.003, after 100 steps: {actlab.describe(seeds_gentle['dead_end'])}")
-print(actlab.claim_greater(seeds_killed["dead_end"], seeds_killed["dead_start"], "lr=0.3 raises the dead fraction by at least "
-                           "0.2", min_difference=0.2).check())
-print(actlab.claim_greater(seeds_killed["dead_end"], seeds_gentle["dead_end"], "lr=0.3 leaves more dead units than "
-                           "lr=0.003").check())
+print(actlab.claim_greater(seeds_killed["dead_end"], seeds_killed["dead_start"],
+                           "lr=0.3 raises the dead fraction by at least 0.2", min_difference=0.2).check())
+print(actlab.claim_greater(seeds_killed["dead_end"], seeds_gentle["dead_end"],
+                           "lr=0.3 leaves more dead units than lr=0.003").check())
 """),
         code("""
 pg  # live: the dead network; rescue it with one change
@@ -224,7 +231,8 @@ pg  # live: the dead network; rescue it with one change
 }
 
 
-def _alternatives(names: tuple[str, str], family: str, checked: tuple[str, ...], note: str = "") -> list[tuple[str, str]]:
+def _alternatives(names: tuple[str, str], family: str, checked: tuple[str, ...],
+                  note: str = "") -> list[tuple[str, str]]:
     """The section of notebooks 06-08: the lesson's two activations where ReLU loses many of its units.
 
     checked: the activations whose 'fewer dead units' verdict is asserted (not those for which it holds by
@@ -262,7 +270,8 @@ for name, run in seeds_by_act.items():
           f"test accuracy {{actlab.describe(run['test_acc'], 2)}}")
 seeds_relu = seeds_by_act["relu"]
 dead_verdicts = {{name: actlab.claim_less(seeds_by_act[name]["dead_end"], seeds_relu["dead_end"],
-                                         f"{{name}} ends with fewer dead units than ReLU") for name in ("{first}", "{second}")}}
+                                         f"{{name}} ends with fewer dead units than ReLU")
+                 for name in ("{first}", "{second}")}}
 for name, verdict in dead_verdicts.items():
     print(verdict)
     print(actlab.claim_greater(seeds_by_act[name]["test_acc"], seeds_relu["test_acc"],
@@ -300,12 +309,12 @@ stats_data = actlab.cifar_like(512, 256, seed=0)
 stats_x, stats_y = stats_data.inputs("train")[:256], stats_data.labels("train")[:256]
 torch.manual_seed(0)
 actlab.plot_gradient_histograms(actlab.LeNet("sigmoid"), stats_x, stats_y,
-                                title=f"LeNet with sigmoid at initialisation: weight gradients per layer ({stats_data.source})")
+                                title=f"LeNet with sigmoid at initialisation, weight gradients ({stats_data.source})")
 """),
     code("""
 torch.manual_seed(0)
 actlab.plot_gradient_histograms(actlab.LeNet("relu"), stats_x, stats_y,
-                                title=f"LeNet with ReLU at initialisation: weight gradients per layer ({stats_data.source})")
+                                title=f"LeNet with ReLU at initialisation, weight gradients ({stats_data.source})")
 """),
     code("""
 torch.manual_seed(0)
