@@ -743,9 +743,11 @@ class Playground(widgets.VBox):
         """One line of Python that rebuilds this configuration (user arrays appear as data=data)."""
         return code_line(self.engine.config, self.data_name)
 
-    def plot(self) -> Figure:
-        """A static figure of the current state: boundary, loss and the layer panel, stacked."""
+    def plot(self, title: str = "") -> Figure:
+        """A static figure of the current state: boundary, loss and the layer panel, stacked (title on top)."""
         fig = Figure(figsize=(10.5, 6.2), dpi=80, layout="constrained")
+        if title:
+            fig.suptitle(title, fontsize=11)
         top, bottom = fig.subfigures(2, 1, height_ratios=[3.3, 2.7])
         ax_b, ax_l = top.subplots(1, 2, width_ratios=[1, 1.3])
         frames = self.view.frame()
@@ -762,6 +764,33 @@ class Playground(widgets.VBox):
         from .stats import plot_colorful_dimension
 
         return plot_colorful_dimension(self.engine, title)
+
+    def updates(self):
+        """DataFrame of the recorded update ratios as stats.plot_update_ratios takes them: step, parameter
+        (linears.{i}.weight, input side first) and log10_ratio (-inf where a weight did not move)."""
+        frame = self.layer_stats
+        frame = frame[frame["step"] > 0]  # the record at step 0 comes before any update
+        return frame.assign(parameter=[f"linears.{layer - 1}.weight" for layer in frame["layer"]],
+                            log10_ratio=frame["update_ratio"])[["step", "parameter", "log10_ratio"]]
+
+    def plot_update_ratios(self, title: str = "") -> Figure:
+        """Karpathy's view of this run: each hidden layer's log10 update/weight ratio over the recorded steps,
+        with the 1e-3 guide; raises ValueError before the first recorded update."""
+        from .stats import plot_update_ratios
+
+        return plot_update_ratios(self.updates(), title)
+
+    def plot_activation_histograms(self, title: str = "") -> Figure:
+        """Karpathy's layout at the current weights: every hidden layer's output histogram on the probe points."""
+        from .stats import plot_activation_histograms
+
+        return plot_activation_histograms(self.engine.model, self.engine.probe, title)
+
+    def plot_gradient_histograms(self, title: str = "") -> Figure:
+        """The UvA view at the current weights: a histogram of each weight tensor's gradient on the training set."""
+        from .stats import plot_gradient_histograms
+
+        return plot_gradient_histograms(self.engine.model, self.engine.x_train, self.engine.y_train, title)
 
     def static_png(self) -> bytes:
         """The current images stacked into one PNG, for viewers that do not run widgets."""
@@ -1061,6 +1090,25 @@ class Playground(widgets.VBox):
             self.code.value, self._code_for = self.code_line(), self.engine.config
 
 
+def summary(steps: int, record_every: int = 10, **config) -> dict:
+    """Numbers that describe one headless run (no widget) of `steps` steps of a configuration, for over_seeds:
+    test_acc and train_loss at the end; dead_start and dead_end, the dead fraction averaged over the hidden layers
+    at the first and last record; ratio_first and ratio_last, layer 1's and the last hidden layer's log10
+    update/weight ratio averaged over the recorded updates, each floored at log10(2^-24) = -7.2, float32's
+    relative resolution (a weight that did not move gives -inf). Settings as in playground(); ValueError if bad."""
+    engine = Engine(config).run(steps, record_every)
+    history, layers = engine.history_frame(), engine.layer_frame()
+    dead = layers.groupby("step")["dead_fraction"].mean()
+    moved = layers[layers["step"] > 0]
+    floor = math.log10(2.0 ** -24)
+    ratio = moved.groupby("layer")["update_ratio"].mean().clip(lower=floor) if len(moved) else None
+    depth = engine.config["depth"]
+    return {"test_acc": history["test_acc"].iloc[-1], "train_loss": history["train_loss"].iloc[-1],
+            "dead_start": dead.iloc[0], "dead_end": dead.iloc[-1],
+            "ratio_first": ratio.loc[1] if ratio is not None else math.nan,
+            "ratio_last": ratio.loc[depth] if ratio is not None else math.nan}
+
+
 def playground(data=None, **config) -> Playground:
     """The live training playground. Settings (all optional): dataset (xor, circles, spirals, gaussians, moons),
     n (8..20000 points), noise [0, 2], test_fraction (0, 0.9], depth 1..32, width 1..512, activation (a registry
@@ -1146,3 +1194,4 @@ def bench(seconds: float = 2.0, rounds: int = 3) -> dict:
 
 
 playground.bench = bench  # so that actlab.playground.bench() works when actlab exports the function
+playground.summary = summary  # actlab.playground.summary(steps, **config): one headless run's numbers
