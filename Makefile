@@ -18,6 +18,8 @@ PYTEST_FLAGS ?=
 # Claims must not rest on one machine's rounding: make test runs the notebooks again with other CPU kernels and
 # one thread (each changes PyTorch's rounding). Other variants: ATEN_CPU_CAPABILITY=default, OMP_NUM_THREADS=1.
 NUMERICS_VARIANT ?= ATEN_CPU_CAPABILITY=avx2 OMP_NUM_THREADS=1
+# The variant runs one thread per kernel, so two notebooks at a time (one per core; a notebook stays in one worker).
+VARIANT_WORKERS ?= -n 2 --dist loadfile
 SITE := build/site
 
 .PHONY: install lab test test-lib test-notebooks test-site site bench strip clean
@@ -44,7 +46,7 @@ test: install
 	@start=$$(date +%s); rc=0; \
 	$(BIN)/python -m pytest $(PYTEST_FLAGS) -m "not site" tests --nbval-lax notebooks || rc=1; \
 	echo "make test: the notebooks again under other CPU numerics ($(NUMERICS_VARIANT))"; \
-	env $(NUMERICS_VARIANT) $(BIN)/python -m pytest $(PYTEST_FLAGS) --nbval-lax notebooks || rc=1; \
+	env $(NUMERICS_VARIANT) $(BIN)/python -m pytest $(PYTEST_FLAGS) $(VARIANT_WORKERS) --nbval-lax notebooks || rc=1; \
 	echo "make test: the course website from the outputs above"; \
 	{ $(BIN)/python tools/build_site.py --cached-only --out $(SITE) && \
 	  $(BIN)/python -m pytest $(PYTEST_FLAGS) -m site tests/test_site.py; } || rc=1; \
@@ -55,7 +57,7 @@ test-lib: install
 
 test-notebooks: install
 	$(BIN)/python -m pytest $(PYTEST_FLAGS) --nbval-lax notebooks
-	env $(NUMERICS_VARIANT) $(BIN)/python -m pytest $(PYTEST_FLAGS) --nbval-lax notebooks
+	env $(NUMERICS_VARIANT) $(BIN)/python -m pytest $(PYTEST_FLAGS) $(VARIANT_WORKERS) --nbval-lax notebooks
 
 # The course website in build/site (open build/site/index.html). Executes only notebooks without saved outputs.
 site: install

@@ -88,6 +88,8 @@ def pytest_runtest_logreport(report):
 def pytest_terminal_summary(terminalreporter):
     if _notebook_seconds:
         numerics = ", ".join(f"{v}={os.environ.get(v, 'unset')}" for v in NUMERICS_VARIABLES)
+        workers = getattr(terminalreporter.config.option, "numprocesses", None)
+        numerics += f"; {workers} notebooks at a time" if workers else ""
         terminalreporter.write_sep("-", f"notebook run times, cold cache ({numerics}; budget {NOTEBOOK_BUDGET_S} s)")
         for notebook, seconds in sorted(_notebook_seconds.items()):
             flag = "  OVER BUDGET" if seconds > NOTEBOOK_BUDGET_S else ""

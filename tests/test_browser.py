@@ -63,13 +63,19 @@ def stop(process: subprocess.Popen) -> None:
             process.wait()
 
 
-def up_to_last_explorer(path: Path) -> None:
-    """Cut a notebook copy after its last explorer cell: the browser checks the widgets, while nbval runs every
-    notebook whole (running the experiments after the explorers again here would double the suite's time)."""
+NEEDED_FOR_EXPLORERS = re.compile(r"^(import |from \S+ import )|^(def|class) |actlab\.explore\(|custom_activation\(", re.M)
+
+
+def explorers_only(path: Path) -> None:
+    """Keep, up to a notebook copy's last explorer, its markdown and the code cells the explorers need (imports,
+    definitions, registrations, the explorer cells): the browser checks the widgets, while nbval runs every
+    notebook whole (running its experiments here again would double the suite's time)."""
     nb = json.loads(path.read_text())
-    ends = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code" and "actlab.explore(" in "".join(c["source"])]
+    code = lambda c: "".join(c["source"]) if c["cell_type"] == "code" else ""
+    ends = [i for i, c in enumerate(nb["cells"]) if "actlab.explore(" in code(c)]
     if ends:
-        nb["cells"] = nb["cells"][:ends[-1] + 1]
+        cells = nb["cells"][:ends[-1] + 1]
+        nb["cells"] = [c for c in cells if c["cell_type"] != "code" or NEEDED_FOR_EXPLORERS.search(code(c))]
         path.write_text(json.dumps(nb))
 
 
@@ -79,7 +85,7 @@ def lab(tmp_path_factory):
     work = tmp_path_factory.mktemp("lab")
     shutil.copytree(ROOT / "notebooks", work / "notebooks")
     for path in (work / "notebooks").glob("*.ipynb"):
-        up_to_last_explorer(path)
+        explorers_only(path)
     settings = work / "settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)
     (settings / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))

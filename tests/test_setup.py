@@ -137,3 +137,9 @@ def test_make_test_builds_the_site_from_the_tests_outputs_without_running_the_co
     site = out.index("tools/build_site.py --cached-only")
     assert first < variant < site < out.index("-m site tests/test_site.py")
     assert out.count("--nbval-lax notebooks") == 2, "the course runs twice (default and numerics variant), not thrice"
+
+
+def test_notebook_math_needs_no_font_the_local_mathjax_lacks():
+    """The website's local MathJax has the STIX web fonts only: blackboard bold (AMS fonts) would 404 there."""
+    for path in NOTEBOOKS:
+        assert "\\mathbb" not in path.read_text(), f"{path.name}: use \\operatorname{{E}} instead of \\mathbb"
