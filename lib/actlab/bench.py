@@ -245,8 +245,15 @@ def bench_kernels(n: int = 2000, epochs: int = 2, rounds: int = 3, variants: dic
     return result
 
 
+def bench_playground() -> dict:
+    """The live playground's steps per second against a bare PyTorch loop (actlab.playground.bench)."""
+    from .playground import bench
+
+    return bench()
+
+
 BENCHES = {"explorer": bench_explorer, "train": bench_train, "data": bench_data, "monitor": bench_monitor,
-           "kernels": bench_kernels}
+           "kernels": bench_kernels, "playground": bench_playground}
 
 
 def main(argv: list[str]) -> None:
