@@ -175,7 +175,7 @@ def _slope(module: nn.Module, z: torch.Tensor) -> torch.Tensor:
     return grad.abs()
 
 
-def _activation_batches(model: nn.Module, data, batch_size: int, max_examples: int):
+def activation_batches(model: nn.Module, data, batch_size: int, max_examples: int):
     """Yield, batch by batch, {site: (module, input, output)} of every activation call, with the model in eval mode;
     the model is left as found. A site is the module's name, or "name (call k)" for a module used k times in one
     forward pass (torchvision's BasicBlock calls one in-place ReLU twice); modules never called are left out."""
@@ -209,7 +209,7 @@ def dead_units(model: nn.Module, data, batch_size: int = 1000, max_examples: int
     if not modules:
         raise ValueError("dead_units: the model has no activation modules")
     alive, saturated, undefined, total, sums, count, zeros, peak, kind = {}, {}, {}, {}, {}, {}, {}, {}, {}
-    for batch in _activation_batches(model, data, batch_size, max_examples):
+    for batch in activation_batches(model, data, batch_size, max_examples):
         for name, (module_name, z, a) in batch.items():
             kind[name] = type(modules[module_name]).__name__
             alive[name] = alive.get(name, False) | _active_units(a)
@@ -237,7 +237,7 @@ def dead_units(model: nn.Module, data, batch_size: int = 1000, max_examples: int
 def dead_masks(model: nn.Module, data, batch_size: int = 1000, max_examples: int = 5000) -> dict[str, torch.Tensor]:
     """Per activation layer, a boolean mask of the units that output 0 on every input of data."""
     alive: dict[str, torch.Tensor] = {}
-    for batch in _activation_batches(model, data, batch_size, max_examples):
+    for batch in activation_batches(model, data, batch_size, max_examples):
         for name, (_, _, a) in batch.items():
             alive[name] = alive.get(name, False) | _active_units(a)
     return {name: ~mask for name, mask in alive.items()}

@@ -20,7 +20,7 @@ from torch.nn import functional as F
 
 from ..compare import Comparison
 from ..data import Dataset
-from ..diagnostics import capture_activations, inputs_of
+from ..diagnostics import activation_batches
 from ..models import MLP, LeNet, activation_modules, swap_activation
 from ..registry import spec
 from ..training import Callback, accuracy, train
@@ -117,25 +117,16 @@ def unit_health(model: nn.Module, data, threshold: float = NEAR_DEAD_SLOPE, max_
     modules = dict(activation_modules(model))
     if not modules:
         raise ValueError("unit_health: the model has no activation modules")
-    x, _ = inputs_of(data, next(model.parameters()).device)
-    x = x[:max_examples]
     alive, steep, flat, entries = {}, {}, {}, {}
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad(), capture_activations(model) as captured:
-            for i in range(0, len(x), batch_size):
-                model(x[i:i + batch_size])
-                for name, records in captured.items():
-                    z, a = records.pop()
-                    low = _slope(modules[name], z) <= threshold
-                    alive[name] = alive.get(name, False) | _any_per_unit(a != 0)
-                    steep[name] = steep.get(name, False) | _any_per_unit(~low)
-                    other = tuple(d for d in range(low.dim()) if d != 1)
-                    flat[name] = flat.get(name, 0) + low.sum(dim=other)
-                    entries[name] = entries.get(name, 0) + low.numel() // low.shape[1]
-    finally:
-        model.train(was_training)
+    with torch.no_grad():
+        for sites in activation_batches(model, data, batch_size, max_examples):
+            for site, (name, z, a) in sites.items():
+                low = _slope(modules[name], z) <= threshold
+                alive[site] = alive.get(site, False) | _any_per_unit(a != 0)
+                steep[site] = steep.get(site, False) | _any_per_unit(~low)
+                other = tuple(d for d in range(low.dim()) if d != 1)
+                flat[site] = flat.get(site, 0) + low.sum(dim=other)
+                entries[site] = entries.get(site, 0) + low.numel() // low.shape[1]
     units = sum(m.numel() for m in alive.values())
     return {"dead": sum(int((~m).sum()) for m in alive.values()) / units,
             "near_dead": sum(int((~m).sum()) for m in steep.values()) / units,

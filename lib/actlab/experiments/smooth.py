@@ -15,7 +15,7 @@ from scipy import stats
 from torch import nn
 
 from ..data import Dataset
-from ..diagnostics import capture_activations
+from ..diagnostics import activation_batches
 from ..models import MLP, activation_modules, recommended_init
 from ..registry import get_activation, spec
 
@@ -109,21 +109,14 @@ def vanishing_units(model: nn.Module, x: torch.Tensor, threshold: float = SLOPE_
     if not modules:
         raise ValueError("vanishing_units: the model has no activation modules")
     largest_output, largest_slope = {}, {}
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad(), capture_activations(model) as captured:
-            for i in range(0, len(x), batch_size):
-                model(x[i:i + batch_size])
-                for name, records in captured.items():
-                    z, a = records.pop()
-                    out, slope = _per_unit_max(a.abs()), _per_unit_max(_slope(modules[name], z))
-                    largest_output[name] = torch.maximum(largest_output.get(name, out), out)
-                    largest_slope[name] = torch.maximum(largest_slope.get(name, slope), slope)
-    finally:
-        model.train(was_training)
+    with torch.no_grad():
+        for sites in activation_batches(model, (x, None), batch_size, len(x)):
+            for site, (name, z, a) in sites.items():
+                out, slope = _per_unit_max(a.abs()), _per_unit_max(_slope(modules[name], z))
+                largest_output[site] = torch.maximum(largest_output.get(site, out), out)
+                largest_slope[site] = torch.maximum(largest_slope.get(site, slope), slope)
     rows = []
-    for name in modules:
+    for name in largest_output:
         dead, vanishing = largest_output[name] == 0, largest_slope[name] < threshold
         rows.append({"layer": name, "units": dead.numel(), "dead": int(dead.sum()), "vanishing": int(vanishing.sum()),
                      "dead_fraction": dead.float().mean().item(), "vanishing_fraction": vanishing.float().mean().item()})
