@@ -51,8 +51,9 @@ def _save_outputs_of(item) -> None:
     """Start collecting a notebook's outputs, if this run's outputs are the ones the website shows."""
     if any(os.environ.get(v) for v in NUMERICS_VARIABLES) or not hasattr(item.parent, "nb"):
         return
-    data = Path(os.environ.get("ACTLAB_DATA", Path(__file__).parent / "data"))
-    _saving[str(item.parent.path)] = {"key": executed.key(item.parent.nb, data), "failed": False}
+    from actlab.data import data_dir  # the library's rule for the folder (ACTLAB_DATA, read now); imported late
+
+    _saving[str(item.parent.path)] = {"key": executed.key(item.parent.nb, data_dir()), "failed": False}
 
 
 @pytest.hookimpl(hookwrapper=True)

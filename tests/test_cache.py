@@ -1,15 +1,20 @@
 """The training cache never serves a result for other code, data, settings or callbacks (issue 9)."""
+import json
+
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
 import actlab
-from actlab.training import cache_key, code_digest
+from actlab.cache import cache_key
+from actlab.fingerprint import LIBRARY_DIGEST, code_digest, digest
 
 
 @pytest.fixture(autouse=True)
 def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setattr(actlab.training, "DATA_DIR", tmp_path)
+    monkeypatch.setenv("ACTLAB_DATA", str(tmp_path))
+    return tmp_path
 
 
 @pytest.fixture
@@ -63,7 +68,7 @@ def test_code_digest_follows_code_closures_and_globals():
 def test_cache_key_names_torch_library_and_device():
     data = actlab.toy_2d("xor", n=64)
     key = cache_key(actlab.MLP(1, 4), data, {"device": "cpu"}, [])
-    assert key["torch"] == torch.__version__ and key["library"] == actlab.training.LIBRARY_DIGEST
+    assert key["torch"] == torch.__version__ and key["library"] == LIBRARY_DIGEST
     assert key["data"] == data.fingerprint() and key["device"] == "cpu"
 
 
@@ -107,7 +112,7 @@ def test_no_key_without_cache(monkeypatch):
     def fail(*args):
         raise RuntimeError("the key was computed")
 
-    monkeypatch.setattr(actlab.training, "cache_key", fail)
+    monkeypatch.setattr(actlab.cache, "cache_key", fail)
     assert run((1, 4), actlab.toy_2d("xor", n=64), cache=False)[1].status == "completed"
 
 
@@ -137,7 +142,7 @@ def test_the_global_random_state_is_part_of_the_key():
 def test_weights_that_do_not_fit_are_not_half_loaded(monkeypatch):
     data = actlab.toy_2d("xor", n=64)
     run((1, 4), data)
-    monkeypatch.setattr(actlab.training, "cache_key", lambda *args: "one key for every model")
+    monkeypatch.setattr(actlab.cache, "cache_key", lambda *args: "one key for every model")
     run((1, 4), data)
     torch.manual_seed(0)
     other = actlab.MLP(2, 4)
@@ -146,3 +151,53 @@ def test_weights_that_do_not_fit_are_not_half_loaded(monkeypatch):
         h = actlab.train(other, data, epochs=0, progress=False, cache=True)
     assert not h.from_cache
     assert all(torch.equal(before[k], v) for k, v in other.state_dict().items())
+
+
+def test_the_cache_folder_is_read_at_each_call(tmp_path, monkeypatch):
+    """ACTLAB_DATA changed after import moves the cache at once (nothing keeps a copy of the folder)."""
+    data = actlab.toy_2d("xor", n=64)
+    for folder in (tmp_path / "a", tmp_path / "b"):
+        monkeypatch.setenv("ACTLAB_DATA", str(folder))
+        assert actlab.data.data_dir() == folder
+        run((1, 4), data)
+        assert len(list(folder.glob("cache/train-*.npz"))) == 1
+    monkeypatch.delenv("ACTLAB_DATA")
+    assert actlab.data.data_dir().name == "data"
+
+
+def test_one_corrupt_path_for_runs_and_datasets(tmp_path):
+    """Training runs and generated datasets share one load-or-warn path: a file failing its checksum is reported,
+    recomputed and replaced, for both."""
+    data = actlab.toy_2d("xor", n=64)
+    _, first = run((1, 4), data)
+    (path,) = tmp_path.glob("cache/train-*.npz")
+    for change in ("nothing", "weights", "history"):  # a weight, or a recorded loss (the metadata are checksummed)
+        with np.load(path) as f:
+            arrays = {k: f[k] for k in f.files}
+        meta = json.loads(arrays.pop("__meta__").tobytes())  # with its sha256
+        if change == "weights":
+            arrays[next(iter(arrays))][...] += 1
+        elif change == "history":
+            meta["history"]["steps"][0] += 1.0
+        np.savez(path, **arrays, __meta__=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))
+        if change == "nothing":
+            assert run((1, 4), data)[1].from_cache  # rewritten as it was: still a hit
+            continue
+        with pytest.warns(UserWarning, match=f"cached file {path.name} is corrupt .*fails its checksum"):
+            _, again = run((1, 4), data)
+        assert not again.from_cache and again.steps == first.steps and run((1, 4), data)[1].from_cache
+    images = actlab.cifar_like(20, 10, seed=3, root=tmp_path)
+    (file,) = tmp_path.glob("cifar_like-*.npz")
+    file.write_bytes(file.read_bytes()[:500])
+    with pytest.warns(UserWarning, match=f"cached file {file.name} is corrupt"):
+        regenerated = actlab.cifar_like(20, 10, seed=3, root=tmp_path)
+    assert regenerated.fingerprint() == images.fingerprint()
+    assert actlab.cifar_like(20, 10, seed=3, root=tmp_path).fingerprint() == images.fingerprint()
+
+
+def test_digest_follows_values_dtypes_and_shapes():
+    x = torch.arange(6)
+    assert digest(x) == digest(torch.arange(6)) and len(digest(x)) == 16 and len(digest(x, length=None)) == 64
+    assert len({digest(x), digest(x.float()), digest(x.view(2, 3)), digest(x + 1), digest(x.numpy())}) == 5
+    assert digest("a", "bc") != digest("ab", "c") and digest(b"a", b"bc") != digest(b"ab", b"c")
+    assert digest({"a": 1, "b": 2}) == digest({"b": 2, "a": 1}) != digest({"a": 2, "b": 1})

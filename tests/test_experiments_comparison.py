@@ -13,7 +13,7 @@ from actlab.experiments import comparison
 @pytest.fixture(autouse=True)
 def _data_dir(tmp_path, monkeypatch):
     """Keep the training cache of these tests out of the course's data folder."""
-    monkeypatch.setattr("actlab.training.DATA_DIR", tmp_path)
+    monkeypatch.setenv("ACTLAB_DATA", str(tmp_path))
 
 
 def test_settings_default_is_smaller_and_full_has_every_activation():

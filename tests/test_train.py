@@ -1,6 +1,8 @@
 """Training engine: it learns, is deterministic, caches safely, survives divergence and interruption."""
+import dataclasses
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -15,7 +17,8 @@ def images():
 
 @pytest.fixture(autouse=True)
 def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setattr(actlab.training, "DATA_DIR", tmp_path)
+    monkeypatch.setenv("ACTLAB_DATA", str(tmp_path))
+    return tmp_path
 
 
 def lenet(name="relu", seed=0):
@@ -83,7 +86,7 @@ def test_divergence_stops_and_keeps_history(images):
     assert "lower learning rate" in h.message
 
 
-def test_interrupt_keeps_history(images):
+def test_interrupt_keeps_history(images, private_cache):
     class Interrupt(Callback):
         def key(self):
             return "Interrupt at step 25"  # it records nothing: the run may be cached
@@ -95,7 +98,7 @@ def test_interrupt_keeps_history(images):
     with pytest.warns(UserWarning, match="interrupted at step 25"):
         h = actlab.train(lenet(), images, epochs=3, progress=False, cache=True, callbacks=[Interrupt()])
     assert h.status == "interrupted" and len(h.steps) == 25
-    assert not list(actlab.training.DATA_DIR.glob("cache/*.npz"))  # an interrupted run is never cached
+    assert not list(private_cache.glob("cache/*.npz"))  # an interrupted run is never cached
 
 
 def test_cache_returns_same_history_and_weights(images):
@@ -110,9 +113,9 @@ def test_cache_returns_same_history_and_weights(images):
     assert not h3.from_cache  # another configuration, another entry
 
 
-def test_corrupt_cache_is_reported_and_recomputed(images):
+def test_corrupt_cache_is_reported_and_recomputed(images, private_cache):
     h1 = actlab.train(lenet(), images, epochs=1, progress=False, cache=True)
-    (path,) = actlab.training.DATA_DIR.glob("cache/*.npz")
+    (path,) = private_cache.glob("cache/*.npz")
     path.write_bytes(b"not a zip file")
     with pytest.warns(UserWarning, match="corrupt"):
         h2 = actlab.train(lenet(), images, epochs=1, progress=False, cache=True)
@@ -130,9 +133,95 @@ def test_train_bad_arguments(images, kwargs, message):
         actlab.train(lenet(), images, progress=False, **kwargs)
 
 
-def test_pick_device_falls_back_to_cpu():
-    expected = "cuda" if torch.cuda.is_available() else "cpu"
-    assert actlab.pick_device().type in (expected, "mps")
+@pytest.mark.parametrize("cuda, mps, expected", [(True, True, "cuda"), (False, True, "mps"), (False, False, "cpu")])
+def test_pick_device_prefers_cuda_then_mps_then_cpu(monkeypatch, cuda, mps, expected):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
+    assert actlab.pick_device() == torch.device(expected)
+    assert actlab.pick_device("cpu") == torch.device("cpu")  # an explicit choice wins
+    if not cuda:
+        with pytest.raises(ValueError, match="device='cuda:1' was asked for but CUDA is not available"):
+            actlab.pick_device("cuda:1")
+
+
+def test_pick_device_names_an_unknown_device():
+    with pytest.raises(ValueError, match="device must be None.*'cpu', 'cuda', 'mps', got 'gpu'"):
+        actlab.pick_device("gpu")
+    with pytest.raises(ValueError, match="device must be one of 'cpu', 'cuda', 'mps', got 'meta'"):
+        actlab.pick_device("meta")
+
+
+@pytest.mark.parametrize("setting, value, message", [
+    ("epochs", 2.5, r"epochs must be an integer in \[0, inf\), got 2.5"),
+    ("lr", -1, r"lr must be a finite number in \(0, inf\), got -1"),
+    ("momentum", float("inf"), r"momentum must be a finite number in \[0, inf\), got inf"),
+    ("batch_size", 0, r"batch_size must be an integer in \[1, inf\), got 0"),
+    ("seed", -1, r"seed must be an integer in \[0, 1.8\d*e\+19\], got -1"),
+    ("weight_decay", -0.1, r"weight_decay must be a finite number in \[0, inf\), got -0.1"),
+    ("optimizer", "sdg", "optimizer must be one of 'sgd', 'adam', 'adamw', got 'sdg'"),
+    ("cache", "yes", "cache must be one of True, False, got 'yes'"),
+    ("channels_last", 1.5, "channels_last must be one of None, True, False, got 1.5"),
+])
+def test_train_config_names_the_setting_the_value_and_the_range(setting, value, message):
+    with pytest.raises(ValueError, match=message):
+        actlab.TrainConfig(**{setting: value})
+
+
+def test_train_config_is_frozen_and_accepts_numpy_integers():
+    config = actlab.TrainConfig(epochs=np.int64(2), seed=np.int64(7), callbacks=[])
+    assert config.epochs == 2 and type(config.seed) is int and config.callbacks == ()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.lr = 1.0
+    with pytest.raises(TypeError, match="callbacks must be instances.*GradNormMonitor\\(\\)"):
+        actlab.TrainConfig(callbacks=[actlab.GradNormMonitor])
+
+
+def test_train_takes_a_config_or_arguments_not_both():
+    data = actlab.toy_2d("xor", n=64)
+    torch.manual_seed(0)
+    by_arguments = actlab.train(actlab.MLP(2, 8), data, epochs=2, lr=0.05, seed=3, progress=False)
+    torch.manual_seed(0)
+    config = actlab.TrainConfig(epochs=2, lr=0.05, seed=3, progress=False)
+    by_config = actlab.train(actlab.MLP(2, 8), data, config=config)
+    assert by_config.steps == by_arguments.steps and by_config.config == by_arguments.config
+    with pytest.raises(ValueError, match="not both \\(got config and epochs\\)"):
+        actlab.train(actlab.MLP(2, 8), data, epochs=5, config=config)
+
+
+def test_data_order_never_touches_the_global_generator():
+    data = actlab.toy_2d("xor", n=64)
+    torch.manual_seed(0)
+    net = actlab.MLP(2, 8)
+    before = torch.get_rng_state()
+    actlab.train(net, data, epochs=2, batch_size=16, seed=1, progress=False)
+    assert torch.equal(torch.get_rng_state(), before)
+    torch.manual_seed(0)
+    other = actlab.train(actlab.MLP(2, 8), data, epochs=2, batch_size=16, seed=2, progress=False)
+    torch.manual_seed(0)
+    again = actlab.train(actlab.MLP(2, 8), data, epochs=2, batch_size=16, seed=1, progress=False)
+    assert again.steps != other.steps  # the seed alone changes the order
+
+
+def test_callbacks_are_called_by_event_name_without_subclassing():
+    """Any object with some of the event methods is a callback; on_batch_end sees every step's loss in order."""
+    class Log:
+        def __init__(self):
+            self.events = []
+
+        def on_train_begin(self, model, optimizer):
+            self.events.append("begin")
+
+        def on_batch_end(self, model, step, loss):
+            self.events.append((step, loss))
+
+        def on_epoch_end(self, model, epoch):
+            return {"seen": len(self.events)}
+
+    log = Log()
+    h = actlab.train(actlab.MLP(2, 4), actlab.toy_2d("xor", n=64), epochs=2, batch_size=16, callbacks=[log],
+                     progress=False)
+    assert log.events[0] == "begin" and log.events[1:] == list(enumerate(h.steps, start=1))
+    assert [r["seen"] for r in h.epochs] == [1, 1 + 3, 1 + 6]  # 48 training examples: 3 batches of 16 per epoch
 
 
 def test_compare_grid(images):

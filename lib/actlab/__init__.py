@@ -6,7 +6,7 @@ from .plot import curves, plot_activation, plot_compare, plot_gallery, plot_imag
 from .explore import Explorer, SliderPlot, explore, slider_plot
 from .data import DataError, Dataset, cifar_like, image_data, load_cifar10, toy_2d
 from .models import LeNet, MLP, activation_modules, per_channel_prelu, recommended_init, swap_activation
-from .training import Callback, History, accuracy, evaluate, pick_device, train
+from .training import Callback, History, TrainConfig, accuracy, evaluate, pick_device, train
 from .compare import Comparison, compare
 from .diagnostics import (DeadUnitMonitor, GradNormMonitor, capture_activations, dead_masks, dead_units,
                           distance_from_init, grad_norms, init_grad_profiles, plot_grad_norms, plot_layer_profile,

@@ -2,12 +2,9 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import os
 import pickle
-import tempfile
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,12 +12,14 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from .cache import DataError, load, save_arrays
 from .checks import check_choice, check_number
+from .fingerprint import digest
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 GENERATOR_VERSION = 1
 RENDER_CHUNK = 1000  # images per rendering pass: small enough to stay in the CPU cache (4x faster than 10k)
-DATA_DIR = Path(os.environ.get("ACTLAB_DATA", Path(__file__).resolve().parents[2] / "data"))
+_REPOSITORY_DATA = Path(__file__).resolve().parents[2] / "data"
 
 # Official md5 of each file of the CIFAR-10 python version (https://www.cs.toronto.edu/~kriz/cifar.html).
 CIFAR10_MD5 = {
@@ -35,8 +34,10 @@ CIFAR10_MD5 = {
 CIFAR10_FOLDER = "cifar-10-batches-py"
 
 
-class DataError(RuntimeError):
-    """A data file is missing, corrupt or fails its checksum."""
+def data_dir() -> Path:
+    """The data folder: $ACTLAB_DATA when set (read at each call, so a change takes effect at once), else the
+    repository's data/."""
+    return Path(os.environ.get("ACTLAB_DATA") or _REPOSITORY_DATA)
 
 
 @dataclass
@@ -85,14 +86,7 @@ class Dataset:
 
     def fingerprint(self) -> str:
         """A short hash of the contents (dtypes, shapes, values), used in cache keys; follows any change to the data."""
-        def compute():
-            digest = hashlib.sha256()
-            for t in (self.x_train, self.y_train, self.x_test, self.y_test):
-                digest.update(f"{t.dtype}{tuple(t.shape)}".encode())
-                digest.update(t.detach().cpu().contiguous().numpy().tobytes())
-            return digest.hexdigest()[:16]
-
-        return self._memoised("fingerprint", compute)
+        return self._memoised("fingerprint", lambda: digest(self.x_train, self.y_train, self.x_test, self.y_test))
 
     def channel_stats(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-channel (or per-feature) mean and standard deviation of the training inputs (follows the data)."""
@@ -227,54 +221,16 @@ def _generate(n_train: int, n_test: int, seed: int) -> Dataset:
                    f"cifar_like(seed={seed}), procedurally generated, not real CIFAR-10")
 
 
-def _atomic_write(path: Path, write) -> None:
-    """Call write(file) on a temporary file in path's folder, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _digest(arrays: dict[str, np.ndarray]) -> str:
-    """sha256 over the arrays' bytes, in name order."""
-    h = hashlib.sha256()
-    for key in sorted(arrays):
-        h.update(key.encode())
-        h.update(np.ascontiguousarray(arrays[key]).tobytes())
-    return h.hexdigest()
-
-
-def save_arrays(path: Path, arrays: dict[str, np.ndarray], meta: dict) -> None:
-    """Write arrays and metadata (with a checksum) atomically as a pickle-free .npz."""
-    meta = {**meta, "sha256": _digest(arrays)}
-    payload = {**arrays, "__meta__": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)}
-    _atomic_write(Path(path), lambda f: np.savez(f, **payload))
-
-
-def load_arrays(path: Path) -> tuple[dict[str, np.ndarray], dict]:
-    """Read a file written by save_arrays; raise DataError if it is unreadable or fails its checksum."""
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
-        meta = json.loads(arrays.pop("__meta__").tobytes())
-    except Exception as exc:  # zip, json or numpy errors all mean the same: corrupt
-        raise DataError(f"{path} is unreadable ({type(exc).__name__}: {exc})") from exc
-    if meta.get("sha256") != _digest(arrays):
-        raise DataError(f"{path} fails its checksum")
-    return arrays, meta
-
-
 def generator_digest() -> str:
     """A hash of the generator's code (bytecode, constants, shape tables) and torch's version: names the cache file,
     so a changed generator or torch never loads images made by another."""
-    from .fingerprint import code_digest
+    return digest(_generate, torch.__version__, length=10)
 
-    return code_digest((_generate, torch.__version__))[:10]
+
+def _dataset_from_arrays(arrays: dict[str, np.ndarray], meta: dict) -> Dataset:
+    """A procedural set saved by cifar_like (raises KeyError for a file that lacks a part)."""
+    return Dataset(*(torch.from_numpy(arrays[k]) for k in ("x_train", "y_train", "x_test", "y_test")), CLASSES,
+                   meta["source"])
 
 
 def cifar_like(n_train: int = 50000, n_test: int = 10000, seed: int = 0, cache: bool = True,
@@ -283,14 +239,10 @@ def cifar_like(n_train: int = 50000, n_test: int = 10000, seed: int = 0, cache: 
     check_number("n_train", n_train, 1, integer=True)
     check_number("n_test", n_test, 1, integer=True)
     check_number("seed", seed, 0, integer=True)
-    path = Path(root or DATA_DIR) / f"cifar_like-v{GENERATOR_VERSION}-{generator_digest()}-s{seed}-{n_train}-{n_test}.npz"
-    if cache and path.exists():
-        try:
-            arrays, meta = load_arrays(path)
-            return Dataset(*(torch.from_numpy(arrays[k]) for k in ("x_train", "y_train", "x_test", "y_test")),
-                           CLASSES, meta["source"])
-        except (DataError, KeyError) as exc:
-            warnings.warn(f"cache {path.name} is corrupt ({exc}); regenerating it", stacklevel=2)
+    path = Path(root or data_dir()) / f"cifar_like-v{GENERATOR_VERSION}-{generator_digest()}-s{seed}-{n_train}-{n_test}.npz"
+    data = load(path, _dataset_from_arrays) if cache else None
+    if data is not None:
+        return data
     data = _generate(n_train, n_test, seed)
     if cache:
         arrays = {k: getattr(data, k).numpy() for k in ("x_train", "y_train", "x_test", "y_test")}
@@ -313,7 +265,7 @@ def _md5(path: Path) -> str:
 
 def find_cifar10(root: str | Path | None = None) -> Path | None:
     """The cifar-10-batches-py folder under root (or data/), or None if it is not there."""
-    root = Path(root or DATA_DIR)
+    root = Path(root or data_dir())
     for candidate in (root / CIFAR10_FOLDER, root):
         if (candidate / "data_batch_1").exists() or (candidate / "test_batch").exists():
             return candidate
@@ -323,7 +275,7 @@ def find_cifar10(root: str | Path | None = None) -> Path | None:
 def load_cifar10(root: str | Path | None = None, checksums: dict[str, str] | None = None) -> Dataset:
     """Real CIFAR-10 from the official python batches, each verified by md5 before it is unpickled."""
     folder = find_cifar10(root)
-    where = Path(root or DATA_DIR)
+    where = Path(root or data_dir())
     if folder is None:
         raise DataError(
             f"CIFAR-10 not found under {where}. Download cifar-10-python.tar.gz from "

@@ -1,4 +1,8 @@
-"""Fingerprints for cache keys: what determines a function's or a model's behaviour, and the library's own code."""
+"""Fingerprints: one sha256 helper (digest) for cache keys, checksums and file names, and the library's own code.
+
+digest(*values) hashes what determines each value's behaviour: for data (tensors, arrays, bytes) its type, shape
+and bytes; for code (functions, classes, nn.Modules) its bytecode, constants, closures and referenced globals.
+"""
 from __future__ import annotations
 
 import dataclasses
@@ -12,12 +16,27 @@ import numpy as np
 import torch
 from torch import nn
 
-# Every source file of the package, read once at import: the code that is running (a cache key must change
-# with the code even when the version number does not).
-_SOURCES = sorted(Path(__file__).parent.glob("*.py"))
-LIBRARY_DIGEST = hashlib.sha256(b"".join(p.name.encode() + p.read_bytes() for p in _SOURCES)).hexdigest()[:16]
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 _MAX_DEPTH = 12
+_SCALARS = (type(None), bool, int, float, complex, str)
+
+
+def digest(*values, length: int | None = 16) -> str:
+    """Hex sha256 of values (see the module docstring), cut to length characters (None: all 64).
+
+    Equal values give equal digests in any process; a changed value, dtype, shape or code gives another one.
+    """
+    h = hashlib.sha256()
+    seen: set = set()
+    for value in values:
+        _feed(h, value, seen)
+    return h.hexdigest()[:length]
+
+
+def code_digest(obj) -> str:
+    """A hash of what determines obj's behaviour: for a function its bytecode, constants, closure values and the
+    globals it names; for a model every submodule's class code and attributes (activation functions included)."""
+    return digest(obj)
 
 
 def _feed(h, value, seen: set, depth: int = 0) -> None:
@@ -25,52 +44,54 @@ def _feed(h, value, seen: set, depth: int = 0) -> None:
     if depth > _MAX_DEPTH or id(value) in seen:
         h.update(b"<cycle>")
         return
-    if isinstance(value, (type(None), bool, int, float, complex, str, bytes)):
+    if isinstance(value, _SCALARS):
         h.update(repr(value).encode())
         return
+    if isinstance(value, bytes):
+        h.update(f"bytes{len(value)}:".encode() + value)
+        return
     seen.add(id(value))
+    for kinds, feeder in _FEEDERS:
+        if isinstance(value, kinds):
+            feeder(h, value, seen, depth)
+            return
+    if dataclasses.is_dataclass(value):
+        _feed_dataclass(h, value, seen, depth)
+    else:
+        _feed_other(h, value, seen, depth)
+
+
+def _feed_tensor(h, value, seen: set, depth: int) -> None:
+    """A tensor or array: its kind, shape, dtype and bytes."""
     if isinstance(value, torch.Tensor):
         h.update(f"tensor{tuple(value.shape)}{value.dtype}".encode())
-        h.update(value.detach().cpu().contiguous().numpy().tobytes())
-    elif isinstance(value, np.ndarray):
-        h.update(f"array{value.shape}{value.dtype}".encode() + np.ascontiguousarray(value).tobytes())
-    elif isinstance(value, types.FunctionType):
-        _feed_function(h, value, seen, depth)
-    elif isinstance(value, types.MethodType):
-        _feed(h, value.__func__, seen, depth + 1)
-        _feed(h, type(value.__self__), seen, depth + 1)
-    elif isinstance(value, functools.partial):
-        for part in (value.func, value.args, value.keywords):
-            _feed(h, part, seen, depth + 1)
-    elif isinstance(value, types.CodeType):
-        _feed_code(h, value, seen, depth)
-    elif isinstance(value, types.ModuleType):
-        h.update(f"module {value.__name__}".encode())
-    elif isinstance(value, type):
-        _feed_class(h, value, seen, depth)
-    elif isinstance(value, (list, tuple, set, frozenset)):
-        h.update(type(value).__name__.encode())
-        items = sorted(value, key=repr) if isinstance(value, (set, frozenset)) else value
-        for item in items:
-            _feed(h, item, seen, depth + 1)
-    elif isinstance(value, dict):
+        value = value.detach().cpu().contiguous().numpy()
+    else:
+        h.update(f"array{value.shape}{value.dtype}".encode())
+    h.update(np.ascontiguousarray(value).tobytes())
+
+
+def _feed_collection(h, value, seen: set, depth: int) -> None:
+    """A list, tuple or set (sets in a stable order) or a dict (by sorted keys)."""
+    h.update(type(value).__name__.encode())
+    if isinstance(value, dict):
         for k in sorted(value, key=repr):
             h.update(repr(k).encode())
             _feed(h, value[k], seen, depth + 1)
-    elif dataclasses.is_dataclass(value):
-        _feed(h, type(value), seen, depth + 1)
-        for f in dataclasses.fields(value):
-            h.update(f.name.encode())
-            _feed(h, getattr(value, f.name), seen, depth + 1)
-    elif isinstance(value, nn.Module):
-        _feed_module(h, value, seen, depth)
-    else:  # builtins (torch.relu), other objects: their type and repr (memory addresses removed)
-        _feed(h, type(value), seen, depth + 1)
-        try:
-            text = repr(value)
-        except Exception:  # noqa: BLE001 - an object whose repr fails is identified by its type alone
-            text = "<no repr>"
-        h.update(_ADDRESS.sub("", text).encode())
+        return
+    items = sorted(value, key=repr) if isinstance(value, (set, frozenset)) else value
+    for item in items:
+        _feed(h, item, seen, depth + 1)
+
+
+def _feed_callable(h, value, seen: set, depth: int) -> None:
+    """A bound method (its function and its class) or a functools.partial (function, arguments)."""
+    if isinstance(value, types.MethodType):
+        parts = (value.__func__, type(value.__self__))
+    else:
+        parts = (value.func, value.args, value.keywords)
+    for part in parts:
+        _feed(h, part, seen, depth + 1)
 
 
 def _feed_code(h, code: types.CodeType, seen: set, depth: int) -> None:
@@ -133,9 +154,41 @@ def _feed_module(h, module: nn.Module, seen: set, depth: int) -> None:
             _feed(h, value, seen, depth + 1)
 
 
-def code_digest(obj) -> str:
-    """A hash of what determines obj's behaviour: for a function its bytecode, constants, closure values and the
-    globals it names; for a model every submodule's class code and attributes (activation functions included)."""
-    h = hashlib.sha256()
-    _feed(h, obj, set())
-    return h.hexdigest()[:16]
+def _feed_python_module(h, module: types.ModuleType, seen: set, depth: int) -> None:
+    """A Python module by name (its version is in the key where it matters: torch, the library)."""
+    h.update(f"module {module.__name__}".encode())
+
+
+def _feed_dataclass(h, value, seen: set, depth: int) -> None:
+    """A dataclass instance: its class and each field."""
+    _feed(h, type(value), seen, depth + 1)
+    for f in dataclasses.fields(value):
+        h.update(f.name.encode())
+        _feed(h, getattr(value, f.name), seen, depth + 1)
+
+
+def _feed_other(h, value, seen: set, depth: int) -> None:
+    """Builtins (torch.relu) and other objects: their type and repr (memory addresses removed)."""
+    _feed(h, type(value), seen, depth + 1)
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001 - an object whose repr fails is identified by its type alone
+        text = "<no repr>"
+    h.update(_ADDRESS.sub("", text).encode())
+
+
+_FEEDERS = (
+    ((torch.Tensor, np.ndarray), _feed_tensor),
+    (types.FunctionType, _feed_function),
+    ((types.MethodType, functools.partial), _feed_callable),
+    (types.CodeType, _feed_code),
+    (types.ModuleType, _feed_python_module),
+    (type, _feed_class),
+    ((list, tuple, set, frozenset, dict), _feed_collection),
+    (nn.Module, _feed_module),
+)
+
+# Every source file of the package (subpackages included), read once at import: the code that is running (a cache
+# key must change with the code even when the version number does not).
+_PACKAGE = Path(__file__).parent
+LIBRARY_DIGEST = digest(*((str(p.relative_to(_PACKAGE)), p.read_bytes()) for p in sorted(_PACKAGE.rglob("*.py"))))

@@ -1,14 +1,16 @@
-"""The training engine: seeded, cached, interruptible training with a plottable history, and activation grids."""
+"""The training engine: seeded, cached, interruptible training with a plottable history.
+
+train(model, data, **settings) builds a TrainConfig (every setting, checked on creation), a Trainer runs it in three
+short parts (fit / fit_epoch / fit_batch, as d2l's Trainer) and calls the callbacks by event name (as fastai's
+Callback); with cache=True the run goes through actlab.cache, a layer around training, not inside it.
+"""
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import time
 import warnings
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 import torch
@@ -17,28 +19,86 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from . import __version__
+from .cache import cached
 from .checks import check_choice, check_number
-from .data import DATA_DIR, DataError, Dataset, load_arrays, save_arrays
-from .fingerprint import LIBRARY_DIGEST, code_digest
+from .data import Dataset, data_dir
+from .fingerprint import code_digest  # noqa: F401 - re-exported: diagnostics imports it from here
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
+DEVICES = ("cpu", "cuda", "mps")
+
+
+def _available(kind: str) -> bool:
+    """Whether a device kind ('cpu', 'cuda', 'mps') can be used on this machine."""
+    if kind == "cuda":
+        return torch.cuda.is_available()
+    if kind == "mps":
+        return getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    return True
 
 
 def pick_device(device: str | torch.device | None = None) -> torch.device:
-    """The device to train on: CUDA, then Apple MPS, then CPU; an explicit choice is checked."""
-    if device is not None:
+    """The device to train on: None picks CUDA, then Apple MPS, then CPU; an explicit choice is checked.
+
+    Raises ValueError for a device that is not 'cpu', 'cuda' or 'mps' (with an optional index), or is not
+    available here.
+    """
+    if device is None:
+        return torch.device(next(kind for kind in ("cuda", "mps", "cpu") if _available(kind)))
+    try:
         device = torch.device(device)
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError("device='cuda' was asked for but CUDA is not available here; use device=None to pick automatically")
-        if device.type == "mps" and not torch.backends.mps.is_available():
-            raise ValueError("device='mps' was asked for but MPS is not available here; use device=None to pick automatically")
-        return device
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device must be None (pick automatically), a torch.device or one of "
+                         f"{', '.join(map(repr, DEVICES))}, got {device!r}") from None
+    check_choice("device", device.type, DEVICES)
+    if not _available(device.type):
+        raise ValueError(f"device={str(device)!r} was asked for but {device.type.upper()} is not available here; "
+                         "use device=None to pick automatically")
+    return device
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every setting of a training run, checked on creation (as nanoGPT's GPTConfig holds a model's settings).
+
+    epochs >= 0 (0: evaluate only); lr > 0; optimizer one of OPTIMIZERS; momentum >= 0 (SGD only);
+    batch_size >= 1; seed in [0, 2**64 - 1] (seeds the data order's own torch.Generator); device None (automatic),
+    'cpu', 'cuda' or 'mps'; weight_decay >= 0; callbacks a sequence of Callback instances; progress and cache
+    True or False; channels_last None (automatic: images on CPU), True or False. Raises ValueError naming the
+    setting, the value and the valid range, TypeError for a callback given as a class.
+    """
+
+    epochs: int = 3
+    lr: float = 0.01
+    optimizer: str = "sgd"
+    momentum: float = 0.9
+    batch_size: int = 64
+    seed: int = 0
+    device: str | torch.device | None = None
+    weight_decay: float = 0.0
+    callbacks: tuple = ()
+    progress: bool = True
+    cache: bool = False
+    channels_last: bool | None = None
+
+    def __post_init__(self):
+        for name in ("epochs", "batch_size", "seed"):  # numpy integers (np.arange seeds) are integers too
+            if isinstance(getattr(self, name), np.integer):
+                object.__setattr__(self, name, int(getattr(self, name)))
+        object.__setattr__(self, "callbacks", tuple(self.callbacks))
+        check_number("epochs", self.epochs, 0, integer=True)
+        check_number("lr", self.lr, 0, low_open=True)
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        check_number("momentum", self.momentum, 0)
+        check_number("batch_size", self.batch_size, 1, integer=True)
+        check_number("seed", self.seed, 0, 2**64 - 1, integer=True)
+        pick_device(self.device)
+        check_number("weight_decay", self.weight_decay, 0)
+        for flag, choices in (("progress", (True, False)), ("cache", (True, False)), ("channels_last", (None, True, False))):
+            check_choice(flag, getattr(self, flag), choices)
+        for cb in self.callbacks:
+            if isinstance(cb, type):
+                raise TypeError(f"callbacks must be instances, got the class {cb.__name__}: write {cb.__name__}()")
 
 
 @dataclass
@@ -104,7 +164,8 @@ class History:
 
 
 class Callback:
-    """Hooks into training; subclasses override what they need.
+    """Hooks into training; subclasses override what they need (the trainer calls a method by its event name,
+    so any object with some of these methods works as a callback too).
 
     A run with callbacks is cached (train(cache=True)) only when every callback says what identifies its
     effect (key) and can save and restore what it records (state, load_state); the defaults refuse.
@@ -128,39 +189,12 @@ class Callback:
     def on_after_backward(self, model: nn.Module, step: int) -> None:
         """Called after each backward pass, before the optimiser step."""
 
+    def on_batch_end(self, model: nn.Module, step: int, loss: float) -> None:
+        """Called after each optimiser step, with the step's number (from 1) and its training loss."""
+
     def on_epoch_end(self, model: nn.Module, epoch: int) -> dict:
         """Called at epoch 0 (before training) and after each epoch; returns metrics for that epoch's record."""
         return {}
-
-
-# ---------------------------------------------------------------------------
-# Cache keys: everything that changes a run's result
-# ---------------------------------------------------------------------------
-
-def cache_key(model: nn.Module, data: Dataset, config: dict, callbacks) -> dict:
-    """Everything that changes a run's result: settings, code (model, activations, library, torch), data, callbacks.
-
-    Raises ValueError when a callback cannot be cached (its key() is None).
-    """
-    refused = [type(cb).__name__ for cb in callbacks if cb.key() is None]
-    if refused:
-        raise ValueError(f"cache=True cannot restore what callback(s) {', '.join(refused)} record: give them key(), "
-                         "state() and load_state() methods (see actlab.Callback), or train with cache=False")
-    return {**config, "version": __version__, "library": LIBRARY_DIGEST, "torch": torch.__version__,
-            "cpu_capability": torch.backends.cpu.get_cpu_capability(), "threads": torch.get_num_threads(),
-            "default_dtype": str(torch.get_default_dtype()), "architecture": repr(model), "init": _state_digest(model),
-            "code": code_digest(model), "data": data.fingerprint(),
-            "callbacks": [(cb.key(), code_digest(type(cb))) for cb in callbacks],
-            "rng": code_digest(torch.get_rng_state())}  # dropout, RReLU and the like draw from the global generator
-
-
-def _state_digest(model: nn.Module) -> str:
-    """A hash of the model's parameters and buffers: identifies its initial weights."""
-    h = hashlib.sha256()
-    for name, tensor in model.state_dict().items():
-        h.update(name.encode())
-        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()[:16]
 
 
 @contextmanager
@@ -215,150 +249,157 @@ def accuracy(model: nn.Module, data: Dataset, split: str = "test") -> float:
     return evaluate(model, data.inputs(split, device), data.labels(split, device))[1]
 
 
-def cache_path(key: dict, folder: Path | None = None) -> Path:
-    """Where the result for a configuration is cached."""
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:20]
-    return Path(folder or DATA_DIR / "cache") / f"train-{digest}.npz"
+def make_optimizer(config: TrainConfig, params) -> torch.optim.Optimizer:
+    """The optimiser config names (sgd with momentum, adam, adamw), with its lr and weight_decay."""
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    optimizer = torch.optim.Adam if config.optimizer == "adam" else torch.optim.AdamW
+    return optimizer(params, lr=config.lr, weight_decay=config.weight_decay)
 
 
-def _load_cached(path: Path, model: nn.Module, callbacks) -> History | None:
-    """The cached history (loading its weights into model and its records into callbacks), or None if absent.
+class Trainer:
+    """One training run in short parts (as d2l's Trainer): fit runs the epochs, fit_epoch one pass over the data,
+    fit_batch one optimiser step (the one place for per-batch work). Callbacks are called by event name."""
 
-    A corrupt or incomplete entry is reported and treated as absent; nothing is changed then.
-    """
-    if not path.exists():
-        return None
-    try:
-        arrays, meta = load_arrays(path)
-        history = History.from_dict(meta["history"])
-        states = meta["callbacks"]
-        if len(states) != len(callbacks):
-            raise KeyError("callback records")
-        weights = {k: torch.from_numpy(v) for k, v in arrays.items()}
-        current = model.state_dict()
-        if set(weights) != set(current) or any(weights[k].shape != current[k].shape for k in current):
-            raise KeyError("the weights do not fit the model")  # checked first: a model is never half-loaded
-        model.load_state_dict(weights)
-    except (DataError, KeyError, RuntimeError, TypeError, ValueError) as exc:
-        warnings.warn(f"cached result {path.name} is corrupt ({exc}); retraining", stacklevel=3)
-        return None
-    for cb, state in zip(callbacks, states):
-        cb.load_state(state)
-    history.from_cache = True
-    return history
+    def __init__(self, model: nn.Module, data: Dataset, config: TrainConfig):
+        if not isinstance(data, Dataset):
+            raise TypeError(f"data must be an actlab Dataset (cifar_like, load_cifar10, toy_2d), got {type(data).__name__}")
+        self.model, self.data, self.config, self.callbacks = model, data, config, list(config.callbacks)
+        self.device = pick_device(config.device)
+        automatic = data.x_train.dim() == 4 and self.device.type == "cpu"
+        self.channels_last = automatic if config.channels_last is None else config.channels_last
+        self.history = History(config=self.settings(), data_source=data.source)
 
+    def settings(self) -> dict:
+        """The run's settings as History.config records them (and the cache key starts from)."""
+        c, model = self.config, self.model
+        return {"model": getattr(model, "activation_name", type(model).__name__), "model_class": type(model).__name__,
+                "epochs": c.epochs, "lr": c.lr, "optimizer": c.optimizer, "momentum": c.momentum,
+                "batch_size": c.batch_size, "seed": c.seed, "weight_decay": c.weight_decay, "device": str(self.device),
+                "channels_last": self.channels_last}
 
-def _save_cached(path: Path, model: nn.Module, history: History, callbacks) -> None:
-    """Cache history, final weights and the callbacks' records atomically."""
-    arrays = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
-    save_arrays(path, arrays, {"history": history.to_dict(), "callbacks": [cb.state() for cb in callbacks]})
+    def _event(self, name: str, *args) -> dict:
+        """Call method name(*args) of every callback that has it (as fastai does); merge the dicts they return."""
+        merged = {}
+        for cb in self.callbacks:
+            method = getattr(cb, name, None)
+            if method is not None:
+                merged.update(method(*args) or {})
+        return merged
 
+    def _prepare(self) -> None:
+        """Model and data on the device (channels-last when chosen), the optimiser and the data order's generator."""
+        device, layout = self.device, self.channels_last
+        self.model.to(device)
+        if layout:
+            self.model.to(memory_format=torch.channels_last)
+        self.x_train, self.x_test = (self.data.inputs(split, device, layout) for split in ("train", "test"))
+        self.y_train, self.y_test = self.data.labels("train", device), self.data.labels("test", device)
+        self.optimizer = make_optimizer(self.config, self.model.parameters())
+        self.generator = torch.Generator().manual_seed(self.config.seed)  # never the global generator
+        self.steps_per_epoch = math.ceil(len(self.x_train) / self.config.batch_size)
 
-def _make_optimizer(name: str, params, lr: float, momentum: float, weight_decay: float) -> torch.optim.Optimizer:
-    """An optimiser by name."""
-    if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    def fit(self) -> History:
+        """Record epoch 0, then train config.epochs epochs; divergence or an interrupt stops early, history kept."""
+        self._prepare()
+        self._event("on_train_begin", self.model, self.optimizer)
+        self.bar = tqdm(total=self.config.epochs * self.steps_per_epoch, desc=self.history.config["model"],
+                        disable=not self.config.progress, leave=False)
+        self._record(0, float("nan"), float("nan"), 0.0)
+        try:
+            for epoch in range(1, self.config.epochs + 1):
+                self.fit_epoch(epoch)
+                if self.history.status == "diverged":
+                    break
+        except KeyboardInterrupt:
+            self._stop("interrupted", f"interrupted at step {len(self.history.steps)}: the history so far is kept "
+                                      f"({len(self.history.epochs) - 1} complete epochs); nothing was cached")
+        finally:
+            self.bar.close()
+            if self.channels_last:
+                self.model.to(memory_format=torch.contiguous_format)
+        return self.history
+
+    def fit_epoch(self, epoch: int) -> None:
+        """One pass over the training set in an order drawn from the run's generator; records the epoch."""
+        self.model.train()
+        order = torch.randperm(len(self.x_train), generator=self.generator).to(self.device)
+        size, start = self.config.batch_size, time.perf_counter()
+        loss_sum, correct, seen = 0.0, 0, 0
+        for i in range(self.steps_per_epoch):
+            idx = order[i * size:(i + 1) * size]
+            result = self.fit_batch(epoch, idx)
+            if result is None:
+                break
+            loss_sum, correct, seen = loss_sum + result[0] * len(idx), correct + result[1], seen + len(idx)
+        # An epoch cut short by divergence averages over its finished steps; with none finished it has no value.
+        nan = float("nan")
+        self._record(epoch, loss_sum / seen if seen else nan, correct / seen if seen else nan,
+                     time.perf_counter() - start)
+
+    def fit_batch(self, epoch: int, idx: torch.Tensor) -> tuple[float, int] | None:
+        """One optimiser step on the training examples idx: (mean loss, number correct); None when the loss is not
+        finite (the run is marked diverged and no step is taken)."""
+        logits = self.model(self.x_train[idx])
+        loss = F.cross_entropy(logits, self.y_train[idx])
+        value = loss.item()
+        self.history.steps.append(value)
+        step = len(self.history.steps)
+        if not math.isfinite(value):
+            self._stop("diverged", f"loss became {value} at step {step} (epoch {epoch}): training stopped; the "
+                                   f"history so far is kept. Try a lower learning rate.")
+            return None
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self._event("on_after_backward", self.model, step)
+        self.optimizer.step()
+        self._event("on_batch_end", self.model, step, value)
+        self.bar.update()
+        return value, (logits.argmax(1) == self.y_train[idx]).sum().item()
+
+    def _record(self, epoch: int, train_loss: float, train_acc: float, seconds: float) -> None:
+        """Append an epoch's record: the training figures given, test loss and accuracy, the callbacks' metrics."""
+        test_loss, test_acc = evaluate(self.model, self.x_test, self.y_test)
+        row = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "test_loss": test_loss,
+               "test_acc": test_acc, "seconds": seconds}
+        row.update(self._event("on_epoch_end", self.model, epoch))
+        self.history.epochs.append(row)
+
+    def _stop(self, status: str, message: str) -> None:
+        """Mark the run as stopped early (diverged, interrupted) and say why."""
+        self.history.status, self.history.message = status, message
 
 
 def train(model: nn.Module, data: Dataset, epochs: int = 3, lr: float = 0.01, optimizer: str = "sgd",
           momentum: float = 0.9, batch_size: int = 64, seed: int = 0, device=None, weight_decay: float = 0.0,
-          callbacks=(), progress: bool = True, cache: bool = False, channels_last: bool | None = None) -> History:
+          callbacks=(), progress: bool = True, cache: bool = False, channels_last: bool | None = None, *,
+          config: TrainConfig | None = None) -> History:
     """Train model on data with cross-entropy; return its History (cached on disk when cache=True).
 
-    A loss that turns NaN or infinite stops the run (status 'diverged'; an epoch with no finished step records
-    NaN); Ctrl-C or a kernel interrupt stops it too (status 'interrupted', never cached). Either way the history
-    so far is returned. The cache key (see cache_key) covers the settings, the model's code and initial weights,
-    the activation functions' code, the library's and torch's code, the data as it is now, the global random
-    state and the callbacks; it is computed only when cache=True. Callbacks without key() make cache=True raise.
+    The settings (see TrainConfig for their ranges) come as arguments or as config=TrainConfig(...), not both
+    (ValueError). A loss that turns NaN or infinite stops the run (status 'diverged'; an epoch with no finished step
+    records NaN); Ctrl-C or a kernel interrupt stops it too (status 'interrupted', never cached). Either way the
+    history so far is returned and a warning says so. The cache (actlab.cache.cache_key, in data_dir()/cache) covers
+    the settings, the model's code and initial weights, the activation functions' code, the library's and torch's
+    code, the data as it is now, the global random state and the callbacks; it is computed only when cache=True.
+    Callbacks without key() make cache=True raise.
     """
-    check_number("epochs", epochs, 0, integer=True)
-    check_number("lr", lr, 0, low_open=True)
-    check_number("batch_size", batch_size, 1, integer=True)
-    check_number("momentum", momentum, 0)
-    check_number("weight_decay", weight_decay, 0)
-    check_choice("optimizer", optimizer, OPTIMIZERS)
-    callbacks = list(callbacks)
-    if not isinstance(data, Dataset):
-        raise TypeError(f"data must be an actlab Dataset (cifar_like, load_cifar10, toy_2d), got {type(data).__name__}")
-    device = pick_device(device)
-    channels_last = data.x_train.dim() == 4 and device.type == "cpu" if channels_last is None else channels_last
-    config = {
-        "model": getattr(model, "activation_name", type(model).__name__), "model_class": type(model).__name__,
-        "epochs": epochs, "lr": lr, "optimizer": optimizer, "momentum": momentum, "batch_size": batch_size,
-        "seed": seed, "weight_decay": weight_decay, "device": str(device), "channels_last": channels_last,
-    }
-    path = cache_path(cache_key(model, data, config, callbacks)) if cache else None
-    if cache:
-        cached = _load_cached(path, model, callbacks)
-        if cached is not None:
-            model.to(device)
-            return cached
-
-    history = History(config=config, data_source=data.source)
-    model.to(device)
-    if channels_last:
-        model.to(memory_format=torch.channels_last)
-    x_train, x_test = (data.inputs(split, device, channels_last) for split in ("train", "test"))
-    y_train, y_test = data.labels("train", device), data.labels("test", device)
-    opt = _make_optimizer(optimizer, model.parameters(), lr, momentum, weight_decay)
-    gen = torch.Generator().manual_seed(seed)
-    steps_per_epoch = math.ceil(len(x_train) / batch_size)
-
-    def record(epoch: int, train_loss: float, train_acc: float, seconds: float) -> None:
-        test_loss, test_acc = evaluate(model, x_test, y_test)
-        row = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "test_loss": test_loss,
-               "test_acc": test_acc, "seconds": seconds}
-        for cb in callbacks:
-            row.update(cb.on_epoch_end(model, epoch))
-        history.epochs.append(row)
-
-    for cb in callbacks:
-        cb.on_train_begin(model, opt)
-    bar = tqdm(total=epochs * steps_per_epoch, desc=config["model"], disable=not progress, leave=False)
-    record(0, float("nan"), float("nan"), 0.0)
-    try:
-        for epoch in range(1, epochs + 1):
-            model.train()
-            order = torch.randperm(len(x_train), generator=gen).to(device)
-            start, loss_sum, correct, seen = time.perf_counter(), 0.0, 0, 0
-            for i in range(steps_per_epoch):
-                idx = order[i * batch_size:(i + 1) * batch_size]
-                logits = model(x_train[idx])
-                loss = F.cross_entropy(logits, y_train[idx])
-                value = loss.item()
-                history.steps.append(value)
-                if not math.isfinite(value):
-                    history.status = "diverged"
-                    history.message = (f"loss became {value} at step {len(history.steps)} (epoch {epoch}): "
-                                       f"training stopped; the history so far is kept. Try a lower learning rate.")
-                    break
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                for cb in callbacks:
-                    cb.on_after_backward(model, len(history.steps))
-                opt.step()
-                loss_sum += value * len(idx)
-                correct += (logits.argmax(1) == y_train[idx]).sum().item()
-                seen += len(idx)
-                bar.update()
-            # An epoch cut short by divergence averages over its finished steps; with none finished it has no value.
-            record(epoch, loss_sum / seen if seen else float("nan"), correct / seen if seen else float("nan"),
-                   time.perf_counter() - start)
-            if history.status == "diverged":
-                break
-    except KeyboardInterrupt:
-        history.status = "interrupted"
-        history.message = (f"interrupted at step {len(history.steps)}: the history so far is kept "
-                           f"({len(history.epochs) - 1} complete epochs); nothing was cached")
-    finally:
-        bar.close()
-    if channels_last:
-        model.to(memory_format=torch.contiguous_format)
-    if history.message:
+    given = TrainConfig(epochs, lr, optimizer, momentum, batch_size, seed, device, weight_decay, tuple(callbacks),
+                        progress, cache, channels_last)
+    if config is None:
+        config = given
+    elif given != TrainConfig():
+        changed = [f.name for f in fields(TrainConfig) if getattr(given, f.name) != getattr(TrainConfig(), f.name)]
+        raise ValueError(f"give the settings either in config=TrainConfig(...) or as arguments, not both "
+                         f"(got config and {', '.join(changed)})")
+    trainer = Trainer(model, data, config)
+    if not config.cache:
+        history = trainer.fit()
+    else:
+        history = cached(trainer.fit, model, data, trainer.history.config, trainer.callbacks, History.from_dict,
+                         data_dir() / "cache")
+        if history.from_cache:
+            model.to(trainer.device)
+    if history.message and not history.from_cache:
         warnings.warn(history.message, stacklevel=2)
-    if cache and history.status != "interrupted":
-        _save_cached(path, model, history, callbacks)
     return history
