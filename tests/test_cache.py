@@ -199,5 +199,6 @@ def test_digest_follows_values_dtypes_and_shapes():
     x = torch.arange(6)
     assert digest(x) == digest(torch.arange(6)) and len(digest(x)) == 16 and len(digest(x, length=None)) == 64
     assert len({digest(x), digest(x.float()), digest(x.view(2, 3)), digest(x + 1), digest(x.numpy())}) == 5
+    assert digest(x, x) == digest(x, x.clone())  # equal data, equal digest, whether or not it is one object
     assert digest("a", "bc") != digest("ab", "c") and digest(b"a", b"bc") != digest(b"ab", b"c")
     assert digest({"a": 1, "b": 2}) == digest({"b": 2, "a": 1}) != digest({"a": 2, "b": 1})

@@ -50,6 +50,9 @@ def _feed(h, value, seen: set, depth: int = 0) -> None:
     if isinstance(value, bytes):
         h.update(f"bytes{len(value)}:".encode() + value)
         return
+    if isinstance(value, (torch.Tensor, np.ndarray)):  # data holds no cycles: the same tensor twice is fed twice
+        _feed_tensor(h, value)
+        return
     seen.add(id(value))
     for kinds, feeder in _FEEDERS:
         if isinstance(value, kinds):
@@ -61,7 +64,7 @@ def _feed(h, value, seen: set, depth: int = 0) -> None:
         _feed_other(h, value, seen, depth)
 
 
-def _feed_tensor(h, value, seen: set, depth: int) -> None:
+def _feed_tensor(h, value) -> None:
     """A tensor or array: its kind, shape, dtype and bytes."""
     if isinstance(value, torch.Tensor):
         h.update(f"tensor{tuple(value.shape)}{value.dtype}".encode())
@@ -178,7 +181,6 @@ def _feed_other(h, value, seen: set, depth: int) -> None:
 
 
 _FEEDERS = (
-    ((torch.Tensor, np.ndarray), _feed_tensor),
     (types.FunctionType, _feed_function),
     ((types.MethodType, functools.partial), _feed_callable),
     (types.CodeType, _feed_code),
