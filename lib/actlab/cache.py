@@ -1,8 +1,8 @@
 """Caching on disk, as one layer: what identifies a result (cache_key), where it lives (cache_path), atomic saving
 (save_arrays) and the library's only "load it, or warn that it is corrupt and recompute" path (load).
 
-Files are pickle-free .npz archives whose metadata carry a sha256 of the arrays and the metadata; a truncated, unreadable or altered
-file is reported once and treated as absent, never half-used.
+Files are pickle-free .npz archives whose metadata carry a sha256 of the arrays and the metadata; a truncated,
+unreadable or altered file is reported and treated as absent, never half-used.
 """
 from __future__ import annotations
 

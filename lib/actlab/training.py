@@ -94,8 +94,9 @@ class TrainConfig:
         check_number("seed", self.seed, 0, 2**64 - 1, integer=True)
         pick_device(self.device)
         check_number("weight_decay", self.weight_decay, 0)
-        for flag, choices in (("progress", (True, False)), ("cache", (True, False)), ("channels_last", (None, True, False))):
-            check_choice(flag, getattr(self, flag), choices)
+        check_choice("progress", self.progress, (True, False))
+        check_choice("cache", self.cache, (True, False))
+        check_choice("channels_last", self.channels_last, (None, True, False))
         for cb in self.callbacks:
             if isinstance(cb, type):
                 raise TypeError(f"callbacks must be instances, got the class {cb.__name__}: write {cb.__name__}()")
@@ -263,7 +264,8 @@ class Trainer:
 
     def __init__(self, model: nn.Module, data: Dataset, config: TrainConfig):
         if not isinstance(data, Dataset):
-            raise TypeError(f"data must be an actlab Dataset (cifar_like, load_cifar10, toy_2d), got {type(data).__name__}")
+            raise TypeError("data must be an actlab Dataset (cifar_like, load_cifar10, toy_2d), "
+                            f"got {type(data).__name__}")
         self.model, self.data, self.config, self.callbacks = model, data, config, list(config.callbacks)
         self.device = pick_device(config.device)
         automatic = data.x_train.dim() == 4 and self.device.type == "cpu"
