@@ -147,16 +147,17 @@ def bench_monitor(n: int = 10000, epochs: int = 1, repeats: int = 3) -> dict:
     return seconds
 
 
-# OpenMP settings that decide how idle worker threads wait; a worker process starts with exactly one variant's.
-THREAD_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME", "OMP_NUM_THREADS")
-# Thread counts change PyTorch's rounding (results would depend on what else runs), so the fix is a wait policy;
-# "half the cores each" is shown for comparison only.
+# Settings that decide how two training processes share the cores; a worker process starts with exactly one variant's.
+THREAD_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME", "OMP_NUM_THREADS", "ACTLAB_SHARE_CORES")
+# actlab's training loops take turns at the cores (actlab.cores) unless ACTLAB_SHARE_CORES=0. Fewer threads per
+# process would change PyTorch's rounding (results would depend on what else runs): shown for comparison only.
 KERNEL_VARIANTS = {
-    "default (spin, then sleep)": {},
-    "OMP_WAIT_POLICY=PASSIVE (make lab)": {"OMP_WAIT_POLICY": "PASSIVE"},
-    "GOMP_SPINCOUNT=1000": {"GOMP_SPINCOUNT": "1000"},
-    "GOMP_SPINCOUNT=10000": {"GOMP_SPINCOUNT": "10000"},
-    "half the cores each": {"OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 2) // 2))},
+    "no turns (ACTLAB_SHARE_CORES=0)": {"ACTLAB_SHARE_CORES": "0"},
+    "no turns, OMP_WAIT_POLICY=PASSIVE": {"ACTLAB_SHARE_CORES": "0", "OMP_WAIT_POLICY": "PASSIVE"},
+    "no turns, half the cores each": {"ACTLAB_SHARE_CORES": "0",
+                                      "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 2) // 2))},
+    "turns (actlab's default)": {},
+    "turns, OMP_WAIT_POLICY=PASSIVE": {"OMP_WAIT_POLICY": "PASSIVE"},
 }
 WORKER = """
 import sys, time, torch, actlab
@@ -199,14 +200,17 @@ class _Kernel:
 
 
 def bench_kernels(n: int = 2000, epochs: int = 2, rounds: int = 3, variants: dict | None = None) -> dict:
-    """Two kernels training at once against one after the other, per OpenMP thread setting (interleaved rounds).
+    """Two kernels training at once against one after the other, per way of sharing the cores (interleaved rounds).
 
     Each variant gets two worker processes (two 'kernels'); each round times A alone, B alone, then A and B
     started together. Ratio = (the later of the two together) / (A alone + B alone): 1 is as good as taking
     turns. Single-run cost = a variant's alone time / the default's alone time.
     """
     variants = variants or KERNEL_VARIANTS
-    kernels = {name: [_Kernel(settings, n, epochs) for _ in range(2)] for name, settings in variants.items()}
+    kernels = {}
+    for name, settings in variants.items():  # the two kernels of a variant share a turns folder, no one else does
+        shared = {**settings, "ACTLAB_CORES_DIR": tempfile.mkdtemp(prefix="actlab-bench-turns-")}
+        kernels[name] = [_Kernel(shared, n, epochs) for _ in range(2)]
     alone: dict[str, list[float]] = {name: [] for name in variants}
     ratios: dict[str, list[float]] = {name: [] for name in variants}
     try:

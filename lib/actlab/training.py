@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from . import __version__
 from .checks import check_choice, check_number
+from .cores import CoreTurns
 from .data import DATA_DIR, DataError, Dataset, load_arrays, save_arrays
 from .fingerprint import LIBRARY_DIGEST, code_digest
 
@@ -319,42 +320,45 @@ def train(model: nn.Module, data: Dataset, epochs: int = 3, lr: float = 0.01, op
         cb.on_train_begin(model, opt)
     bar = tqdm(total=epochs * steps_per_epoch, desc=config["model"], disable=not progress, leave=False)
     record(0, float("nan"), float("nan"), 0.0)
-    try:
-        for epoch in range(1, epochs + 1):
-            model.train()
-            order = torch.randperm(len(x_train), generator=gen).to(device)
-            start, loss_sum, correct, seen = time.perf_counter(), 0.0, 0, 0
-            for i in range(steps_per_epoch):
-                idx = order[i * batch_size:(i + 1) * batch_size]
-                logits = model(x_train[idx])
-                loss = F.cross_entropy(logits, y_train[idx])
-                value = loss.item()
-                history.steps.append(value)
-                if not math.isfinite(value):
-                    history.status = "diverged"
-                    history.message = (f"loss became {value} at step {len(history.steps)} (epoch {epoch}): "
-                                       f"training stopped; the history so far is kept. Try a lower learning rate.")
+    # Other processes that train on these cores take turns with this loop (actlab.cores), rather than fight.
+    with CoreTurns(enabled=None if device.type == "cpu" else False) as turns:
+        try:
+            for epoch in range(1, epochs + 1):
+                model.train()
+                order = torch.randperm(len(x_train), generator=gen).to(device)
+                start, loss_sum, correct, seen = time.perf_counter(), 0.0, 0, 0
+                for i in range(steps_per_epoch):
+                    idx = order[i * batch_size:(i + 1) * batch_size]
+                    logits = model(x_train[idx])
+                    loss = F.cross_entropy(logits, y_train[idx])
+                    value = loss.item()
+                    history.steps.append(value)
+                    if not math.isfinite(value):
+                        history.status = "diverged"
+                        history.message = (f"loss became {value} at step {len(history.steps)} (epoch {epoch}): "
+                                           f"training stopped; the history so far is kept. Try a lower learning rate.")
+                        break
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    for cb in callbacks:
+                        cb.on_after_backward(model, len(history.steps))
+                    opt.step()
+                    loss_sum += value * len(idx)
+                    correct += (logits.argmax(1) == y_train[idx]).sum().item()
+                    seen += len(idx)
+                    bar.update()
+                    turns.tick()
+                # An epoch cut short by divergence averages over its finished steps; with none finished it has no value.
+                record(epoch, loss_sum / seen if seen else float("nan"), correct / seen if seen else float("nan"),
+                       time.perf_counter() - start)
+                if history.status == "diverged":
                     break
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                for cb in callbacks:
-                    cb.on_after_backward(model, len(history.steps))
-                opt.step()
-                loss_sum += value * len(idx)
-                correct += (logits.argmax(1) == y_train[idx]).sum().item()
-                seen += len(idx)
-                bar.update()
-            # An epoch cut short by divergence averages over its finished steps; with none finished it has no value.
-            record(epoch, loss_sum / seen if seen else float("nan"), correct / seen if seen else float("nan"),
-                   time.perf_counter() - start)
-            if history.status == "diverged":
-                break
-    except KeyboardInterrupt:
-        history.status = "interrupted"
-        history.message = (f"interrupted at step {len(history.steps)}: the history so far is kept "
-                           f"({len(history.epochs) - 1} complete epochs); nothing was cached")
-    finally:
-        bar.close()
+        except KeyboardInterrupt:
+            history.status = "interrupted"
+            history.message = (f"interrupted at step {len(history.steps)}: the history so far is kept "
+                               f"({len(history.epochs) - 1} complete epochs); nothing was cached")
+        finally:
+            bar.close()
     if channels_last:
         model.to(memory_format=torch.contiguous_format)
     if history.message:
