@@ -34,11 +34,11 @@ $(STAMP): pyproject.toml tools/torch_source.py
 	$(BIN)/python -m pip install --quiet $(PIP_FLAGS) -e '.[$(EXTRAS)]'
 	@touch $(STAMP)
 
-# Kernels inherit the server's environment. PyTorch's OpenMP threads otherwise spin-wait for cores, so two notebooks
-# training at once each ran ~10x slower than alone; PASSIVE makes idle threads sleep (`make bench` measures it:
-# the "kernels" case). It must be set before torch is imported, hence here and not in the library.
+# Two notebooks training at once no longer fight over the cores: actlab's training loops take turns (actlab.cores;
+# `make bench` measures it: the "kernels" case). OMP_WAIT_POLICY=PASSIVE is not set: it made every single run ~1.5x
+# slower; pass it (OMP_WAIT_POLICY=PASSIVE make lab) for kernels that train with their own loops side by side.
 lab: install
-	OMP_WAIT_POLICY=$${OMP_WAIT_POLICY:-PASSIVE} $(BIN)/jupyter lab --ip=127.0.0.1 --port=$(PORT) $(ROOT_FLAG) --ServerApp.root_dir=notebooks
+	$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(PORT) $(ROOT_FLAG) --ServerApp.root_dir=notebooks
 
 # The notebooks' default run saves its outputs (build/executed, keyed by notebook, library source and data), and
 # the site is built from those: the course is executed once for both.

@@ -147,16 +147,17 @@ def bench_monitor(n: int = 10000, epochs: int = 1, repeats: int = 3) -> dict:
     return seconds
 
 
-# OpenMP settings that decide how idle worker threads wait; a worker process starts with exactly one variant's.
-THREAD_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME", "OMP_NUM_THREADS")
-# Thread counts change PyTorch's rounding (results would depend on what else runs), so the fix is a wait policy;
-# "half the cores each" is shown for comparison only.
+# Settings that decide how two training processes share the cores; a worker process starts with exactly one variant's.
+THREAD_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME", "OMP_NUM_THREADS", "ACTLAB_SHARE_CORES")
+# actlab's training loops take turns at the cores (actlab.cores) unless ACTLAB_SHARE_CORES=0. Fewer threads per
+# process would change PyTorch's rounding (results would depend on what else runs): shown for comparison only.
 KERNEL_VARIANTS = {
-    "default (spin, then sleep)": {},
-    "OMP_WAIT_POLICY=PASSIVE (make lab)": {"OMP_WAIT_POLICY": "PASSIVE"},
-    "GOMP_SPINCOUNT=1000": {"GOMP_SPINCOUNT": "1000"},
-    "GOMP_SPINCOUNT=10000": {"GOMP_SPINCOUNT": "10000"},
-    "half the cores each": {"OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 2) // 2))},
+    "no turns (ACTLAB_SHARE_CORES=0)": {"ACTLAB_SHARE_CORES": "0"},
+    "no turns, OMP_WAIT_POLICY=PASSIVE": {"ACTLAB_SHARE_CORES": "0", "OMP_WAIT_POLICY": "PASSIVE"},
+    "no turns, half the cores each": {"ACTLAB_SHARE_CORES": "0",
+                                      "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 2) // 2))},
+    "turns (actlab's default)": {},
+    "turns, OMP_WAIT_POLICY=PASSIVE": {"OMP_WAIT_POLICY": "PASSIVE"},
 }
 WORKER = """
 import sys, time, torch, actlab
@@ -198,51 +199,64 @@ class _Kernel:
         self.process.wait(timeout=60)
 
 
-def bench_kernels(n: int = 2000, epochs: int = 2, rounds: int = 3, variants: dict | None = None) -> dict:
-    """Two kernels training at once against one after the other, per OpenMP thread setting (interleaved rounds).
+def _time_pair(a: _Kernel, b: _Kernel) -> tuple[list[float], float]:
+    """Seconds of A alone and B alone (one after the other), then of the later of A and B started together."""
+    sequential = []
+    for kernel in (a, b):
+        kernel.go()
+        sequential.append(kernel.seconds())
+    a.go()
+    b.go()
+    return sequential, max(a.seconds(), b.seconds())
 
-    Each variant gets two worker processes (two 'kernels'); each round times A alone, B alone, then A and B
-    started together. Ratio = (the later of the two together) / (A alone + B alone): 1 is as good as taking
-    turns. Single-run cost = a variant's alone time / the default's alone time.
+
+def _report_kernels(alone: dict, ratios: dict) -> dict:
+    """Per variant: median single-run seconds, its cost against the first variant, and the pair ratio's spread."""
+    base = float(np.median(next(iter(alone.values()))))
+    result = {}
+    for name, r in ratios.items():
+        one = float(np.median(alone[name]))
+        result[name] = {"alone_s": one, "single_cost": one / base, "ratio": float(np.median(r)),
+                        "ratio_min": min(r), "ratio_max": max(r)}
+        print(f"  {name:36s} one run alone {one:6.2f} s ({one / base:.3f}x of the first); two at once / one after "
+              f"the other: {np.median(r):.2f}x (min {min(r):.2f}, max {max(r):.2f})")
+    return result
+
+
+def bench_kernels(n: int = 8000, epochs: int = 2, rounds: int = 3, variants: dict | None = None) -> dict:
+    """Two kernels training at once against one after the other, per way of sharing the cores (interleaved rounds).
+
+    Each variant gets two worker processes (two 'kernels') sharing a turns folder; each round times A alone, B
+    alone, then A and B started together. Ratio = (the later of the two together) / (A alone + B alone): 1 is as
+    good as taking turns. Single-run cost = a variant's alone time / the first variant's alone time.
     """
     variants = variants or KERNEL_VARIANTS
-    kernels = {name: [_Kernel(settings, n, epochs) for _ in range(2)] for name, settings in variants.items()}
+    kernels = {name: [_Kernel({**settings, "ACTLAB_CORES_DIR": folder}, n, epochs) for _ in range(2)]
+               for (name, settings), folder in zip(variants.items(), _turn_folders(len(variants)))}
     alone: dict[str, list[float]] = {name: [] for name in variants}
     ratios: dict[str, list[float]] = {name: [] for name in variants}
     try:
-        for pair in kernels.values():
-            for kernel in pair:
-                kernel.ready()
-        for _ in range(rounds):
+        for kernel in (k for pair in kernels.values() for k in pair):
+            kernel.ready()
+        for round_number in range(1, rounds + 1):
             for name, (a, b) in kernels.items():
-                sequential = []
-                for kernel in (a, b):
-                    kernel.go()
-                    sequential.append(kernel.seconds())
-                a.go()
-                b.go()
-                together = max(a.seconds(), b.seconds())
+                sequential, together = _time_pair(a, b)
                 alone[name] += sequential
                 ratios[name].append(together / sum(sequential))
-                print(f"  round {len(ratios[name])}, {name}: alone {sequential[0]:.2f} s and {sequential[1]:.2f} s, "
+                print(f"  round {round_number}, {name}: alone {sequential[0]:.2f} s and {sequential[1]:.2f} s, "
                       f"together {together:.2f} s (ratio {ratios[name][-1]:.2f})", flush=True)
     finally:
-        for pair in kernels.values():
-            for kernel in pair:
-                kernel.close()
-    base = float(np.median(alone[next(iter(variants))]))
+        for kernel in (k for pair in kernels.values() for k in pair):
+            kernel.close()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"two kernels at once: LeNet, {epochs} epochs of {n} images per run, {rounds} interleaved rounds, "
           f"{os.cpu_count()} CPUs, load average {load:.1f} at the end")
-    result = {}
-    for name in variants:
-        one = float(np.median(alone[name]))
-        r = ratios[name]
-        result[name] = {"alone_s": one, "single_cost": one / base, "ratio": float(np.median(r)),
-                        "ratio_min": min(r), "ratio_max": max(r)}
-        print(f"  {name:36s} one run alone {one:6.2f} s ({one / base:.3f}x of default); two at once / one after "
-              f"the other: {np.median(r):.2f}x (min {min(r):.2f}, max {max(r):.2f})")
-    return result
+    return _report_kernels(alone, ratios)
+
+
+def _turn_folders(count: int) -> list[str]:
+    """A fresh turns folder per variant: the two kernels of a variant share one, no other process does."""
+    return [tempfile.mkdtemp(prefix="actlab-bench-turns-") for _ in range(count)]
 
 
 def bench_playground() -> dict:

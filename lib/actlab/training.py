@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from .cache import cached
 from .checks import check_choice, check_number
+from .cores import CoreTurns
 from .data import Dataset, data_dir
 from .fingerprint import code_digest  # noqa: F401 - re-exported: diagnostics imports it from here
 
@@ -308,11 +309,13 @@ class Trainer:
         self.bar = tqdm(total=self.config.epochs * self.steps_per_epoch, desc=self.history.config["model"],
                         disable=not self.config.progress, leave=False)
         self._record(0, float("nan"), float("nan"), 0.0)
+        self.turns = CoreTurns(enabled=None if self.device.type == "cpu" else False)  # see actlab.cores
         try:
-            for epoch in range(1, self.config.epochs + 1):
-                self.fit_epoch(epoch)
-                if self.history.status == "diverged":
-                    break
+            with self.turns:
+                for epoch in range(1, self.config.epochs + 1):
+                    self.fit_epoch(epoch)
+                    if self.history.status == "diverged":
+                        break
         except KeyboardInterrupt:
             self._stop("interrupted", f"interrupted at step {len(self.history.steps)}: the history so far is kept "
                                       f"({len(self.history.epochs) - 1} complete epochs); nothing was cached")
@@ -357,6 +360,7 @@ class Trainer:
         self.optimizer.step()
         self._event("on_batch_end", self.model, step, value)
         self.bar.update()
+        self.turns.tick()  # another process training on these cores gets its turn after each slice
         return value, (logits.argmax(1) == self.y_train[idx]).sum().item()
 
     def _record(self, epoch: int, train_loss: float, train_acc: float, seconds: float) -> None:
