@@ -44,13 +44,11 @@ def check_number(name: str, value, low: float = -math.inf, high: float = math.in
 
 def check_choice(name: str, value, choices) -> object:
     """Return value if it is one of choices; else raise a ValueError listing them (with the closest, for a string)."""
-    choices = tuple(choices)
-    try:
-        if value in choices:
-            return value
-    except TypeError:  # an unhashable value against a set or dict: not one of them
-        pass
-    close = difflib.get_close_matches(value, [c for c in choices if isinstance(c, str)], n=1) if isinstance(value, str) else []
+    choices = tuple(choices)  # a tuple compares by ==: an unhashable value is simply not one of them
+    if value in choices:
+        return value
+    strings = [c for c in choices if isinstance(c, str)]
+    close = difflib.get_close_matches(value, strings, n=1) if isinstance(value, str) else []
     hint = f". Did you mean {close[0]!r}?" if close else ""
     raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}{hint}")
 
