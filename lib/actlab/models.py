@@ -179,7 +179,7 @@ def per_channel_prelu(model: nn.Module, example: torch.Tensor) -> nn.Module:
     """
     prelus = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.PReLU) and m.weight.numel() == 1]
     if not prelus:
-        raise ValueError("per_channel_prelu: the model has no single-alpha PReLU modules")
+        raise ValueError("per_channel_prelu: the model has no PReLU with a single alpha to replace")
     channels = {}
 
     def record(name, module, args):
