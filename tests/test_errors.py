@@ -133,6 +133,8 @@ def test_library_code_has_no_bare_assert():
     (lambda: actlab.time_activations(["relu"], rounds=0), r"rounds must be an integer in \[1, inf\), got 0"),
     (lambda: actlab.LayerStatsMonitor(torch.zeros(4, 2), max_examples=0),
      r"max_examples must be an integer in \[1, inf\), got 0"),
+    (lambda: actlab.DeadUnitMonitor(actlab.toy_2d("xor"), max_examples=0.5),
+     r"max_examples must be an integer in \[1, inf\), got 0.5"),
     (lambda: actlab.dead_units(actlab.MLP(1, 4), actlab.toy_2d("xor"), max_examples=0),
      r"max_examples must be an integer in \[1, inf\), got 0"),
 ])

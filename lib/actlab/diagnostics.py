@@ -241,9 +241,11 @@ def dead_masks(model: nn.Module, data, batch_size: int = 1000, max_examples: int
 
 
 class DeadUnitMonitor(Callback):
-    """Adds each layer's dead fraction (and overall) to every epoch record, measured on fixed inputs."""
+    """Adds each layer's dead fraction (and overall) to every epoch record, measured by dead_masks on fixed inputs
+    (the first max_examples of data's training inputs). Raises ValueError for max_examples below 1."""
 
     def __init__(self, data, max_examples: int = 2000):
+        check_number("max_examples", max_examples, 1, integer=True)
         x, y = inputs_of(data)
         self.inputs = (x[:max_examples], y[:max_examples])
         self.max_examples = max_examples
