@@ -111,8 +111,13 @@ def test_plots(monitored):
     assert isinstance(fig, Figure) and len(fig.axes[0].lines) == 3
     fig = plot_colorful_dimension(monitor)
     assert sum(ax.get_visible() for ax in fig.axes) == 3
+    grads = [None if p.grad is None else p.grad.clone() for p in model.parameters()]
     fig = plot_gradient_histograms(model, x, y)
-    assert len(fig.axes) == 4 and all(p.grad is None for p in model.parameters())
+    assert len(fig.axes) == 4 and [ax.get_title().split("\n")[0] for ax in fig.axes] == [
+        "hidden.linear1.weight", "hidden.linear2.weight", "hidden.linear3.weight", "out.weight"]
+    sizes = [p.numel() for p in model.parameters() if p.dim() >= 2]
+    assert [sum(bar.get_height() for bar in ax.patches) for ax in fig.axes] == sizes  # every entry counted once
+    assert all((a is None and b is None) or torch.equal(a, b) for a, b in zip(grads, (p.grad for p in model.parameters())))
     fig = plot_update_ratios(monitor)
     guide = [line for line in fig.axes[0].lines if list(line.get_ydata()) == [GUIDE_RATIO, GUIDE_RATIO]]
     assert len(guide) == 1 and len(fig.axes[0].lines) == 5
@@ -193,3 +198,17 @@ def test_a_cached_run_restores_the_monitor(tmp_path, monkeypatch):
     h = actlab.train(actlab.MLP(2, 8, "tanh"), data, epochs=1, batch_size=50, callbacks=[other], progress=False,
                      cache=True)
     assert not h.from_cache
+
+
+def test_gradient_histograms_leave_a_batch_norm_model_as_found():
+    torch.manual_seed(0)
+    model = actlab.MLP(2, 8, "relu", batch_norm=True)
+    model.hidden.linear2.weight.requires_grad_(False)  # frozen: no gradient, no histogram
+    x, y = torch.randn(32, 2) * 3 + 1, torch.randint(0, 2, (32,))
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    model.out.weight.grad = torch.full_like(model.out.weight, 5.0)
+    grads = actlab.init_gradients(model, x, y)
+    assert list(grads) == ["hidden.linear1.weight", "out.weight"]
+    assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())
+    assert torch.equal(model.out.weight.grad, torch.full_like(model.out.weight, 5.0))
+    assert model.hidden.linear1.weight.grad is None

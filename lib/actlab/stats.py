@@ -273,12 +273,13 @@ def plot_colorful_dimension(monitor, title: str = "") -> Figure:
 
 
 def init_gradients(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict[str, np.ndarray]:
-    """Every weight tensor's gradient entries (flattened) of the cross-entropy loss on (x, y); grads are cleared."""
-    model.zero_grad(set_to_none=True)
-    F.cross_entropy(model(x), y).backward()
-    out = {n: p.grad.detach().flatten().numpy().copy() for n, p in weight_tensors(model)}
-    model.zero_grad(set_to_none=True)
-    return out
+    """Every trainable weight tensor's gradient entries (flattened, on the CPU) of the cross-entropy loss on (x, y),
+    in the model's current mode; frozen weights are left out. The model is left as found (gradients, BatchNorm
+    running statistics)."""
+    with preserved_state(model):
+        model.zero_grad(set_to_none=True)
+        F.cross_entropy(model(x), y).backward()
+        return {n: p.grad.detach().flatten().cpu().numpy().copy() for n, p in weight_tensors(model) if p.grad is not None}
 
 
 def plot_gradient_histograms(model: nn.Module, x: torch.Tensor, y: torch.Tensor, title: str = "") -> Figure:
