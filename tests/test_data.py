@@ -109,7 +109,7 @@ def test_toy_2d(kind):
 
 
 def test_toy_2d_bad_arguments():
-    with pytest.raises(ValueError, match="unknown toy_2d kind 'spiral'.*'spirals'"):
+    with pytest.raises(ValueError, match="kind must be one of .*got 'spiral'. Did you mean 'spirals'"):
         actlab.toy_2d("spiral")
     with pytest.raises(ValueError, match=r"n must be an integer in \[8, inf\)"):
         actlab.toy_2d("xor", n=3)

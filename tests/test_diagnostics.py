@@ -1,13 +1,15 @@
 """The instruments must not lie: forced-dead layers read dead, vanishing gradients read vanishing."""
 import copy
+import io
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
 import actlab
-from actlab.diagnostics import activation_modules
+from actlab.hooks import Hooks
 
 
 @pytest.fixture(scope="module")
@@ -54,14 +56,137 @@ def test_saturation_fraction_reads_saturated_sigmoid(images):
     assert actlab.dead_units(small, images).saturated_fraction.max() < 0.05
 
 
-def test_hooks_are_removed(images):
+def test_hooks_act_only_inside_their_block():
+    """A pre-hook that doubles the input changes the output inside the block, and nothing after it, also on error."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1))
+    x = torch.randn(5, 2)
+    before = net(x)
+    seen = []
+
+    def double(name, module, args):
+        seen.append(name)
+        return (2 * args[0],)
+
+    with Hooks([("0", net[0])], pre=double):
+        inside = net(x)
+    assert seen == ["0"] and not torch.equal(inside, before)
+    assert torch.equal(net(x), before) and seen == ["0"]
+    with pytest.raises(RuntimeError, match="boom"), Hooks([("0", net[0])], pre=double):
+        raise RuntimeError("boom")
+    assert torch.equal(net(x), before) and seen == ["0"]
+
+
+def test_hooks_registered_before_a_failed_registration_are_removed():
+    net = nn.Sequential(nn.Linear(2, 3), nn.ReLU())
+    seen = []
+    with pytest.raises(AttributeError):
+        with Hooks([("0", net[0]), ("not a module", object())], forward=lambda *args: seen.append(args[0])):
+            pass
+    net(torch.randn(4, 2))
+    assert seen == []
+
+
+def test_backward_hooks_see_the_gradient_inside_the_block_only():
+    net = nn.Sequential(nn.Linear(2, 3), nn.Tanh())
+    x = torch.randn(4, 2)
+    grads = []
+    with Hooks([("1", net[1])], backward=lambda name, module, grad_in, grad_out: grads.append(grad_out[0])):
+        net(x).sum().backward()
+    assert len(grads) == 1 and torch.equal(grads[0], torch.ones(4, 3))  # d(sum)/d(output)
+    net(x).sum().backward()
+    assert len(grads) == 1
+
+
+def test_a_capture_stops_recording_when_its_block_ends(images):
+    torch.manual_seed(0)
     net = actlab.LeNet("relu")
-    actlab.dead_units(net, images)
-    assert all(not m._forward_hooks and not m._forward_pre_hooks for _, m in activation_modules(net))
-    with pytest.raises(RuntimeError):
-        with actlab.capture_activations(net):
+    x = images.inputs()[:8]
+    before = net(x)
+    with actlab.capture_activations(net) as captured:
+        net(x)
+    net(x)  # after the block: recorded nowhere
+    assert {name: len(records) for name, records in captured.items()} == {f"act{i}": 1 for i in range(1, 5)}
+    with pytest.raises(RuntimeError, match="boom"):
+        with actlab.capture_activations(net) as failed:
+            net(x)
             raise RuntimeError("boom")
-    assert all(not m._forward_hooks and not m._forward_pre_hooks for _, m in activation_modules(net))
+    net(x)
+    assert all(len(records) == 1 for records in failed.values())
+    assert torch.equal(net(x), before)
+
+
+class Fragile(nn.Module):
+    """Passes its input through, and raises on a batch smaller than `smallest` (a tool's last, partial batch)."""
+
+    def __init__(self, smallest: int):
+        super().__init__()
+        self.smallest = smallest
+
+    def forward(self, x):
+        if len(x) < self.smallest:
+            raise RuntimeError("fragile: a small batch")
+        return x
+
+
+def fragile_model():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(2, 8), nn.BatchNorm1d(8), nn.ReLU(inplace=True), Fragile(150), nn.PReLU(),
+                         nn.Linear(8, 2))
+
+
+@pytest.mark.parametrize("tool", ["dead_units", "dead_masks", "activation_stats", "per_channel_prelu"])
+def test_a_tool_that_raises_midway_leaves_the_model_as_found(tool):
+    """400 inputs in batches of 150: the third batch (100) raises inside the model, after two batches were measured."""
+    data = actlab.toy_2d("xor", n=534)  # 400 training examples
+    x = data.inputs()
+    net = fragile_model()
+    outputs = {mode: net.train(mode)(x[:200]).detach() for mode in (True, False)}  # eval last: stats as measured
+    net.train()
+    before, file = model_state(net), saved(net)
+    with pytest.raises(RuntimeError, match="fragile"):
+        if tool == "activation_stats":
+            actlab.activation_stats(net, x[:100])
+        elif tool == "per_channel_prelu":
+            actlab.per_channel_prelu(net, x[:100])
+        else:
+            getattr(actlab, tool)(net, data, batch_size=150)
+    after = model_state(net)
+    assert after[0] == before[0] and after[3] == before[3]
+    assert all(torch.equal(a, b) for a, b in zip(after[1], before[1]))
+    assert saved(net) == file  # nothing replaced, no hook left behind
+    net.eval()  # eval outputs follow the BatchNorm running statistics: unchanged
+    with actlab.capture_activations(net) as captured:
+        assert torch.equal(net(x[:200]), outputs[False])
+    assert [len(records) for records in captured.values()] == [1, 1]  # one batch, not the earlier ones too
+    assert torch.equal(net.train()(x[:200]), outputs[True])
+
+
+def saved(net) -> bytes:
+    """What torch.save writes for the whole module (its hooks are pickled with it)."""
+    buffer = io.BytesIO()
+    torch.save(net, buffer)
+    return buffer.getvalue()
+
+
+def test_measuring_leaves_nothing_in_the_saved_model():
+    """A hook left behind would be saved with the model (or, a local function, make saving fail)."""
+    data = actlab.toy_2d("xor", n=400)
+    x = data.inputs()
+    net = nn.Sequential(nn.Linear(2, 8), nn.BatchNorm1d(8), nn.ReLU(inplace=True), nn.PReLU(), nn.Linear(8, 2))
+    outputs = net(x).detach()  # in training mode: updates the BatchNorm statistics, before they are saved
+    before = saved(net)
+    actlab.dead_units(net, data)
+    actlab.dead_masks(net, data)
+    actlab.activation_stats(net, x)
+    actlab.grad_norms(net, data)
+    with actlab.capture_activations(net):
+        net.eval()(x)
+    net.train()
+    assert saved(net) == before
+    actlab.per_channel_prelu(net, x)
+    loaded = torch.load(io.BytesIO(saved(net)), weights_only=False)
+    assert torch.equal(loaded(x), outputs) and torch.equal(net(x), outputs)
 
 
 def test_vanishing_gradients_in_deep_sigmoid_not_relu(images):
@@ -82,9 +207,29 @@ def test_monitors_record_during_training(images):
     assert len(grads.records) == len(h.steps) // 5
     assert set(grads.frame().columns) == {"conv1", "conv2", "fc1", "fc2", "fc3"}
     assert all("dead/act3" in r and 0 <= r["dead_fraction"] <= 1 for r in h.epochs)
-    assert actlab.plot_grad_norms(grads.frame(), kind="heatmap").axes
+    assert_grad_norm_figures(grads.frame())
     with pytest.raises(ValueError, match="kind must be"):
         actlab.plot_grad_norms(grads.frame(), kind="pie")
+
+
+def assert_grad_norm_figures(frame):
+    """Each view of plot_grad_norms shows the recorded numbers: one line per layer, a layer x step image, bars."""
+    lines = actlab.plot_grad_norms(frame, kind="lines", title="t").axes
+    assert len(lines) == 1 and lines[0].get_title() == "t"
+    assert (lines[0].get_xlabel(), lines[0].get_ylabel(), lines[0].get_yscale()) == ("step", "gradient norm", "log")
+    assert [line.get_label() for line in lines[0].lines] == list(frame.columns)
+    for line, column in zip(lines[0].lines, frame.columns):
+        np.testing.assert_array_equal(line.get_xdata(), frame.index)
+        np.testing.assert_array_equal(line.get_ydata(), frame[column])
+    heat = actlab.plot_grad_norms(frame, kind="heatmap").axes
+    assert len(heat) == 2 and heat[1].get_ylabel() == "log10 gradient norm"  # the image and its colour bar
+    assert (heat[0].get_xlabel(), heat[0].get_ylabel()) == ("step", "layer")
+    assert [t.get_text() for t in heat[0].get_yticklabels()] == list(frame.columns)
+    np.testing.assert_allclose(heat[0].images[0].get_array(), np.log10(frame.to_numpy().T + 1e-12))
+    one = frame.iloc[0].to_dict()
+    bars = actlab.plot_grad_norms(one).axes[0]
+    assert [b.get_height() for b in bars.patches] == pytest.approx(list(one.values()))
+    assert [t.get_text() for t in bars.get_xticklabels()] == list(one)
 
 
 def test_distance_from_init():
@@ -246,3 +391,32 @@ def test_parameter_free_models_are_measured():
     assert report.loc["0", "dead"] == 1 and report.loc["0", "units"] == 2
     actlab.swap_activation(model, "tanh")
     assert isinstance(model[0], nn.Tanh)
+
+
+def test_swap_replaces_a_shared_activation_at_every_call():
+    """Block(shared=True) calls one ReLU twice: after the swap both calls are tanh, as in the unshared twin."""
+    torch.manual_seed(0)
+    shared, separate = Block(shared=True), Block(shared=False)
+    separate.load_state_dict(shared.state_dict())
+    x = torch.randn(32, 2)
+    actlab.swap_activation(shared, "tanh")
+    actlab.swap_activation(separate, "tanh")
+    assert torch.equal(shared(x), separate(x))
+    assert list(actlab.dead_units(shared, (x, None)).index) == ["relu (call 1)", "relu (call 2)"]
+    with pytest.raises(ValueError, match="cannot replace itself"):
+        actlab.swap_activation(nn.ReLU(), "tanh")
+
+
+def test_per_channel_prelu_keeps_alphas_already_per_channel():
+    torch.manual_seed(0)
+    inner = nn.Sequential(nn.Linear(2, 3), nn.PReLU(3))
+    with torch.no_grad():
+        inner[1].weight.copy_(torch.tensor([0.1, 0.5, 0.9]))
+    net = nn.Sequential(inner, nn.PReLU(init=0.3))
+    x = torch.randn(16, 2)
+    before = net(x)
+    actlab.per_channel_prelu(net, x)
+    assert torch.equal(inner[1].weight.detach(), torch.tensor([0.1, 0.5, 0.9]))
+    assert torch.equal(net[1].weight.detach(), torch.full((3,), 0.3)) and torch.equal(net(x), before)
+    with pytest.raises(ValueError, match="no PReLU with a single alpha"):
+        actlab.per_channel_prelu(net, x)

@@ -1,12 +1,13 @@
 """Errors name the problem: the parameter, the value and what is valid (issue 9)."""
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
 import actlab
-from actlab.checks import check_choice, check_number
+from actlab.checks import check_choice, check_list, check_number, check_range
 from actlab.custom import GradientCheckFailed
 from actlab.models import INITS, init_linear
 
@@ -64,8 +65,33 @@ def test_check_number_bounds():
         check_number("p", 1, 0, 1, high_open=True)
     with pytest.raises(ValueError, match="got nan"):
         check_number("p", math.nan)
-    with pytest.raises(ValueError, match="k must be one of 'a', 'b', got 'c'"):
+    with pytest.raises(ValueError, match="k must be one of 'a', 'b', got 'c'$"):
         check_choice("k", "c", ("a", "b"))
+    with pytest.raises(ValueError, match=r"k must be one of 'a', 'b', got \['a'\]"):
+        check_choice("k", ["a"], {"a": 1, "b": 2})  # an unhashable value, dict keys as choices
+    assert check_number("n", np.int64(3), 1, integer=True) == 3 and check_number("x", np.float32(0.5), 0, 1) == 0.5
+    with pytest.raises(ValueError, match=r"n must be an integer in \[1, inf\), got 3.0"):
+        check_number("n", 3.0, 1, integer=True)
+
+
+@pytest.mark.parametrize("value, reason", [
+    ((1,), "not a pair"), (5, "not a pair"), ("ab", "not numbers"), ((0, math.inf), "not finite"),
+    ((math.nan, 1), "not finite"), ((1, 1), "empty or reversed"), ((True, 2), "not numbers"),
+    ((-30, 1), "outside the range"),
+])
+def test_check_range_names_what_is_wrong(value, reason):
+    with pytest.raises(ValueError, match=rf"w must be a pair \(low, high\) of finite numbers with low < high within "
+                                         rf"\[-20, 20\], got .*: {reason}$"):
+        check_range("w", value, -20, 20)
+
+
+def test_check_range_and_list_return_plain_values():
+    assert check_range("w", (np.int64(-2), 3.5)) == (-2.0, 3.5)
+    assert check_list("names", ("relu", "elu")) == ["relu", "elu"] and check_list("names", {"a": 1}.keys()) == ["a"]
+    with pytest.raises(ValueError, match=r"names must be a list of at least 2 items, got \['relu'\]"):
+        check_list("names", ["relu"], min_length=2)
+    with pytest.raises(ValueError, match="names must be a non-empty list, got 3"):
+        check_list("names", 3)
 
 
 def test_library_code_has_no_bare_assert():
@@ -91,6 +117,26 @@ def test_library_code_has_no_bare_assert():
      r"batch_size must be an integer in \[1, inf\), got 0"),
     (lambda: actlab.grad_norms(actlab.MLP(1, 4), actlab.toy_2d("xor"), batch_size=-5),
      r"batch_size must be an integer in \[1, inf\), got -5"),
+    (lambda: actlab.toy_2d("spiral"), r"kind must be one of 'xor', 'circles', 'spirals', 'moons', got 'spiral'. "
+                                      r"Did you mean 'spirals'\?"),
+    (lambda: actlab.toy_2d("xor", n=400).subset(n_test=101), r"n_test must be an integer in \[1, 100\], got 101"),
+    (lambda: actlab.plot_activation("relu", x_range=(2, 1)),
+     r"x_range must be a pair \(low, high\) of finite numbers with low < high, got \(2, 1\): empty or reversed"),
+    (lambda: actlab.plot_activation("relu", points=1.5), r"points must be an integer in \[2, inf\), got 1.5"),
+    (lambda: actlab.plot_compare("relu"), r"names must be a non-empty list, got 'relu'"),
+    (lambda: actlab.plot_softmax([1.0, 2.0], temperature=0), r"temperature must be a finite number in \(0, inf\), got 0"),
+    (lambda: actlab.explore("relu", x_range=(-50, 5)),
+     r"x_range must be .* within \[-20, 20\], got \(-50, 5\): outside the range"),
+    (lambda: actlab.same_sign_updates("relu"), r"inputs must be one of 'sigmoid', 'tanh', got 'relu'"),
+    (lambda: actlab.same_sign_updates(batch_size=0), r"batch_size must be an integer in \[1, inf\), got 0"),
+    (lambda: actlab.time_activations([]), r"names must be a non-empty list, got \[\]"),
+    (lambda: actlab.time_activations(["relu"], rounds=0), r"rounds must be an integer in \[1, inf\), got 0"),
+    (lambda: actlab.LayerStatsMonitor(torch.zeros(4, 2), max_examples=0),
+     r"max_examples must be an integer in \[1, inf\), got 0"),
+    (lambda: actlab.DeadUnitMonitor(actlab.toy_2d("xor"), max_examples=0.5),
+     r"max_examples must be an integer in \[1, inf\), got 0.5"),
+    (lambda: actlab.dead_units(actlab.MLP(1, 4), actlab.toy_2d("xor"), max_examples=0),
+     r"max_examples must be an integer in \[1, inf\), got 0"),
 ])
 def test_library_validators_share_one_message_style(call, message):
     with pytest.raises(ValueError, match=message):

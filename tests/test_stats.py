@@ -111,8 +111,13 @@ def test_plots(monitored):
     assert isinstance(fig, Figure) and len(fig.axes[0].lines) == 3
     fig = plot_colorful_dimension(monitor)
     assert sum(ax.get_visible() for ax in fig.axes) == 3
+    grads = [None if p.grad is None else p.grad.clone() for p in model.parameters()]
     fig = plot_gradient_histograms(model, x, y)
-    assert len(fig.axes) == 4 and all(p.grad is None for p in model.parameters())
+    assert len(fig.axes) == 4 and [ax.get_title().split("\n")[0] for ax in fig.axes] == [
+        "hidden.linear1.weight", "hidden.linear2.weight", "hidden.linear3.weight", "out.weight"]
+    sizes = [p.numel() for p in model.parameters() if p.dim() >= 2]
+    assert [sum(bar.get_height() for bar in ax.patches) for ax in fig.axes] == sizes  # every entry counted once
+    assert all((a is None and b is None) or torch.equal(a, b) for a, b in zip(grads, (p.grad for p in model.parameters())))
     fig = plot_update_ratios(monitor)
     guide = [line for line in fig.axes[0].lines if list(line.get_ydata()) == [GUIDE_RATIO, GUIDE_RATIO]]
     assert len(guide) == 1 and len(fig.axes[0].lines) == 5
@@ -121,8 +126,89 @@ def test_plots(monitored):
 
 
 def test_bad_arguments_raise_naming_them():
-    with pytest.raises(ValueError, match="every"):
+    with pytest.raises(ValueError, match=r"every must be an integer in \[1, inf\), got 0"):
         LayerStatsMonitor(torch.zeros(4, 2), every=0)
+    with pytest.raises(ValueError, match=r"bins must be an integer in \[1, inf\), got 0"):
+        activation_stats(actlab.MLP(1, 4), torch.zeros(4, 2), bins=0)
     with pytest.raises(ValueError, match="no activation modules"):
         activation_stats(nn.Linear(2, 2), torch.zeros(4, 2))
     assert NEAR_ZERO > 0
+
+
+@pytest.mark.parametrize("activation", [nn.ReLU, nn.ELU])
+def test_in_place_activations_give_the_statistics_of_out_of_place_ones(activation):
+    """ELU(inplace=True) writes its outputs over its inputs: the slopes must still be taken at the inputs."""
+    torch.manual_seed(0)
+    plain = nn.Sequential(nn.Linear(2, 16), activation(), nn.Linear(16, 2))
+    inplace = nn.Sequential(plain[0], activation(inplace=True), plain[2])
+    x = torch.randn(256, 2) * 3
+    before = inplace(x)
+    got, want = activation_stats(inplace, x), activation_stats(plain, x)
+    assert [r.pop("hist").tolist() for r in got] == [r.pop("hist").tolist() for r in want]
+    assert got == want and 0 < got[0]["saturated_fraction"] < 1
+    assert torch.equal(inplace(x), before)
+
+
+def test_a_module_called_twice_gives_a_row_per_call():
+    class Twice(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1, self.fc2, self.act = nn.Linear(2, 4), nn.Linear(4, 4), nn.Tanh()
+
+        def forward(self, x):
+            return self.act(self.fc2(self.act(self.fc1(x))))
+
+    torch.manual_seed(0)
+    model = Twice()
+    x = torch.randn(64, 2)
+    rows = activation_stats(model, x)
+    assert [r["module"] for r in rows] == ["act (call 1)", "act (call 2)"] and [r["layer"] for r in rows] == [1, 2]
+    first = torch.tanh(model.fc1(x)).detach()
+    assert rows[0]["mean"] == pytest.approx(first.mean().item())
+    assert rows[1]["mean"] == pytest.approx(torch.tanh(model.fc2(first)).mean().item())
+
+
+def test_monitor_trains_a_model_with_in_place_activations():
+    data = actlab.toy_2d("xor", n=200, seed=0)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 8), nn.ReLU(inplace=True), nn.Linear(8, 2))
+    monitor = LayerStatsMonitor(data.inputs("train"), every=2)
+    actlab.train(model, data, epochs=1, batch_size=50, callbacks=[monitor], progress=False)
+    frame = monitor.activations()
+    assert list(frame["step"]) == [1, 2] and (frame["activation"] == "relu").all()
+
+
+def test_a_cached_run_restores_the_monitor(tmp_path, monkeypatch):
+    monkeypatch.setenv("ACTLAB_DATA", str(tmp_path))
+    monkeypatch.setattr(actlab.training, "DATA_DIR", tmp_path, raising=False)
+    data = actlab.toy_2d("circles", n=200, seed=0)
+    monitors = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        monitors.append(LayerStatsMonitor(data.inputs("train"), every=2))
+        h = actlab.train(actlab.MLP(2, 8, "tanh"), data, epochs=1, batch_size=50, callbacks=[monitors[-1]],
+                         progress=False, cache=True)
+    assert h.from_cache and len(monitors[1].records) == len(monitors[0].records) > 0
+    assert monitors[1].activations().equals(monitors[0].activations())
+    assert monitors[1].updates().equals(monitors[0].updates())
+    for (s1, h1, a1, r1), (s2, h2, a2, r2) in zip(monitors[0].histograms().values(), monitors[1].histograms().values()):
+        assert np.array_equal(s1, s2) and np.array_equal(h1, h2) and (a1, r1) == (a2, r2)
+    other = LayerStatsMonitor(data.inputs("train")[1:], every=2)  # another probe: another run
+    torch.manual_seed(0)
+    h = actlab.train(actlab.MLP(2, 8, "tanh"), data, epochs=1, batch_size=50, callbacks=[other], progress=False,
+                     cache=True)
+    assert not h.from_cache
+
+
+def test_gradient_histograms_leave_a_batch_norm_model_as_found():
+    torch.manual_seed(0)
+    model = actlab.MLP(2, 8, "relu", batch_norm=True)
+    model.hidden.linear2.weight.requires_grad_(False)  # frozen: no gradient, no histogram
+    x, y = torch.randn(32, 2) * 3 + 1, torch.randint(0, 2, (32,))
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    model.out.weight.grad = torch.full_like(model.out.weight, 5.0)
+    grads = actlab.init_gradients(model, x, y)
+    assert list(grads) == ["hidden.linear1.weight", "out.weight"]
+    assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())
+    assert torch.equal(model.out.weight.grad, torch.full_like(model.out.weight, 5.0))
+    assert model.hidden.linear1.weight.grad is None

@@ -69,8 +69,8 @@ class Dataset:
 
     def subset(self, n_train: int | None = None, n_test: int | None = None) -> "Dataset":
         """The first n_train / n_test examples (both sets are already shuffled)."""
-        n_train = _check_count(n_train, "n_train", len(self.x_train))
-        n_test = _check_count(n_test, "n_test", len(self.x_test))
+        n_train = len(self.x_train) if n_train is None else check_number("n_train", n_train, 1, len(self.x_train), True)
+        n_test = len(self.x_test) if n_test is None else check_number("n_test", n_test, 1, len(self.x_test), True)
         return Dataset(self.x_train[:n_train], self.y_train[:n_train], self.x_test[:n_test], self.y_test[:n_test],
                        self.classes, f"{self.source} (subset {n_train}/{n_test})")
 
@@ -110,13 +110,6 @@ class Dataset:
         """A split's labels on device."""
         check_choice("split", split, ("train", "test"))
         return (self.y_train if split == "train" else self.y_test).to(device or "cpu")
-
-
-def _check_count(value, name: str, available: int) -> int:
-    """A count between 1 and what is available (None means all)."""
-    if value is None:
-        return available
-    return check_number(name, value, 1, available, integer=True)
 
 
 # ---------------------------------------------------------------------------
@@ -321,11 +314,7 @@ TOY_KINDS = ("xor", "circles", "spirals", "moons")
 
 def toy_2d(kind: str = "xor", n: int = 1000, noise: float = 0.1, seed: int = 0, test_fraction: float = 0.25) -> Dataset:
     """A 2-D binary classification set (xor, circles, spirals, moons) split into train and test."""
-    if kind not in TOY_KINDS:
-        import difflib
-        close = difflib.get_close_matches(str(kind), TOY_KINDS, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"unknown toy_2d kind {kind!r}; valid kinds: {', '.join(TOY_KINDS)}.{hint}")
+    check_choice("kind", kind, TOY_KINDS)
     check_number("n", n, 8, integer=True)
     check_number("noise", noise, 0, 2)
     check_number("test_fraction", test_fraction, 0, 1, low_open=True, high_open=True)

@@ -6,6 +6,7 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
+from .checks import check_choice, check_list, check_number
 from .data import Dataset
 from .models import MLP
 from .registry import get_activation, spec
@@ -56,10 +57,9 @@ def same_sign_updates(inputs: str = "sigmoid", steps: int = 200, lr: float = 0.5
     same direction, so reaching (1, -1) takes a zig-zag path. A batch's gradient is the mean of delta_i a_i, whose
     deltas can differ in sign, so its two components need not share one.
     """
-    if inputs not in ("sigmoid", "tanh"):
-        raise ValueError(f"inputs must be 'sigmoid' or 'tanh', got {inputs!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    check_choice("inputs", inputs, ("sigmoid", "tanh"))
+    check_number("steps", steps, 0, integer=True)
+    check_number("batch_size", batch_size, 1, integer=True)
     gen = torch.Generator().manual_seed(seed)
     z = torch.randn(steps, batch_size, 2, generator=gen) * 2
     a = torch.sigmoid(z) if inputs == "sigmoid" else torch.tanh(z)
@@ -108,11 +108,9 @@ def time_activations(names, n: int = 1_000_000, rounds: int = 5, min_run_time: f
     """
     import pandas as pd
 
-    names = [spec(name).name for name in names]
-    if not names:
-        raise ValueError("names must list at least one activation")
-    if not (isinstance(rounds, int) and rounds >= 1):
-        raise ValueError(f"rounds must be an integer >= 1, got {rounds!r}")
+    names = [spec(name).name for name in check_list("names", names)]
+    check_number("rounds", rounds, 1, integer=True)
+    check_number("n", n, 1, integer=True)
     reference = spec(reference).name if reference else names[0]
     if reference not in names:
         names = [reference, *names]

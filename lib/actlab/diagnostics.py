@@ -1,7 +1,6 @@
 """Instruments: gradient norms per layer, dead and saturated units, mean activations; as calls and as training callbacks."""
 from __future__ import annotations
 
-import functools
 import math
 from contextlib import contextmanager
 
@@ -13,6 +12,7 @@ from torch.nn import functional as F
 
 from .checks import check_choice, check_number
 from .data import Dataset
+from .hooks import Recorder
 from .models import MLP, activation_modules, recommended_init
 from .training import Callback, code_digest, model_device, preserved_state
 
@@ -138,28 +138,12 @@ def plot_grad_norms(norms, kind: str = "lines", title: str = "") -> Figure:
 def capture_activations(model: nn.Module):
     """Record (input, output) of every activation module during forward passes; hooks are always removed.
 
-    Both are copies taken as the module runs, so in-place activations (nn.ReLU(inplace=True)) and later in-place
-    operations do not change them, and the model's outputs are not changed either.
+    Yields {name: [(input, output) per call]}. Both are copies taken as the module runs, so in-place activations
+    (nn.ReLU(inplace=True)) and later in-place operations do not change them, and the model's outputs are not
+    changed either.
     """
-    modules = activation_modules(model)
-    captured: dict[str, list] = {name: [] for name, _ in modules}
-    pending: dict[str, torch.Tensor] = {}
-
-    def before(name, module, args):
-        pending[name] = args[0].detach().clone()
-
-    def after(name, module, args, output):
-        captured[name].append((pending.pop(name), output.detach().clone()))
-
-    handles = []
-    try:
-        for name, module in modules:
-            handles.append(module.register_forward_pre_hook(functools.partial(before, name)))
-            handles.append(module.register_forward_hook(functools.partial(after, name)))
-        yield captured
-    finally:
-        for handle in handles:
-            handle.remove()
+    with Recorder(activation_modules(model)) as recorder:
+        yield recorder.records
 
 
 def _active_units(a: torch.Tensor) -> torch.Tensor:
@@ -167,8 +151,8 @@ def _active_units(a: torch.Tensor) -> torch.Tensor:
     return (a != 0).any(dim=tuple(d for d in range(a.dim()) if d != 1))
 
 
-def _slope(module: nn.Module, z: torch.Tensor) -> torch.Tensor:
-    """|f'(z)| of an activation module, by autograd (an in-place module works on a copy, never on z)."""
+def slope(module: nn.Module, z: torch.Tensor) -> torch.Tensor:
+    """|f'(z)| of an activation module at z (same shape), by autograd; an in-place module works on a copy, never on z."""
     z = z.detach().clone().requires_grad_(True)
     with torch.enable_grad():
         (grad,) = torch.autograd.grad(module(z * 1).sum(), z)
@@ -176,23 +160,51 @@ def _slope(module: nn.Module, z: torch.Tensor) -> torch.Tensor:
 
 
 def activation_batches(model: nn.Module, data, batch_size: int, max_examples: int):
-    """Yield, batch by batch, {site: (module, input, output)} of every activation call, with the model in eval mode;
-    the model is left as found. A site is the module's name, or "name (call k)" for a module used k times in one
-    forward pass (torchvision's BasicBlock calls one in-place ReLU twice); modules never called are left out."""
+    """Yield, batch by batch, {site: (module name, input, output)} of every activation call (Recorder.sites), with
+    the model in eval mode; the model is left as found, also when the caller stops early or a batch raises."""
     check_number("batch_size", batch_size, 1, integer=True)
     check_number("max_examples", max_examples, 1, integer=True)
     x, _ = inputs_of(data, model_device(model))
     x = x[:max_examples]
-    with preserved_state(model), capture_activations(model) as captured:
+    with preserved_state(model), Recorder(activation_modules(model)) as recorder:
         model.eval()
         for i in range(0, len(x), batch_size):
             model(x[i:i + batch_size])
-            sites = {}
-            for name, records in captured.items():
-                for k, (z, a) in enumerate(records, 1):
-                    sites[name if len(records) == 1 else f"{name} (call {k})"] = (name, z, a)
-                records.clear()
+            sites = recorder.sites()
+            recorder.clear()
             yield sites
+
+
+def _nan_max(a: torch.Tensor) -> float:
+    """The largest entry of a, NaN if any entry is NaN (a diverged layer has no largest output)."""
+    return math.nan if a.isnan().any() else a.max().item()
+
+
+def _tally(module: nn.Module, z: torch.Tensor, a: torch.Tensor) -> dict:
+    """One batch's counts at one activation call site (inputs z, outputs a), to be summed over batches by _merge."""
+    d = slope(module, z)
+    return {"alive": _active_units(a), "saturated": (d < SATURATION_SLOPE).sum().item(),
+            "undefined": d.isnan().sum().item(), "slopes": d.numel(), "sum": a.sum().item(),
+            "zeros": (a == 0).sum().item(), "count": a.numel(), "peak": _nan_max(a)}
+
+
+def _merge(total: dict | None, part: dict) -> dict:
+    """Two tallies as one: units alive in either, the larger peak (NaN wins), every count summed."""
+    if total is None:
+        return part
+    peak = math.nan if math.isnan(total["peak"]) or math.isnan(part["peak"]) else max(total["peak"], part["peak"])
+    merged = {key: total[key] + part[key] for key in part if key not in ("alive", "peak")}
+    return {**merged, "alive": total["alive"] | part["alive"], "peak": peak}
+
+
+def _dead_row(site: str, kind: str, t: dict) -> dict:
+    """dead_units' row of one call site from its merged tally t."""
+    dead = ~t["alive"]
+    return {"layer": site, "activation": kind, "units": dead.numel(), "dead": int(dead.sum()),
+            "dead_fraction": dead.float().mean().item(),
+            "saturated_fraction": math.nan if t["undefined"] else t["saturated"] / t["slopes"],  # NaN is not "not saturated"
+            "zero_fraction": t["zeros"] / t["count"], "mean_activation": t["sum"] / t["count"],
+            "max_activation": t["peak"]}
 
 
 @torch.no_grad()
@@ -202,34 +214,19 @@ def dead_units(model: nn.Module, data, batch_size: int = 1000, max_examples: int
     data is a Dataset (its training inputs are used) or an (x, y) pair; at most max_examples inputs are used.
     One row per activation call site (a module used twice gets "name (call 1)", "name (call 2)"). The model
     is measured in eval mode and left as found; in-place activations are measured like out-of-place ones.
+    Saturated: |f'(z)| < SATURATION_SLOPE; NaN where an input is NaN.
     """
     import pandas as pd
 
     modules = dict(activation_modules(model))
     if not modules:
         raise ValueError("dead_units: the model has no activation modules")
-    alive, saturated, undefined, total, sums, count, zeros, peak, kind = {}, {}, {}, {}, {}, {}, {}, {}, {}
+    names, tallies = {}, {}
     for batch in activation_batches(model, data, batch_size, max_examples):
-        for name, (module_name, z, a) in batch.items():
-            kind[name] = type(modules[module_name]).__name__
-            alive[name] = alive.get(name, False) | _active_units(a)
-            slope = _slope(modules[module_name], z)
-            flat = slope < SATURATION_SLOPE
-            saturated[name] = saturated.get(name, 0) + flat.sum().item()
-            undefined[name] = undefined.get(name, 0) + slope.isnan().sum().item()  # NaN is not "not saturated"
-            total[name] = total.get(name, 0) + flat.numel()
-            sums[name] = sums.get(name, 0.0) + a.sum().item()
-            zeros[name] = zeros.get(name, 0) + (a == 0).sum().item()
-            peak[name] = max(peak.get(name, -math.inf), a.max().item(), key=lambda v: math.inf if math.isnan(v) else v)
-            count[name] = count.get(name, 0) + a.numel()
-    rows = []
-    for name in alive:
-        dead = ~alive[name]
-        rows.append({"layer": name, "activation": kind[name], "units": dead.numel(),
-                     "dead": int(dead.sum()), "dead_fraction": dead.float().mean().item(),
-                     "saturated_fraction": math.nan if undefined[name] else saturated[name] / total[name],
-                     "zero_fraction": zeros[name] / count[name],
-                     "mean_activation": sums[name] / count[name], "max_activation": peak[name]})
+        for site, (name, z, a) in batch.items():
+            names[site] = name
+            tallies[site] = _merge(tallies.get(site), _tally(modules[name], z, a))
+    rows = [_dead_row(site, type(modules[names[site]]).__name__, t) for site, t in tallies.items()]
     return pd.DataFrame(rows).set_index("layer")
 
 
@@ -244,9 +241,11 @@ def dead_masks(model: nn.Module, data, batch_size: int = 1000, max_examples: int
 
 
 class DeadUnitMonitor(Callback):
-    """Adds each layer's dead fraction (and overall) to every epoch record, measured on fixed inputs."""
+    """Adds each layer's dead fraction (and overall) to every epoch record, measured by dead_masks on fixed inputs
+    (the first max_examples of data's training inputs). Raises ValueError for max_examples below 1."""
 
     def __init__(self, data, max_examples: int = 2000):
+        check_number("max_examples", max_examples, 1, integer=True)
         x, y = inputs_of(data)
         self.inputs = (x[:max_examples], y[:max_examples])
         self.max_examples = max_examples

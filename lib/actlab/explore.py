@@ -19,7 +19,8 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from . import style
-from .plot import DERIVATIVE_COLOUR, FUNCTION_COLOUR, REFERENCE_COLOUR, _style, check_points, check_range, curves
+from .checks import check_number, check_range
+from .plot import DERIVATIVE_COLOUR, FUNCTION_COLOUR, REFERENCE_COLOUR, _style, curves
 from .registry import activation_names, spec
 
 WINDOW_LIMIT = 20.0
@@ -113,10 +114,8 @@ class Explorer(_Guarded, _StaticFallback, widgets.VBox):
 
     def __init__(self, name: str | None = None, x_range=(-6, 6), points: int = 301):
         name = spec(name or "relu").name
-        low, high = check_range(x_range)
-        if low < -WINDOW_LIMIT or high > WINDOW_LIMIT:
-            raise ValueError(f"x_range must lie within [-{WINDOW_LIMIT:g}, {WINDOW_LIMIT:g}], got ({low:g}, {high:g})")
-        self.points = check_points(points)
+        low, high = check_range("x_range", x_range, -WINDOW_LIMIT, WINDOW_LIMIT)
+        self.points = int(check_number("points", points, 2, integer=True))
         self.figure = Figure(figsize=(8.4, 3.0), dpi=style.dpi())
         self.figure.subplots_adjust(left=0.07, right=0.98, bottom=0.16, top=0.9, wspace=0.18)
         self.canvas = FigureCanvasAgg(self.figure)

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from .checks import check_choice, check_number
+from .hooks import Hooks, replace_module
 from .registry import Activation, activation_names, get_activation, spec
 from .training import model_device, preserved_state
 
@@ -148,15 +149,21 @@ def activation_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
 
 
 def swap_activation(model: nn.Module, name: str, **params) -> nn.Module:
-    """Replace every activation module in model (in place) with a fresh one of the named kind; returns model."""
-    found = activation_modules(model)
+    """Replace every activation module in model (in place) with a fresh one of the named kind; returns model.
+
+    A module used at several places (one ReLU called twice) is replaced everywhere by one new module. Raises
+    ValueError when the model has no activation modules or is itself one (it cannot replace itself).
+    """
+    found = {id(m) for _, m in activation_modules(model)}
     if not found:
         raise ValueError("swap_activation: the model has no activation modules to swap")
     device = model_device(model)
-    for qualified, _ in found:
-        parent_name, _, child = qualified.rpartition(".")
-        parent = model.get_submodule(parent_name) if parent_name else model
-        setattr(parent, child, get_activation(name, **params).to(device))
+    fresh: dict[int, nn.Module] = {}
+    for qualified, old in list(model.named_modules(remove_duplicate=False)):
+        if id(old) in found:
+            if id(old) not in fresh:
+                fresh[id(old)] = get_activation(name, **params).to(device)
+            replace_module(model, qualified, fresh[id(old)])
     if hasattr(model, "activation_name"):
         model.activation_name = spec(name).label(**params)
     return model
@@ -165,27 +172,29 @@ def swap_activation(model: nn.Module, name: str, **params) -> nn.Module:
 def per_channel_prelu(model: nn.Module, example: torch.Tensor) -> nn.Module:
     """Replace each single-alpha PReLU in model (in place) by one with an alpha per channel, keeping its value.
 
-    example (a batch of inputs) is run once to learn each PReLU's channel count; apart from the replaced
-    modules the model is left as found (BatchNorm statistics, modes, gradients).
+    example (a batch of inputs, channels in dim 1) is run once to learn each PReLU's channel count; PReLUs that
+    already have an alpha per channel, or that the example never reaches, are kept. Apart from the replaced
+    modules the model is left as found (BatchNorm statistics, modes, gradients). Raises ValueError when the
+    model has no single-alpha PReLU.
     """
-    channels, handles = {}, []
-    prelus = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.PReLU)]
+    prelus = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.PReLU) and m.weight.numel() == 1]
     if not prelus:
-        raise ValueError("per_channel_prelu: the model has no PReLU modules")
-    try:
-        for name, module in prelus:
-            handles.append(module.register_forward_pre_hook(
-                lambda m, args, name=name: channels.__setitem__(name, args[0].shape[1])))
-        with torch.no_grad(), preserved_state(model):
-            model(example)
-    finally:
-        for handle in handles:
-            handle.remove()
+        raise ValueError("per_channel_prelu: the model has no PReLU with a single alpha to replace")
+    channels = {}
+
+    def record(name, module, args):
+        channels[name] = args[0].shape[1] if args[0].dim() > 1 else 1
+
+    with torch.no_grad(), preserved_state(model), Hooks(prelus, pre=record):
+        model(example)
     for name, module in prelus:
-        parent_name, _, child = name.rpartition(".")
-        parent = model.get_submodule(parent_name) if parent_name else model
-        weight = module.weight.detach()
-        replacement = nn.PReLU(channels[name], init=weight.mean().item()).to(weight.device, weight.dtype)
-        replacement.train(module.training)
-        setattr(parent, child, replacement)
+        if name in channels:
+            replace_module(model, name, _prelu_per_channel(module, channels[name]))
     return model
+
+
+def _prelu_per_channel(module: nn.PReLU, channels: int) -> nn.PReLU:
+    """A PReLU with `channels` alphas, each the single alpha of module, on its device and dtype and in its mode."""
+    weight = module.weight.detach()
+    replacement = nn.PReLU(channels, init=weight.item()).to(weight.device, weight.dtype)
+    return replacement.train(module.training)

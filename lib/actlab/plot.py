@@ -1,7 +1,6 @@
 """Static figures: an activation with its derivative, and several overlaid."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -9,30 +8,11 @@ import torch
 from matplotlib.figure import Figure
 
 from . import style
+from .checks import check_list, check_number, check_range
 from .registry import activation_names, get_activation, spec
 from .style import DERIVATIVE_COLOUR, FUNCTION_COLOUR, REFERENCE_COLOUR
 
 style.apply()
-
-
-def check_range(x_range, name: str = "x_range") -> tuple[float, float]:
-    """Validate an input window (low, high): two finite numbers with low < high."""
-    try:
-        low, high = (float(v) for v in x_range)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a pair (low, high) of numbers, got {x_range!r}") from None
-    if not (math.isfinite(low) and math.isfinite(high)):
-        raise ValueError(f"{name} must be finite, got ({low:g}, {high:g})")
-    if not low < high:
-        raise ValueError(f"{name} must satisfy low < high, got ({low:g}, {high:g}): it is empty or reversed")
-    return low, high
-
-
-def check_points(points) -> int:
-    """Validate a number of sample points: an integer of at least 2."""
-    if isinstance(points, bool) or not isinstance(points, (int, np.integer)) or points < 2:
-        raise ValueError(f"points must be an integer >= 2, got {points!r}")
-    return int(points)
 
 
 @dataclass
@@ -49,10 +29,11 @@ class Curves:
 def curves(name: str, x_range=(-6, 6), points: int = 401, **params) -> Curves:
     """Sample the activation's module and its autograd derivative, plus the registry's analytic derivative."""
     spec_ = spec(name)
-    low, high = check_range(x_range)
+    low, high = check_range("x_range", x_range)
     values = spec_.resolve(**params)
     module = get_activation(spec_.name, **values).double().eval()
-    x = torch.linspace(low, high, check_points(points), dtype=torch.float64, requires_grad=True)
+    x = torch.linspace(low, high, int(check_number("points", points, 2, integer=True)), dtype=torch.float64,
+                       requires_grad=True)
     y = module(x)
     (dy,) = torch.autograd.grad(y.sum(), x)
     with torch.no_grad():
@@ -86,8 +67,7 @@ def plot_activation(name: str, x_range=(-6, 6), points: int = 401, **params) -> 
 
 def plot_compare(names, x_range=(-6, 6), points: int = 401, params: dict | None = None) -> Figure:
     """Several activations overlaid, functions left and derivatives right; params maps name -> kwargs."""
-    if isinstance(names, str) or not len(names):
-        raise ValueError(f"names must be a non-empty list of activation names, got {names!r}")
+    names = check_list("names", names)
     params = params or {}
     fig = Figure(figsize=(10, 3.8), layout="constrained")
     ax_f, ax_d = fig.subplots(1, 2)
@@ -178,8 +158,7 @@ def registry_table(names=None):
 
 def plot_softmax(logits, temperature: float = 1.0) -> Figure:
     """Softmax and Softmin of a vector of logits at a temperature, as bars."""
-    if not (isinstance(temperature, (int, float)) and temperature > 0):
-        raise ValueError(f"temperature must be a number > 0, got {temperature!r}")
+    check_number("temperature", temperature, 0, low_open=True)
     z = torch.as_tensor(logits, dtype=torch.float64)
     fig = Figure(figsize=(9, 2.8), layout="constrained")
     ax_z, ax_max, ax_min = fig.subplots(1, 3)

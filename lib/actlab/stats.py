@@ -14,7 +14,6 @@ flows through them); near-zero fraction: share of outputs with |f(z)| < NEAR_ZER
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -22,10 +21,12 @@ from matplotlib.figure import Figure
 from torch import nn
 from torch.nn import functional as F
 
-from .diagnostics import SATURATION_SLOPE
+from .checks import check_number
+from .diagnostics import SATURATION_SLOPE, slope
+from .hooks import Recorder
 from .models import activation_modules
 from .registry import Activation, spec
-from .training import Callback
+from .training import Callback, code_digest, model_device, preserved_state
 
 NEAR_ZERO = 0.01  # an output counts as near zero below this magnitude
 HIST_BINS = 41
@@ -56,14 +57,6 @@ def hist_range(name: str | None, params: dict | None = None) -> tuple[float, flo
     return low, high
 
 
-def slope(module: nn.Module, z: torch.Tensor) -> torch.Tensor:
-    """|f'(z)| of an activation module at z (same shape), by autograd through the module."""
-    z = z.detach().clone().requires_grad_(True)
-    with torch.enable_grad():
-        (grad,) = torch.autograd.grad(module(z).sum(), z)
-    return grad.abs()
-
-
 def layer_stats(z: torch.Tensor, a: torch.Tensor, d: torch.Tensor, value_range=(-HIST_LIMIT, HIST_LIMIT),
                 bins: int = HIST_BINS) -> dict:
     """Statistics of one layer from its inputs z, outputs a and slopes d = |f'(z)|, each (examples, units).
@@ -81,47 +74,44 @@ def layer_stats(z: torch.Tensor, a: torch.Tensor, d: torch.Tensor, value_range=(
             "hist": (hist / max(a2.numel(), 1)).numpy()}
 
 
-@contextmanager
-def _frozen_norm_buffers(model: nn.Module):
-    """Restore every batch-norm running statistic on exit: a probe pass in training mode leaves no trace."""
-    saved = {name: b.clone() for name, b in model.named_buffers()}
-    try:
-        yield
-    finally:
-        with torch.no_grad():
-            for name, b in model.named_buffers():
-                b.copy_(saved[name])
+def _probe_sites(model: nn.Module, x: torch.Tensor, modules: list[tuple[str, nn.Module]]) -> dict:
+    """{site: (module, input, output)} of every call of modules during one forward pass of x (Recorder.sites).
+
+    No gradient is taken; the model is left as found (BatchNorm running statistics, modes, gradients)."""
+    by_name = dict(modules)
+    with torch.no_grad(), preserved_state(model), Recorder(modules) as recorder:
+        model(x)
+    return {site: (by_name[name], z, a) for site, (name, z, a) in recorder.sites().items()}
+
+
+def _value_range(module: nn.Module, act: str | None) -> tuple[float, float]:
+    """Histogram range of a module's outputs: the playground's actlab_range if set, else from the registry."""
+    value_range = getattr(module, "actlab_range", None)  # set by the playground: no registry look-up per call
+    if value_range is None:
+        params = module.params if isinstance(module, Activation) else getattr(module, "actlab_params", None)
+        value_range = hist_range(act, params)
+    return value_range
 
 
 def activation_stats(model: nn.Module, x: torch.Tensor, bins: int = HIST_BINS,
                      modules: list[tuple[str, nn.Module]] | None = None) -> list[dict]:
-    """Per activation layer (input side first): layer, activation, histogram range and layer_stats of probe x.
+    """Per activation call site (input side first): layer, module, activation, histogram range and layer_stats of x.
 
-    modules: (name, module) of the activations to watch (default: every registry activation in the model).
-    The probe runs in training mode (batch norm uses the batch statistics, as in training) and leaves the
-    running statistics untouched. Raises ValueError when the model has no activation modules.
+    modules: (name, module) of the activations to watch (default: every registry activation in the model); a
+    module called k times in one pass gives k rows ("name (call k)"), an uncalled one none. The probe runs in
+    the model's current mode (in training, batch norm uses the batch statistics) and leaves the model as found,
+    running statistics included; in-place activations are measured on their true inputs. Raises ValueError when
+    the model has no activation modules.
     """
+    check_number("bins", bins, 1, integer=True)
     modules = activation_modules(model) if modules is None else modules
     if not modules:
         raise ValueError("activation_stats: the model has no activation modules")
-    captured: dict[str, tuple] = {}
-    handles = [m.register_forward_hook(lambda m, i, o, n=n: captured.__setitem__(n, (i[0].detach(), o.detach())))
-               for n, m in modules]
-    try:
-        with torch.no_grad(), _frozen_norm_buffers(model):
-            model(x)
-    finally:
-        for handle in handles:
-            handle.remove()
     rows = []
-    for layer, (name, module) in enumerate(modules, 1):
-        z, a = captured[name]
+    for layer, (site, (module, z, a)) in enumerate(_probe_sites(model, x, modules).items(), 1):
         act = getattr(module, "actlab_name", None) or activation_name(module)
-        value_range = getattr(module, "actlab_range", None)  # set by the playground: no registry look-up per call
-        if value_range is None:
-            params = module.params if isinstance(module, Activation) else getattr(module, "actlab_params", None)
-            value_range = hist_range(act, params)
-        rows.append({"layer": layer, "module": name, "activation": act or type(module).__name__,
+        value_range = _value_range(module, act)
+        rows.append({"layer": layer, "module": site, "activation": act or type(module).__name__,
                      "range": value_range, **layer_stats(z, a, slope(module, z), value_range, bins)})
     return rows
 
@@ -152,47 +142,60 @@ class LayerStatsMonitor(Callback):
     """Records activation statistics, gradient norms and update ratios every `every` steps of `actlab.train`.
 
     probe: the inputs the activation statistics are measured on (a tensor, at most max_examples rows are kept).
-    After training: .activations() and .updates() give DataFrames, .histograms() arrays for the plots.
+    Statistics are taken by activation_stats after the backward pass; the update ratio by a hook after the
+    optimiser's step. Cached runs (train(cache=True)) restore the same records. After training: .activations()
+    and .updates() give DataFrames, .histograms() arrays for the plots. Raises ValueError for every,
+    max_examples or bins below 1.
     """
 
     def __init__(self, probe: torch.Tensor, every: int = 10, max_examples: int = 512, bins: int = HIST_BINS):
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise ValueError(f"every must be an integer >= 1, got {every!r}")
+        check_number("every", every, 1, integer=True)
+        check_number("max_examples", max_examples, 1, integer=True)
+        check_number("bins", bins, 1, integer=True)
         self.probe, self.every, self.bins = probe[:max_examples], every, bins
         self.records: list[dict] = []
         self.ratio_records: list[dict] = []
+        self._starts = (0, 0)  # where the last run's records begin in records and ratio_records
         self._before: dict | None = None
-        self._step = 0
-        self._handle = None
+        self._step_hook = None
 
     def key(self) -> str:
-        return f"LayerStatsMonitor(every={self.every}, probe={len(self.probe)}, bins={self.bins})"
+        return f"LayerStatsMonitor(every={self.every}, bins={self.bins}, probe {code_digest(self.probe)})"
+
+    def state(self) -> dict:
+        """The last run's records, JSON-serialisable (histograms as lists)."""
+        records = [{**r, "hist": r["hist"].tolist()} for r in self.records[self._starts[0]:]]
+        return {"records": records, "ratio_records": self.ratio_records[self._starts[1]:]}
+
+    def load_state(self, state: dict) -> None:
+        """Append a cached run's records, as the run itself would have."""
+        self._starts = (len(self.records), len(self.ratio_records))
+        self.records.extend({**r, "hist": np.array(r["hist"], dtype=np.float32), "range": tuple(r["range"])}
+                            for r in state["records"])
+        self.ratio_records.extend(state["ratio_records"])
 
     def on_train_begin(self, model, optimizer):
-        self._model = model
-        if self._handle is not None:
-            self._handle.remove()
-        self._handle = optimizer.register_step_post_hook(lambda opt, args, kwargs: self._after_step())
+        self._model, self._starts, self._before = model, (len(self.records), len(self.ratio_records)), None
+        if self._step_hook is not None:  # the previous run's optimiser
+            self._step_hook.remove()
+        self._step_hook = optimizer.register_step_post_hook(self._after_step)
 
     def on_after_backward(self, model, step):
         if step % self.every and step != 1:
             return
-        self._step = step
-        norms = weight_grad_norms(model)
-        device = next(model.parameters()).device
-        for row in activation_stats(model, self.probe.to(device), self.bins):
+        self._step, self._norms = step, weight_grad_norms(model)
+        for row in activation_stats(model, self.probe.to(model_device(model)), self.bins):
             self.records.append({"step": step, **row})
-        self._norms = norms
         self._before = {n: p.detach().clone() for n, p in weight_tensors(model)}
 
-    def _after_step(self):
+    def _after_step(self, optimizer, args, kwargs) -> None:
+        """The optimiser's step post-hook: the update ratios of a step whose statistics were recorded."""
         if self._before is None:
             return
-        ratios = update_ratios(self._before, self._model)
-        self._before = None
-        for name, value in ratios.items():
+        for name, value in update_ratios(self._before, self._model).items():
             self.ratio_records.append({"step": self._step, "parameter": name, "log10_ratio": value,
                                        "grad_norm": self._norms[name]})
+        self._before = None
 
     def activations(self):
         """One row per (step, layer): mean, std, saturated, dead and near-zero fractions (no histograms)."""
@@ -270,12 +273,13 @@ def plot_colorful_dimension(monitor, title: str = "") -> Figure:
 
 
 def init_gradients(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict[str, np.ndarray]:
-    """Every weight tensor's gradient entries (flattened) of the cross-entropy loss on (x, y); grads are cleared."""
-    model.zero_grad(set_to_none=True)
-    F.cross_entropy(model(x), y).backward()
-    out = {n: p.grad.detach().flatten().numpy().copy() for n, p in weight_tensors(model)}
-    model.zero_grad(set_to_none=True)
-    return out
+    """Every trainable weight tensor's gradient entries (flattened, on the CPU) of the cross-entropy loss on (x, y),
+    in the model's current mode; frozen weights are left out. The model is left as found (gradients, BatchNorm
+    running statistics)."""
+    with preserved_state(model):
+        model.zero_grad(set_to_none=True)
+        F.cross_entropy(model(x), y).backward()
+        return {n: p.grad.detach().flatten().cpu().numpy().copy() for n, p in weight_tensors(model) if p.grad is not None}
 
 
 def plot_gradient_histograms(model: nn.Module, x: torch.Tensor, y: torch.Tensor, title: str = "") -> Figure:
