@@ -202,3 +202,12 @@ def test_digest_follows_values_dtypes_and_shapes():
     assert digest(x, x) == digest(x, x.clone())  # equal data, equal digest, whether or not it is one object
     assert digest("a", "bc") != digest("ab", "c") and digest(b"a", b"bc") != digest(b"ab", b"c")
     assert digest({"a": 1, "b": 2}) == digest({"b": 2, "a": 1}) != digest({"a": 2, "b": 1})
+
+
+def test_metadata_with_tuples_passes_its_checksum(tmp_path):
+    """JSON turns tuples into lists: a file whose metadata held tuples must still read back (it was 'corrupt')."""
+    from actlab.cache import load_arrays, save_arrays
+
+    save_arrays(tmp_path / "f.npz", {"w": np.zeros(3)}, {"shape": (3, 4), "rows": [{"range": (-1.0, 1.0)}]})
+    arrays, meta = load_arrays(tmp_path / "f.npz")
+    assert meta == {"shape": [3, 4], "rows": [{"range": [-1.0, 1.0]}]} and np.array_equal(arrays["w"], np.zeros(3))

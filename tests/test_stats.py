@@ -180,7 +180,6 @@ def test_monitor_trains_a_model_with_in_place_activations():
 
 def test_a_cached_run_restores_the_monitor(tmp_path, monkeypatch):
     monkeypatch.setenv("ACTLAB_DATA", str(tmp_path))
-    monkeypatch.setattr(actlab.training, "DATA_DIR", tmp_path, raising=False)
     data = actlab.toy_2d("circles", n=200, seed=0)
     monitors = []
     for _ in range(2):

@@ -44,6 +44,7 @@ def atomic_write(path: Path, write: Callable) -> None:
 
 def save_arrays(path: Path, arrays: dict[str, np.ndarray], meta: dict) -> None:
     """Write arrays and JSON metadata atomically as a pickle-free .npz, with a sha256 of both in the metadata."""
+    meta = json.loads(json.dumps(meta))  # the checksum covers the metadata as a reader gets it (tuples as lists ...)
     meta = {**meta, "sha256": digest(arrays, meta, length=None)}
     payload = {**arrays, "__meta__": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)}
     atomic_write(Path(path), lambda f: np.savez(f, **payload))

@@ -157,7 +157,6 @@ class LayerStatsMonitor(Callback):
         self.ratio_records: list[dict] = []
         self._starts = (0, 0)  # where the last run's records begin in records and ratio_records
         self._before: dict | None = None
-        self._step_hook = None
 
     def key(self) -> str:
         return f"LayerStatsMonitor(every={self.every}, bins={self.bins}, probe {code_digest(self.probe)})"
@@ -176,9 +175,6 @@ class LayerStatsMonitor(Callback):
 
     def on_train_begin(self, model, optimizer):
         self._model, self._starts, self._before = model, (len(self.records), len(self.ratio_records)), None
-        if self._step_hook is not None:  # the previous run's optimiser
-            self._step_hook.remove()
-        self._step_hook = optimizer.register_step_post_hook(self._after_step)
 
     def on_after_backward(self, model, step):
         if step % self.every and step != 1:
@@ -188,11 +184,11 @@ class LayerStatsMonitor(Callback):
             self.records.append({"step": step, **row})
         self._before = {n: p.detach().clone() for n, p in weight_tensors(model)}
 
-    def _after_step(self, optimizer, args, kwargs) -> None:
-        """The optimiser's step post-hook: the update ratios of a step whose statistics were recorded."""
+    def on_batch_end(self, model, step, loss) -> None:
+        """After the optimiser step: the update ratios of a step whose statistics were recorded."""
         if self._before is None:
             return
-        for name, value in update_ratios(self._before, self._model).items():
+        for name, value in update_ratios(self._before, model).items():
             self.ratio_records.append({"step": self._step, "parameter": name, "log10_ratio": value,
                                        "grad_norm": self._norms[name]})
         self._before = None
