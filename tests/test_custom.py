@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import actlab
-from actlab.registry import Param
+from actlab import Param
 
 
 def squareplus(x, b):
@@ -18,31 +18,6 @@ def registered():
                                     display="Squareplus")
     yield spec
     actlab.unregister("test_squareplus")
-
-
-def probe_can_see(name, params) -> bool:
-    """infer_properties probes [-8, 8] with step 1e-4: Softplus's step down, log(1 + e^-t)/beta at x = t/beta, shows
-    only when it lies inside and outweighs the rise over one probe step (t = 1: 0.31 at x = 1, not 2e-9 at 20)."""
-    if name != "softplus":
-        return True
-    beta, t = params["beta"], params["threshold"]
-    return t / beta < 8 and math.log1p(math.exp(-t)) / beta > 1e-3
-
-
-SETTINGS = [(n, params) for n in actlab.activation_names() if n != "heaviside"
-            for params in [actlab.spec(n).defaults()] + [{**actlab.spec(n).defaults(), p.name: v}
-                                                         for p in actlab.spec(n).params for v in (p.low, p.high)]
-            if actlab.spec(n).constraint(**params) is None and probe_can_see(n, params)]
-
-
-@pytest.mark.parametrize("name, params", SETTINGS, ids=[f"{n}-{p}" for n, p in SETTINGS])
-def test_inferred_properties_agree_with_the_registry(name, params):
-    s = actlab.spec(name)
-    inferred = actlab.infer_properties(s.forward, s.derivative, **params)
-    flags = s.flags(**params)
-    for flag in ("monotonic", "smooth", "saturates", "zero_centred"):
-        assert inferred[flag] == flags[flag], flag
-    assert all(math.isinf(a) == math.isinf(b) for a, b in zip(inferred["output_range"], flags["output_range"]))
 
 
 def test_inference_does_not_read_nan_as_not_saturated():
