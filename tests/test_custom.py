@@ -1,4 +1,4 @@
-"""User-registered activations work everywhere a built-in one does; property inference and gradient checks are honest."""
+"""User-registered activations work everywhere a built-in one does; inference and gradient checks are honest."""
 import math
 
 import pytest

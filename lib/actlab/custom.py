@@ -31,7 +31,7 @@ def autograd_derivative(forward: Callable[..., torch.Tensor]) -> Callable[..., t
 
 
 def _farthest(values: torch.Tensor, what: str, keep_inf: bool = False) -> float:
-    """The last entry of values (ordered near to far) that is a number (keep_inf: or infinite); a ValueError if none is."""
+    """The last entry of values (near to far) that is a number (keep_inf: or infinite); ValueError if none is."""
     usable = values[~torch.isnan(values) if keep_inf else torch.isfinite(values)]
     if not len(usable):
         raise ValueError(f"{what} is NaN or infinite at every probe point; cannot infer its properties")
@@ -81,7 +81,7 @@ class GradientCheckFailed(AssertionError):
 
 
 def check_gradient(activation, derivative=None, points: int = 64, seed: int = 0, **params) -> bool:
-    """torch.autograd.gradcheck of an activation (name, module or function) in float64; also against derivative if given.
+    """torch.autograd.gradcheck of an activation (name, module or function) in float64; also against a derivative.
 
     Points are random in [-5, 5], kept away from 0 where kinks usually sit. A module is checked as a float64 copy
     in eval mode (the caller's module is not changed; nn.RReLU is random only in training mode). Raises

@@ -61,26 +61,25 @@ def recommended_init(activation: str) -> str:
     return lookup(activation).init.scheme
 
 
-def kaiming_rule(activation=None, params: dict | None = None) -> tuple[str, float]:
-    """(nonlinearity, negative slope a) for torch.nn.init.kaiming_normal_ before an activation.
+def kaiming_gain(activation=None, params: dict | None = None) -> float:
+    """The gain of Kaiming initialisation before an activation (a registry name and its parameters).
 
-    The entry's own rule where it recommends Kaiming: 'relu', or 'leaky_relu' with its negative slope at params
-    (gain sqrt(2 / (1 + a^2)), He et al. 2015). He's derivation is for rectifiers, so for every other activation
-    (or none, or a factory) Kaiming means the ReLU gain sqrt 2, the scheme's usual meaning.
+    The entry's own Init.gain where it recommends Kaiming: sqrt 2 for 'relu', sqrt(2 / (1 + a^2)) for the leaky
+    family at its negative slope a (He et al. 2015, eq. 15; torch.nn.init.calculate_gain). He's derivation is for
+    rectifiers, so before any other activation (or none, or a factory) Kaiming means ReLU's sqrt 2, as usual.
     """
-    if not isinstance(activation, str):
-        return "relu", 0.0
-    entry = lookup(activation)
-    if entry.init.scheme != "kaiming":
-        return "relu", 0.0
-    return entry.init.nonlinearity, entry.init.negative_slope(**entry.resolve(**(params or {})))
+    if isinstance(activation, str):
+        entry = lookup(activation)
+        if entry.init.scheme == "kaiming":
+            return entry.init.gain(**entry.resolve(**(params or {})))
+    return nn.init.calculate_gain("relu")
 
 
 def init_linear(layer: nn.Linear, init: str, activation=None, params: dict | None = None) -> None:
     """Initialise a linear layer's weight by a named scheme (one of INITS); biases start at zero (except 'default').
 
-    kaiming: N(0, gain^2 / fan_in) with the gain of kaiming_rule(activation, params), the activation that follows
-    the layer; xavier: N(0, 2 / (fan_in + fan_out)); lecun: N(0, 1 / fan_in); small: N(0, 0.01^2); large:
+    kaiming: N(0, gain^2 / fan_in) with the gain kaiming_gain(activation, params) of the activation that follows
+    the layer (as torch.nn.init.kaiming_normal_ draws it); xavier: N(0, 2 / (fan_in + fan_out)); lecun: N(0, 1 / fan_in); small: N(0, 0.01^2); large:
     N(0, 16 / fan_in). Raises ValueError naming the known schemes for any other init.
     """
     check_choice("init", init, INITS)
@@ -89,8 +88,7 @@ def init_linear(layer: nn.Linear, init: str, activation=None, params: dict | Non
     fan_in = layer.weight.shape[1]
     with torch.no_grad():
         if init == "kaiming":
-            nonlinearity, slope = kaiming_rule(activation, params)
-            nn.init.kaiming_normal_(layer.weight, a=slope, nonlinearity=nonlinearity)
+            layer.weight.normal_(0, kaiming_gain(activation, params) / math.sqrt(fan_in))
         elif init == "xavier":
             nn.init.xavier_normal_(layer.weight)
         elif init == "lecun":

@@ -78,7 +78,8 @@ def celu_derivative(x, alpha):
 
 ENTRIES = (
     Spec(
-        name="elu", display="ELU", latex=r"\mathrm{ELU}(x) = \begin{cases}x & x > 0\\ \alpha(e^{x} - 1) & x \le 0\end{cases}",
+        name="elu", display="ELU",
+        latex=r"\mathrm{ELU}(x) = \begin{cases}x & x > 0\\ \alpha(e^{x} - 1) & x \le 0\end{cases}",
         params=(Param("alpha", 1.0, 0.0, 5.0, 0.05, "negative saturation value is -alpha"),),
         forward=elu_forward, derivative=elu_derivative, output_range=elu_range,
         monotonic=True, smooth=elu_smooth, saturates="negative", needs_exp=True, kinks=elu_kinks,

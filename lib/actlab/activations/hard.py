@@ -1,4 +1,4 @@
-"""Hard (piecewise-linear) activations: clips of x, Hardtanh, ReLU6, Hardsigmoid and Hardswish, with one clip formula."""
+"""Hard (piecewise-linear) activations, all from one clip formula: Hardtanh, ReLU6, Hardsigmoid and Hardswish."""
 from __future__ import annotations
 
 import functools
@@ -55,7 +55,8 @@ RELU6 = {"min_val": 0.0, "max_val": 6.0}
 ENTRIES = (
     Spec(
         name="hardtanh", display="Hardtanh", latex=r"\mathrm{Hardtanh}(x) = \min(\max(x, a), b)",
-        params=(Param("min_val", -1.0, -5.0, 5.0, 0.1, "lower clip a"), Param("max_val", 1.0, -5.0, 5.0, 0.1, "upper clip b")),
+        params=(Param("min_val", -1.0, -5.0, 5.0, 0.1, "lower clip a"),
+                Param("max_val", 1.0, -5.0, 5.0, 0.1, "upper clip b")),
         forward=clip_forward, derivative=clip_derivative, output_range=clip_range, kinks=clip_kinks,
         monotonic=True, smooth=False, saturates="both", needs_exp=False, constraint=hardtanh_constraint,
         module=nn.Hardtanh,
