@@ -100,3 +100,15 @@ def test_per_channel_prelu():
     assert all(torch.allclose(m.weight, torch.tensor(0.25)) for _, m in actlab.activation_modules(net))
     with pytest.raises(ValueError, match="no PReLU"):
         actlab.per_channel_prelu(actlab.LeNet("relu"), torch.zeros(1, 3, 32, 32))
+
+
+def test_custom_module_must_be_a_class():
+    """Models find activations by class, so a factory function as module is refused before registering."""
+    with pytest.raises(TypeError, match="module must be an nn.Module class"):
+        actlab.custom_activation("test_factory", lambda x: 2 * x, module=lambda: torch.nn.Identity())
+    assert "test_factory" not in actlab.activation_names()
+    spec = actlab.custom_activation("test_doubled", lambda x: 2 * x, module=torch.nn.Identity, replace=True)
+    try:
+        assert isinstance(actlab.get_activation("test_doubled"), torch.nn.Identity) and spec.torch_name == "Identity"
+    finally:
+        actlab.unregister("test_doubled")

@@ -79,8 +79,9 @@ def init_linear(layer: nn.Linear, init: str, activation=None, params: dict | Non
     """Initialise a linear layer's weight by a named scheme (one of INITS); biases start at zero (except 'default').
 
     kaiming: N(0, gain^2 / fan_in) with the gain kaiming_gain(activation, params) of the activation that follows
-    the layer (as torch.nn.init.kaiming_normal_ draws it); xavier: N(0, 2 / (fan_in + fan_out)); lecun: N(0, 1 / fan_in); small: N(0, 0.01^2); large:
-    N(0, 16 / fan_in). Raises ValueError naming the known schemes for any other init.
+    the layer (as torch.nn.init.kaiming_normal_ draws it); xavier: N(0, 2 / (fan_in + fan_out)); lecun:
+    N(0, 1 / fan_in); small: N(0, 0.01^2); large: N(0, 16 / fan_in). Raises ValueError naming the known schemes
+    for any other init.
     """
     check_choice("init", init, INITS)
     if init == "default":

@@ -123,7 +123,12 @@ class Spec:
     rules: dict = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self):
-        """Keep each flag's rule; the attribute becomes its value at the default parameters."""
+        """Keep each flag's rule; the attribute becomes its value at the default parameters.
+
+        Raises TypeError when module is not an nn.Module class (models find activations by their class).
+        """
+        if self.module is not None and not (isinstance(self.module, type) and issubclass(self.module, nn.Module)):
+            raise TypeError(f"{self.name}: module must be an nn.Module class, got {self.module!r}")
         for fixed in ("output_range", "kinks"):
             if not callable(getattr(self, fixed)):
                 object.__setattr__(self, fixed, functools.partial(constant, tuple(getattr(self, fixed))))

@@ -8,7 +8,6 @@ from torch import nn
 
 from .core import Param, Spec, register
 
-LAMBD = "lambd"
 TANH_CF_DEPTH = 12  # Lambert's continued fraction for tanh, 12 levels: truncation error below 1e-20 for |x| <= 1
 
 
@@ -59,14 +58,14 @@ ENTRIES = (
     shrink_entry(
         name="hardshrink", display="Hardshrink",
         latex=r"\mathrm{Hardshrink}(x) = \begin{cases}x & |x| > \lambda\\ 0 & \text{otherwise}\end{cases}",
-        params=(Param(LAMBD, 0.5, 0.0, 3.0, 0.05, "half-width of the zeroed band"),),
+        params=(Param("lambd", 0.5, 0.0, 3.0, 0.05, "half-width of the zeroed band"),),
         forward=hardshrink_forward, module=nn.Hardshrink,
         note="zeroes small values: hard thresholding in sparse coding and denoising",
     ),
     shrink_entry(
         name="softshrink", display="Softshrink",
         latex=r"\mathrm{Softshrink}(x) = \mathrm{sign}(x)\max(|x| - \lambda, 0)",
-        params=(Param(LAMBD, 0.5, 0.0, 3.0, 0.05, "how far values are pulled towards 0"),),
+        params=(Param("lambd", 0.5, 0.0, 3.0, 0.05, "how far values are pulled towards 0"),),
         forward=softshrink_forward, module=nn.Softshrink,
         note="soft thresholding: the proximal step of L1 (ISTA, LASSO)",
     ),

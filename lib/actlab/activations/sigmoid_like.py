@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from .common import log1pexp, sigmoid_slope, step
-from .core import KAIMING, XAVIER, Init, Spec, register
+from .core import KAIMING, XAVIER, Spec, register
 
 
 class HeavisideFunction(torch.autograd.Function):
