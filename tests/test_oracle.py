@@ -190,4 +190,4 @@ def test_selu_constants_are_the_fixed_point():
         second = mp.quad(lambda t: selu(t) ** 2 * mp.npdf(t), [-mp.inf, 0, mp.inf])
     eps = torch.finfo(torch.float64).eps
     assert abs(mean) < 4 * eps and abs(second - 1) < 4 * eps
-    assert actlab.registry.SELU_ALPHA == float(SELU_ALPHA) and actlab.registry.SELU_SCALE == float(SELU_SCALE)
+    assert actlab.activations.SELU_ALPHA == float(SELU_ALPHA) and actlab.activations.SELU_SCALE == float(SELU_SCALE)

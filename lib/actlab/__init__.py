@@ -1,7 +1,8 @@
 """actlab: the helper library of the activation-functions course."""
 __version__ = "0.1.0"
 
-from .registry import Activation, Param, Spec, activation_names, get_activation, register, spec, unregister
+from .activations import (Activation, Param, Spec, activation_names, get_activation, lookup, register, spec,
+                          unregister)
 from .plot import curves, plot_activation, plot_compare, plot_gallery, plot_images, plot_softmax, registry_table
 from .explore import Explorer, SliderPlot, explore, slider_plot
 from .data import DataError, Dataset, cifar_like, image_data, load_cifar10, toy_2d

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from .demos import gaussian_mean
-from .registry import Param, Spec, register, spec
+from .activations import Param, Spec, lookup, register
 
 PROBE = torch.linspace(-8, 8, 160001, dtype=torch.float64)  # h = 1e-4: a slope change above 1e-2 per step is a kink
 TAIL = torch.tensor([30.0, 100.0, 1000.0], dtype=torch.float64)  # each tail is judged at the farthest finite point
@@ -31,7 +31,7 @@ def autograd_derivative(forward: Callable[..., torch.Tensor]) -> Callable[..., t
 
 
 def _farthest(values: torch.Tensor, what: str, keep_inf: bool = False) -> float:
-    """The last entry of values (ordered near to far) that is a number (keep_inf: or infinite); a ValueError if none is."""
+    """The last entry of values (near to far) that is a number (keep_inf: or infinite); ValueError if none is."""
     usable = values[~torch.isnan(values) if keep_inf else torch.isfinite(values)]
     if not len(usable):
         raise ValueError(f"{what} is NaN or infinite at every probe point; cannot infer its properties")
@@ -81,7 +81,7 @@ class GradientCheckFailed(AssertionError):
 
 
 def check_gradient(activation, derivative=None, points: int = 64, seed: int = 0, **params) -> bool:
-    """torch.autograd.gradcheck of an activation (name, module or function) in float64; also against derivative if given.
+    """torch.autograd.gradcheck of an activation (name, module or function) in float64; also against a derivative.
 
     Points are random in [-5, 5], kept away from 0 where kinks usually sit. A module is checked as a float64 copy
     in eval mode (the caller's module is not changed; nn.RReLU is random only in training mode). Raises
@@ -89,7 +89,7 @@ def check_gradient(activation, derivative=None, points: int = 64, seed: int = 0,
     gives different outputs on the same input (a stochastic one cannot be checked by finite differences).
     """
     if isinstance(activation, str):
-        s = spec(activation)
+        s = lookup(activation)
         params = s.resolve(**params)
         fn, derivative = (lambda x: s.forward(x, **params)), (derivative or s.derivative)
     elif isinstance(activation, nn.Module):
@@ -122,13 +122,14 @@ def check_gradient(activation, derivative=None, points: int = 64, seed: int = 0,
 
 def custom_activation(name: str, forward: Callable[..., torch.Tensor], derivative: Callable | None = None,
                       params: tuple[Param, ...] = (), display: str | None = None, latex: str = "", note: str = "",
-                      module: Callable[..., nn.Module] | None = None, needs_exp: bool = False,
+                      module: type[nn.Module] | None = None, needs_exp: bool = False,
                       replace: bool = False) -> Spec:
     """Register your own activation so the explorer, plots, LeNet, MLP and train accept it by name.
 
     forward(x, **params) must be elementwise. Without derivative, autograd's is used. Property flags and the
     output range are inferred numerically (infer_properties) at whatever parameters they are asked at
-    (spec.flags(**params)); the gradient is checked at the defaults before registering.
+    (spec.flags(**params)); the gradient is checked at the defaults before registering. module: an nn.Module
+    class taking the parameters as keywords (default: the formula itself, as actlab.Activation).
     """
     if not callable(forward):
         raise TypeError("forward must be a function forward(x, **params) -> tensor")

@@ -8,30 +8,22 @@ import torch
 from torch import nn
 
 from .checks import check_choice, check_number
+from .activations import activation_types, get_activation, lookup
 from .hooks import Hooks, replace_module
-from .registry import Activation, activation_names, get_activation, spec
 from .training import model_device, preserved_state
 
 INITS = ("default", "kaiming", "xavier", "lecun", "small", "large")
 
 
 def make_activation(activation, params: dict | None = None) -> nn.Module:
-    """A fresh activation module from a registry name (with params) or a zero-argument factory."""
-    if isinstance(activation, str):
-        return get_activation(activation, **(params or {}))
-    if callable(activation) and not isinstance(activation, nn.Module):
-        module = activation()
-        if not isinstance(module, nn.Module):
-            raise TypeError(f"activation factory must return an nn.Module, got {type(module).__name__}")
-        return module
-    raise TypeError("activation must be a registry name or a zero-argument factory returning an nn.Module "
-                    f"(got {activation!r}); a shared module instance would share trainable parameters")
+    """get_activation(activation, **params): the former name, kept for playground.py (same errors)."""
+    return get_activation(activation, **(params or {}))
 
 
 def _name_of(activation, params) -> str:
     """A readable name for the activation used in a model."""
     if isinstance(activation, str):
-        return spec(activation).label(**(params or {}))
+        return lookup(activation).label(**(params or {}))
     return getattr(activation, "__name__", type(activation).__name__)
 
 
@@ -42,14 +34,14 @@ class LeNet(nn.Module):
         super().__init__()
         self.activation_name = _name_of(activation, params)
         self.conv1 = nn.Conv2d(3, 6, 5)
-        self.act1 = make_activation(activation, params)
+        self.act1 = get_activation(activation, **(params or {}))
         self.pool = nn.MaxPool2d(2, 2)
         self.conv2 = nn.Conv2d(6, 16, 5)
-        self.act2 = make_activation(activation, params)
+        self.act2 = get_activation(activation, **(params or {}))
         self.fc1 = nn.Linear(16 * 5 * 5, 120)
-        self.act3 = make_activation(activation, params)
+        self.act3 = get_activation(activation, **(params or {}))
         self.fc2 = nn.Linear(120, 84)
-        self.act4 = make_activation(activation, params)
+        self.act4 = get_activation(activation, **(params or {}))
         self.fc3 = nn.Linear(84, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -62,19 +54,35 @@ class LeNet(nn.Module):
 
 
 def recommended_init(activation: str) -> str:
-    """The initialisation usually paired with an activation: Kaiming for the ReLU family, LeCun for SELU, Xavier otherwise."""
-    name = spec(activation).name
-    if name == "selu":
-        return "lecun"
-    if name in ("relu", "leaky_relu", "prelu", "rrelu", "elu", "celu", "relu6", "threshold", "heaviside"):
-        return "kaiming"
-    return "xavier"
+    """The initialisation scheme paired with an activation (its registry entry's init field, which cites the source).
+
+    Kaiming (He et al. 2015) for the ReLU family, ELU and CELU; LeCun for SELU (Klambauer et al. 2017); Xavier
+    (Glorot and Bengio 2010) for sigmoid, tanh, the smooth gated ones and the rest.
+    """
+    return lookup(activation).init.scheme
 
 
-def init_linear(layer: nn.Linear, init: str, activation: str | None = None) -> None:
+def kaiming_gain(activation=None, params: dict | None = None) -> float:
+    """The gain of Kaiming initialisation before an activation (a registry name and its parameters).
+
+    The entry's own Init.gain where it recommends Kaiming: sqrt 2 for 'relu', sqrt(2 / (1 + a^2)) for the leaky
+    family at its negative slope a (He et al. 2015, eq. 15; torch.nn.init.calculate_gain). He's derivation is for
+    rectifiers, so before any other activation (or none, or a factory) Kaiming means ReLU's sqrt 2, as usual.
+    """
+    if isinstance(activation, str):
+        entry = lookup(activation)
+        if entry.init.scheme == "kaiming":
+            return entry.init.gain(**entry.resolve(**(params or {})))
+    return nn.init.calculate_gain("relu")
+
+
+def init_linear(layer: nn.Linear, init: str, activation=None, params: dict | None = None) -> None:
     """Initialise a linear layer's weight by a named scheme (one of INITS); biases start at zero (except 'default').
 
-    Raises ValueError naming the known schemes for any other init.
+    kaiming: N(0, gain^2 / fan_in) with the gain kaiming_gain(activation, params) of the activation that follows
+    the layer (as torch.nn.init.kaiming_normal_ draws it); xavier: N(0, 2 / (fan_in + fan_out)); lecun:
+    N(0, 1 / fan_in); small: N(0, 0.01^2); large: N(0, 16 / fan_in). Raises ValueError naming the known schemes
+    for any other init.
     """
     check_choice("init", init, INITS)
     if init == "default":
@@ -82,7 +90,7 @@ def init_linear(layer: nn.Linear, init: str, activation: str | None = None) -> N
     fan_in = layer.weight.shape[1]
     with torch.no_grad():
         if init == "kaiming":
-            nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+            layer.weight.normal_(0, kaiming_gain(activation, params) / math.sqrt(fan_in))
         elif init == "xavier":
             nn.init.xavier_normal_(layer.weight)
         elif init == "lecun":
@@ -110,10 +118,10 @@ class MLP(nn.Module):
         features = in_features
         for i in range(1, depth + 1):
             layers[f"linear{i}"] = nn.Linear(features, width)
-            init_linear(layers[f"linear{i}"], init)
+            init_linear(layers[f"linear{i}"], init, activation, params)
             if batch_norm:
                 layers[f"norm{i}"] = nn.BatchNorm1d(width)
-            layers[f"act{i}"] = make_activation(activation, params)
+            layers[f"act{i}"] = get_activation(activation, **(params or {}))
             features = width
         self.hidden = nn.Sequential(OrderedDict(layers))
         self.out = nn.Linear(features, out_features)
@@ -132,14 +140,6 @@ class MLP(nn.Module):
     def linear_layers(self) -> list[nn.Linear]:
         """The hidden linear layers, input first, then the output layer."""
         return [m for m in self.hidden if isinstance(m, nn.Linear)] + [self.out]
-
-
-def activation_types() -> tuple[type, ...]:
-    """Module classes the registry produces: how swap_activation and the diagnostics find activations."""
-    types = {Activation}
-    for name in activation_names():
-        types.add(type(get_activation(name)))
-    return tuple(types)
 
 
 def activation_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -165,7 +165,7 @@ def swap_activation(model: nn.Module, name: str, **params) -> nn.Module:
                 fresh[id(old)] = get_activation(name, **params).to(device)
             replace_module(model, qualified, fresh[id(old)])
     if hasattr(model, "activation_name"):
-        model.activation_name = spec(name).label(**params)
+        model.activation_name = lookup(name).label(**params)
     return model
 
 
