@@ -12,6 +12,7 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from torch import nn
+from tqdm.auto import tqdm
 
 from .data import Dataset
 from .diagnostics import dead_units
@@ -148,6 +149,11 @@ def _train_one(job: tuple[str, dict, int], make: Callable, data: Dataset, train_
     return history, net if keep_model else {k: v.detach().cpu() for k, v in net.state_dict().items()}
 
 
+def _describe(job: tuple[str, dict, int]) -> str:
+    """A run as the progress bar names it: 'relu, seed 1'."""
+    return f"{job[0]}, seed {job[2]}"
+
+
 def _rebuilt(make: Callable, name: str, params: dict, state: dict, device) -> nn.Module:
     """A model from make with a run's trained weights, on device; the caller's random state is left as it was."""
     with torch.random.fork_rng():
@@ -186,12 +192,15 @@ def compare(activations, data: Dataset, seeds=(0,), model: Callable | None = Non
     run = partial(_train_one, make=make, data=data, train_kwargs={**train_kwargs, "progress": progress and local},
                   keep_model=local)
     keys = [(name, seed) for name, _, seed in jobs]
+    overall = tqdm(total=len(jobs), disable=not progress, leave=False, position=0)
     try:
-        results = dict(zip(keys, map_runs(run, jobs, executor, threads=threads, progress=progress)))
+        results = dict(zip(keys, map_runs(run, jobs, executor, threads=threads, bar=overall, describe=_describe)))
     except RunsInterrupted as stop:
         results = {keys[i]: result for i, result in sorted(stop.done.items())}
         warnings.warn(f"compare was interrupted: the {len(results)} finished runs of {len(jobs)} are kept",
                       stacklevel=2)
+    finally:
+        overall.close()
     histories = {key: history for key, (history, _) in results.items()}
     device = None if local else pick_device(train_kwargs.get("device"))
     models = {key: out if local else _rebuilt(make, key[0], params.get(key[0], {}), out, device)

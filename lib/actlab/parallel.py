@@ -124,7 +124,7 @@ def _check_picklable(run: Callable, items: list, executor) -> None:
 
 
 def map_runs(run: Callable, items: Iterable, executor: Executor | None = None, threads: int | None = None,
-             progress: bool = True, desc: str = "runs") -> list:
+             progress: bool = True, describe: Callable | None = None, bar=None) -> list:
     """[run(item) for item in items], sequentially when executor is None, else each item submitted to executor.
 
     Results come back in item order. Each run uses threads torch threads (default: threads_per_run(executor),
@@ -132,7 +132,8 @@ def map_runs(run: Callable, items: Iterable, executor: Executor | None = None, t
     with an unknown executor; an int >= 1 overrides it). A process executor (anything but a ThreadPoolExecutor) needs run and items picklable: a
     module-level function and plain data; otherwise TypeError says which one is not. Each run must seed itself
     from its item, never from the process, so any executor gives the same results.
-    A tqdm bar (progress=True) counts runs as they complete. On Ctrl-C or a kernel interrupt the runs not yet
+    A tqdm bar (progress=True; or bar, one the caller made and closes) counts runs as they complete, described by
+    describe(item) -> str when given ("run 2 of 4: relu, seed 1"). On Ctrl-C or a kernel interrupt the runs not yet
     started are cancelled (runs already on workers finish there) and RunsInterrupted (a KeyboardInterrupt) is
     raised with the finished runs' results in .done. A run that raises stops the map and its error propagates.
     """
@@ -148,31 +149,38 @@ def map_runs(run: Callable, items: Iterable, executor: Executor | None = None, t
     if not in_process:
         _check_picklable(run, items, executor)
     done: dict[int, object] = {}
-    bar = tqdm(total=len(items), desc=desc, disable=not progress, leave=False)
+    own_bar = bar is None
+    bar = tqdm(total=len(items), desc="runs", disable=not progress, leave=False) if own_bar else bar
     try:
         if executor is None:
             with torch_threads(threads):
                 for index, item in enumerate(items):
+                    if describe is not None:
+                        bar.set_description(f"run {index + 1} of {len(items)}: {describe(item)}")
                     done[index] = run(item)
                     bar.update()
         else:
-            _map_on(executor, run if in_process else _WithThreads(run, threads), items, done, bar,
+            _map_on(executor, run if in_process else _WithThreads(run, threads), items, done, bar, describe,
                     threads if in_process else None)
     except KeyboardInterrupt:
         raise RunsInterrupted(done, len(items)) from None
     finally:
-        bar.close()
+        if own_bar:
+            bar.close()
     return [done[i] for i in range(len(items))]
 
 
-def _map_on(executor, task: Callable, items: list, done: dict, bar, local_threads: int | None) -> None:
+def _map_on(executor, task: Callable, items: list, done: dict, bar, describe, local_threads: int | None) -> None:
     """Submit task(item) for every item, filling done[index] as runs complete; cancel the rest on any error."""
     futures = {}
     try:
         with torch_threads(local_threads):  # a thread pool's runs share this process's torch threads
             futures = {executor.submit(task, item): index for index, item in enumerate(items)}
             for future in as_completed(futures):
-                done[futures[future]] = future.result()
+                index = futures[future]
+                done[index] = future.result()
+                if describe is not None:
+                    bar.set_description(f"{len(done)} of {len(items)} runs finished, last {describe(items[index])}")
                 bar.update()
     except BaseException:
         pending = [f for f in futures if not f.done()]
