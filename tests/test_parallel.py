@@ -199,21 +199,27 @@ def test_a_failing_run_on_a_pool_raises_its_error_and_cancels_the_rest(pool):
         map_runs(fail_on_three, range(5), pool, progress=False)
 
 
+def test_a_pool_that_forks_its_workers_is_refused_before_it_can_hang():
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as executor:
+        with pytest.raises(ValueError, match="forks its workers.*forkserver"):
+            map_runs(slow_square, [(1, 0)], executor)
+
+
 def test_what_cannot_reach_a_worker_process_is_named(data):
-    with ProcessPoolExecutor(1) as executor:  # nothing is submitted: the checks run first
+    spawned = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=spawned) as executor:  # nothing is submitted: the checks run first
         with pytest.raises(TypeError, match=r"^run cannot be sent .*module-level function"):
             map_runs(lambda x: x, [1], executor)
         with pytest.raises(TypeError, match=r"^items\[1\] cannot be sent"):
             map_runs(slow_square, [(1, 0), (lambda: 0, 0)], executor)
         with pytest.raises(TypeError, match="run cannot be sent"):
             compare(["relu"], data["mlp"], model=lambda name: actlab.MLP(2, 8, name), executor=executor)
-    spawned = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-    with spawned, pytest.raises(TypeError, match="defined in __main__"):
-        slow_square.__module__, saved = "__main__", slow_square.__module__
-        try:
-            map_runs(slow_square, [(1, 0)], spawned)
-        finally:
-            slow_square.__module__ = saved
+        with pytest.raises(TypeError, match="defined in __main__"):
+            slow_square.__module__, saved = "__main__", slow_square.__module__
+            try:
+                map_runs(slow_square, [(1, 0)], executor)
+            finally:
+                slow_square.__module__ = saved
 
 
 def test_bad_arguments_raise_clear_errors(data):

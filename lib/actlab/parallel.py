@@ -9,6 +9,7 @@ counts): pass threads= to fix it, e.g. threads=1 everywhere.
 """
 from __future__ import annotations
 
+import multiprocessing
 import os
 import pickle
 import warnings
@@ -99,19 +100,24 @@ def torch_threads(threads: int | None):
             torch.set_num_threads(previous)
 
 
-def _spawned_pool(executor) -> bool:
-    """True for a ProcessPoolExecutor whose workers start fresh (spawn or forkserver), not as forks of this one."""
+def _start_method(executor) -> str | None:
+    """How a ProcessPoolExecutor starts its workers ('fork', 'spawn', 'forkserver'); None for other executors."""
     if not isinstance(executor, ProcessPoolExecutor):
-        return False
+        return None
     context = getattr(executor, "_mp_context", None)
-    method = context.get_start_method() if context is not None else None
-    return method in ("spawn", "forkserver")
+    return context.get_start_method() if context is not None else multiprocessing.get_start_method()
 
 
 def _check_picklable(run: Callable, items: list, executor) -> None:
-    """Raise TypeError naming run or the first item that cannot be sent to another process."""
+    """Raise TypeError naming run or the first item that cannot be sent to another process; ValueError for a pool
+    that forks its workers."""
+    if _start_method(executor) == "fork":
+        raise ValueError("executor forks its workers from this process (ProcessPoolExecutor's default on Linux): "
+                         "torch's OpenMP threads do not survive a fork, and training in such a worker can hang; "
+                         "use ProcessPoolExecutor(n, mp_context=multiprocessing.get_context('forkserver')) or "
+                         "'spawn'")
     target = getattr(run, "func", run)  # a functools.partial names its function here
-    if _spawned_pool(executor) and getattr(target, "__module__", None) == "__main__":
+    if _start_method(executor) in ("spawn", "forkserver") and getattr(target, "__module__", None) == "__main__":
         raise TypeError(f"run ({getattr(target, '__qualname__', target)!r}) is defined in __main__ (a notebook or "
                         "script), which spawned or forkserver workers cannot import; move it into a module")
     for what, value in [("run", run), *((f"items[{i}]", item) for i, item in enumerate(items))]:
@@ -130,7 +136,9 @@ def map_runs(run: Callable, items: Iterable, executor: Executor | None = None, t
     Results come back in item order. Each run uses threads torch threads (default: threads_per_run(executor),
     i.e. cores // concurrent runs on a pool or cluster, the caller's own setting when sequential, the workers' own
     with an unknown executor; an int >= 1 overrides it). A process executor (anything but a ThreadPoolExecutor) needs run and items picklable: a
-    module-level function and plain data; otherwise TypeError says which one is not. Each run must seed itself
+    module-level function and plain data; otherwise TypeError says which one is not. A ProcessPoolExecutor that
+    forks its workers (Linux's default before Python 3.14) is refused with ValueError: training hangs in a worker
+    forked after torch's OpenMP threads started; give it mp_context=multiprocessing.get_context("forkserver"). Each run must seed itself
     from its item, never from the process, so any executor gives the same results.
     A tqdm bar (progress=True; or bar, one the caller made and closes) counts runs as they complete, described by
     describe(item) -> str when given ("run 2 of 4: relu, seed 1"). On Ctrl-C or a kernel interrupt the runs not yet
