@@ -170,8 +170,9 @@ def compare(activations, data: Dataset, seeds=(0,), model: Callable | None = Non
     Each (activation, seed) is one run, seeded from its seed alone (torch.random.fork_rng: the caller's random state
     is untouched). executor runs them elsewhere: a concurrent.futures.ProcessPoolExecutor or a Dask
     Client.get_executor() (model must then be picklable: the default is; no lambdas); the trained weights come back.
-    threads: torch threads per run (default cores // workers, see actlab.parallel.map_runs); with the same threads
-    per run every executor gives identical histories and weights. A thread pool is refused (ValueError): its runs
+    threads: torch threads per run (default: cores // workers on a pool or cluster, your own setting when sequential;
+    see actlab.parallel.map_runs). With the same threads per run every executor gives identical histories and
+    weights; LeNet's CPU convolutions round differently with another thread count (threads=1 everywhere: identical). A thread pool is refused (ValueError): its runs
     would share torch's global random generator. With progress (the default) a bar counts the finished runs.
     On an interrupt the finished runs are returned (with a warning); the run cut short is dropped.
     """
