@@ -24,7 +24,7 @@ from .training import History, pick_device, train
 
 @dataclass(frozen=True)
 class DefaultModel:
-    """A picklable model factory: LeNet for images (image=True), else a 4-layer, 64-unit MLP from features to classes."""
+    """A picklable model factory: LeNet for images (image=True), else a 4-layer, 64-unit MLP, features to classes."""
 
     image: bool
     features: int
@@ -172,9 +172,10 @@ def compare(activations, data: Dataset, seeds=(0,), model: Callable | None = Non
     Client.get_executor() (model must then be picklable: the default is; no lambdas); the trained weights come back.
     threads: torch threads per run (default: cores // workers on a pool or cluster, your own setting when sequential;
     see actlab.parallel.map_runs). With the same threads per run every executor gives identical histories and
-    weights; LeNet's CPU convolutions round differently with another thread count (threads=1 everywhere: identical). A thread pool is refused (ValueError): its runs
-    would share torch's global random generator. With progress (the default) a bar counts the finished runs.
-    On an interrupt the finished runs are returned (with a warning); the run cut short is dropped.
+    weights; LeNet's CPU convolutions round differently with another thread count (threads=1 everywhere: identical).
+    A thread pool is refused (ValueError): its runs would share torch's global random generator. With progress (the
+    default) a bar counts the finished runs. On an interrupt the finished runs are returned (with a warning); the
+    run cut short is dropped.
     """
     if isinstance(activations, str) or not len(activations):
         raise ValueError(f"activations must be a non-empty list of names, got {activations!r}")

@@ -64,7 +64,8 @@ def _dask_threads(client) -> int:
 def threads_per_run(executor: Executor | None) -> int | None:
     """torch threads each run should use: cores // concurrent runs, at least 1; None when the executor is unknown.
 
-    Sequential (None): None, the caller's setting is kept (it is what the training cache's key records). ProcessPoolExecutor or ThreadPoolExecutor: cores // max_workers.
+    Sequential (None): None, the caller's setting is kept (the training cache's key records it).
+    ProcessPoolExecutor or ThreadPoolExecutor: cores // max_workers.
     Dask (Client.get_executor()): per host, its cores // the threads of its workers, the least over hosts.
     """
     if executor is None:
@@ -74,6 +75,11 @@ def threads_per_run(executor: Executor | None) -> int | None:
         return _dask_threads(client)
     workers = getattr(executor, "_max_workers", None)  # ProcessPoolExecutor and ThreadPoolExecutor keep it here
     return max(1, usable_cores() // workers) if isinstance(workers, int) and workers > 0 else None
+
+
+def _call(function: Callable, item):
+    """function(item); on Dask, function is submitted as a scattered future, which Dask resolves before the call."""
+    return function(item)
 
 
 class _WithThreads:
@@ -135,11 +141,13 @@ def map_runs(run: Callable, items: Iterable, executor: Executor | None = None, t
 
     Results come back in item order. Each run uses threads torch threads (default: threads_per_run(executor),
     i.e. cores // concurrent runs on a pool or cluster, the caller's own setting when sequential, the workers' own
-    with an unknown executor; an int >= 1 overrides it). A process executor (anything but a ThreadPoolExecutor) needs run and items picklable: a
-    module-level function and plain data; otherwise TypeError says which one is not. A ProcessPoolExecutor that
-    forks its workers (Linux's default before Python 3.14) is refused with ValueError: training hangs in a worker
-    forked after torch's OpenMP threads started; give it mp_context=multiprocessing.get_context("forkserver"). Each run must seed itself
-    from its item, never from the process, so any executor gives the same results.
+    with an unknown executor; an int >= 1 overrides it). A process executor (anything but a ThreadPoolExecutor)
+    needs run and items picklable: a module-level function and plain data; otherwise TypeError says which one is
+    not. On Dask, run is scattered to the workers once (with the data it holds), not sent with every item.
+    A ProcessPoolExecutor that forks its workers (Linux's default before Python 3.14) is refused (ValueError):
+    training hangs in a worker forked after torch's OpenMP threads started; give it
+    mp_context=multiprocessing.get_context("forkserver") or "spawn". Each run must seed itself from its item,
+    never from the process, so any executor gives the same results.
     A tqdm bar (progress=True; or bar, one the caller made and closes) counts runs as they complete, described by
     describe(item) -> str when given ("run 2 of 4: relu, seed 1"). On Ctrl-C or a kernel interrupt the runs not yet
     started are cancelled (runs already on workers finish there) and RunsInterrupted (a KeyboardInterrupt) is
@@ -168,8 +176,11 @@ def map_runs(run: Callable, items: Iterable, executor: Executor | None = None, t
                     done[index] = run(item)
                     bar.update()
         else:
-            _map_on(executor, run if in_process else _WithThreads(run, threads), items, done, bar, describe,
-                    threads if in_process else None)
+            task, lead = (run, ()) if in_process else (_WithThreads(run, threads), ())
+            client = _dask_client(executor)
+            if client is not None:  # ship run (and the data it holds) to each worker once, not with every item
+                task, lead = _call, (client.scatter(task, broadcast=True, hash=False),)
+            _map_on(executor, task, lead, items, done, bar, describe, threads if in_process else None)
     except KeyboardInterrupt:
         raise RunsInterrupted(done, len(items)) from None
     finally:
@@ -178,12 +189,13 @@ def map_runs(run: Callable, items: Iterable, executor: Executor | None = None, t
     return [done[i] for i in range(len(items))]
 
 
-def _map_on(executor, task: Callable, items: list, done: dict, bar, describe, local_threads: int | None) -> None:
-    """Submit task(item) for every item, filling done[index] as runs complete; cancel the rest on any error."""
+def _map_on(executor, task: Callable, lead: tuple, items: list, done: dict, bar, describe,
+            local_threads: int | None) -> None:
+    """Submit task(*lead, item) for every item, filling done[index] as runs complete; cancel the rest on any error."""
     futures = {}
     try:
         with torch_threads(local_threads):  # a thread pool's runs share this process's torch threads
-            futures = {executor.submit(task, item): index for index, item in enumerate(items)}
+            futures = {executor.submit(task, *lead, item): index for index, item in enumerate(items)}
             for future in as_completed(futures):
                 index = futures[future]
                 done[index] = future.result()
