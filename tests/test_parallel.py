@@ -229,8 +229,16 @@ def test_bad_arguments_raise_clear_errors(data):
         map_runs(abs, [1], executor="processes")
     with pytest.raises(TypeError, match="run must be callable"):
         map_runs(None, [1])
-    with ThreadPoolExecutor(2) as threads, pytest.raises(ValueError, match="global random generator"):
+    with ThreadPoolExecutor(2) as threads, pytest.raises(ValueError, match="up to 2 trainings in one process"):
         compare(["relu"], data["mlp"], executor=threads)
+
+
+@pytest.mark.slow
+def test_dask_workers_running_two_trainings_at_once_are_refused(data):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster:
+        with distributed.Client(cluster) as client, pytest.raises(ValueError, match="threads_per_worker=1"):
+            compare(["relu"], data["mlp"], executor=client.get_executor())
 
 
 def test_default_model_is_picklable_and_builds_both_kinds(data):

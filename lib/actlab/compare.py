@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import warnings
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Callable
@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 from .data import Dataset
 from .diagnostics import dead_units
 from .models import MLP, LeNet
-from .parallel import RunsInterrupted, map_runs
+from .parallel import RunsInterrupted, map_runs, runs_per_process
 from .registry import spec
 from .training import History, pick_device, train
 
@@ -173,7 +173,8 @@ def compare(activations, data: Dataset, seeds=(0,), model: Callable | None = Non
     threads: torch threads per run (default: cores // workers on a pool or cluster, your own setting when sequential;
     see actlab.parallel.map_runs). With the same threads per run every executor gives identical histories and
     weights; LeNet's CPU convolutions round differently with another thread count (threads=1 everywhere: identical).
-    A thread pool is refused (ValueError): its runs would share torch's global random generator. With progress (the
+    An executor that runs several trainings in one process (a thread pool, Dask workers with several threads) is
+    refused (ValueError): they would share torch's global random generator. With progress (the
     default) a bar counts the finished runs. On an interrupt the finished runs are returned (with a warning); the
     run cut short is dropped.
     """
@@ -183,9 +184,12 @@ def compare(activations, data: Dataset, seeds=(0,), model: Callable | None = Non
     seeds = list(seeds)
     if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
         raise ValueError(f"seeds must be a non-empty list of integers, got {seeds!r}")
-    if isinstance(executor, ThreadPoolExecutor):
-        raise ValueError("executor must run each training in its own process (ProcessPoolExecutor, Dask) or be None: "
-                         "in a ThreadPoolExecutor the runs would share torch's global random generator")
+    sharing = runs_per_process(executor)
+    if sharing is not None and sharing > 1:
+        raise ValueError(f"executor runs up to {sharing} trainings in one process at once, where they would share "
+                         "torch's global random generator (initialisation, dropout): use a ProcessPoolExecutor, or "
+                         "Dask workers with one thread each (LocalCluster(threads_per_worker=1), dask worker "
+                         "--nthreads 1), or executor=None")
     params = _params_by_name(params, names, check_values=model is None)
     make = model or default_model(data)
     jobs = [(name, params.get(name, {}), seed) for name in names for seed in seeds]

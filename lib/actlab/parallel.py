@@ -82,6 +82,21 @@ def _call(function: Callable, item):
     return function(item)
 
 
+def runs_per_process(executor: Executor | None) -> int | None:
+    """How many runs may share one process at once (and so torch's global random generator); None if unknown.
+
+    Sequential or a ProcessPoolExecutor: 1. ThreadPoolExecutor: its max_workers. Dask: the most threads of a worker.
+    """
+    if executor is None or isinstance(executor, ProcessPoolExecutor):
+        return 1
+    if isinstance(executor, ThreadPoolExecutor):
+        return executor._max_workers
+    client = _dask_client(executor)
+    if client is not None:
+        return max((int(n) for n in client.nthreads().values()), default=1)
+    return None
+
+
 class _WithThreads:
     """A picklable wrapper: run(item) with torch set to a given number of threads (restored afterwards)."""
 
