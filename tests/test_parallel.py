@@ -62,7 +62,7 @@ def pool():
 def dask_executor():
     """A local Dask cluster of two single-threaded worker processes, used through Client.get_executor()."""
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
         with distributed.Client(cluster) as client:
             yield client.get_executor()
 
@@ -236,7 +236,7 @@ def test_bad_arguments_raise_clear_errors(data):
 @pytest.mark.slow
 def test_dask_workers_running_two_trainings_at_once_are_refused(data):
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster:
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0") as cluster:
         with distributed.Client(cluster) as client, pytest.raises(ValueError, match="threads_per_worker=1"):
             compare(["relu"], data["mlp"], executor=client.get_executor())
 
