@@ -10,7 +10,8 @@ TORCH_VERSION ?= 2.13.0
 TORCH ?= auto
 # Extra pip options for every install, e.g. PIP_FLAGS="--index-url https://mirror.example/simple".
 PIP_FLAGS ?=
-EXTRAS ?= test,site
+# dask: the tests run sweeps on a local Dask cluster too (compare(executor=Client.get_executor())).
+EXTRAS ?= test,site,dask
 PORT ?= 8888
 # JupyterLab refuses to run as root unless told to.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
@@ -66,8 +67,10 @@ site: install
 test-site: site
 	$(BIN)/python -m pytest $(PYTEST_FLAGS) -m site tests/test_site.py
 
+# Every case by default; BENCH picks some, e.g. make bench BENCH="sweep kernels".
+BENCH ?=
 bench: install
-	$(BIN)/python -m actlab.bench
+	$(BIN)/python -m actlab.bench $(BENCH)
 
 # Remove outputs from every notebook, except cells tagged or marked keep_output.
 strip: install

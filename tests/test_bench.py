@@ -10,3 +10,13 @@ def test_two_kernels_case_reports_a_ratio_per_setting(capsys):
     assert set(result) == {"passive"} and result["passive"]["single_cost"] == 1.0
     assert all(r["ratio"] > 0 and r["ratio_min"] <= r["ratio"] <= r["ratio_max"] for r in result.values())
     assert "two at once / one after the other" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_sweep_case_reports_a_ratio_of_sequential_to_two_workers(capsys):
+    from actlab.bench import bench_sweep
+
+    result = bench_sweep(n=64, epochs=1, rounds=1)
+    assert result["ratio_min"] <= result["ratio"] <= result["ratio_max"] and result["ratio"] > 0
+    assert result["identical_same_threads"]  # with sequential's thread count, the pool gives the same numbers
+    assert "sequential / 2 workers" in capsys.readouterr().out

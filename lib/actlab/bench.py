@@ -1,15 +1,17 @@
 """Speed measurements behind `make bench`: every speed is a ratio of two things timed in this one run.
 
-    python -m actlab.bench [explorer] [train] [data] [monitor] [kernels]
+    python -m actlab.bench [explorer] [train] [data] [monitor] [kernels] [playground] [sweep]
 """
 from __future__ import annotations
 
 import math
+import multiprocessing
 import os
 import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import torch
@@ -266,8 +268,64 @@ def bench_playground() -> dict:
     return bench()
 
 
+def _sweep_seconds(data, executor, epochs: int, threads: int | None = None):
+    """Wall seconds of a 2-activation x 2-seed LeNet compare on data, and its result."""
+    start = time.perf_counter()
+    result = actlab.compare(["relu", "tanh"], data, seeds=(0, 1), epochs=epochs, executor=executor, threads=threads,
+                            progress=False)
+    return time.perf_counter() - start, result
+
+
+def _same_numbers(a, b) -> bool:
+    """Two comparisons hold the same numbers (tables without seconds, and weights), bit for bit."""
+    if not a.table.drop(columns="seconds").equals(b.table.drop(columns="seconds")):
+        return False
+    return all(torch.equal(x, y) for key in a.models for x, y in zip(a.models[key].state_dict().values(),
+                                                                    b.models[key].state_dict().values()))
+
+
+def bench_sweep(n: int = 5000, epochs: int = 1, rounds: int = 3, workers: int = 2) -> dict:
+    """Wall time of a 2-activation x 2-seed LeNet sweep (actlab.compare): sequential against workers local processes.
+
+    Rounds interleave the two; ratio = sequential / pool per round (above 1: the pool is faster), median and range.
+    The pool's workers start (and import torch) before the first round, as a notebook's pool would be reused.
+    """
+    from .parallel import threads_per_run
+
+    data = actlab.cifar_like(n, 1000, seed=0)
+    context = multiprocessing.get_context("forkserver" if sys.platform != "win32" else "spawn")
+    sequential, pooled, ratios = [], [], []
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        _sweep_seconds(data.subset(64, 64), pool, 1)  # warm-up: every worker imports torch and actlab
+        for r in range(rounds):
+            one, seq_result = _sweep_seconds(data, None, epochs)
+            many, pool_result = _sweep_seconds(data, pool, epochs)
+            sequential.append(one)
+            pooled.append(many)
+            ratios.append(one / many)
+            print(f"  round {r + 1}: sequential {one:.2f} s, {workers} workers {many:.2f} s (ratio {ratios[-1]:.2f})",
+                  flush=True)
+        share = threads_per_run(pool)
+        _, same_threads = _sweep_seconds(data, pool, epochs, threads=torch.get_num_threads())
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    result = {"sequential_s": float(np.median(sequential)), "pool_s": float(np.median(pooled)),
+              "ratio": float(np.median(ratios)), "ratio_min": min(ratios), "ratio_max": max(ratios),
+              "identical_default": _same_numbers(seq_result, pool_result),
+              "identical_same_threads": _same_numbers(seq_result, same_threads)}
+    print(f"sweep: 2 activations x 2 seeds, LeNet, {epochs} epoch(s) of {n} cifar_like images per run, {rounds} "
+          f"interleaved rounds, {os.cpu_count()} CPUs, load average {load:.1f} at the end")
+    print(f"  sequential ({torch.get_num_threads()} torch threads): median {result['sequential_s']:.2f} s; "
+          f"{workers} worker processes ({share} thread(s) each): median {result['pool_s']:.2f} s")
+    print(f"  -> sequential / {workers} workers: {result['ratio']:.2f}x (min {result['ratio_min']:.2f}, "
+          f"max {result['ratio_max']:.2f})")
+    print(f"  numbers identical to sequential: {'yes' if result['identical_default'] else 'no'} with "
+          f"{share} thread(s) per worker, {'yes' if result['identical_same_threads'] else 'no'} with "
+          f"{torch.get_num_threads()} (threads= as sequential)")
+    return result
+
+
 BENCHES = {"explorer": bench_explorer, "train": bench_train, "data": bench_data, "monitor": bench_monitor,
-           "kernels": bench_kernels, "playground": bench_playground}
+           "kernels": bench_kernels, "playground": bench_playground, "sweep": bench_sweep}
 
 
 def main(argv: list[str]) -> None:

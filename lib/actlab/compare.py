@@ -1,7 +1,10 @@
 """Grids of training runs: several activations times several seeds, as a tidy table with plots."""
 from __future__ import annotations
 
+import warnings
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Callable
 
 import numpy as np
@@ -14,16 +17,29 @@ from tqdm.auto import tqdm
 from .data import Dataset
 from .diagnostics import dead_units
 from .models import MLP, LeNet
+from .parallel import RunsInterrupted, map_runs, runs_per_process
 from .registry import spec
-from .training import History, train
+from .training import History, pick_device, train
 
 
-def default_model(data: Dataset) -> Callable[[str], nn.Module]:
-    """LeNet for images, a 4-layer MLP for feature vectors."""
-    if data.x_train.dim() == 4:
-        return lambda name, **params: LeNet(name, params)
-    features, classes = data.x_train.shape[1], len(data.classes)
-    return lambda name, **params: MLP(4, 64, name, params, in_features=features, out_features=classes)
+@dataclass(frozen=True)
+class DefaultModel:
+    """A picklable model factory: LeNet for images (image=True), else a 4-layer, 64-unit MLP, features to classes."""
+
+    image: bool
+    features: int
+    classes: int
+
+    def __call__(self, name: str, **params) -> nn.Module:
+        if self.image:
+            return LeNet(name, params, num_classes=self.classes)
+        return MLP(4, 64, name, params, in_features=self.features, out_features=self.classes)
+
+
+def default_model(data: Dataset) -> DefaultModel:
+    """LeNet for images (N, 3, 32, 32), a 4-layer MLP for feature vectors (N, features); picklable."""
+    image = data.x_train.dim() == 4
+    return DefaultModel(image, 0 if image else int(data.x_train.shape[1]), len(data.classes))
 
 
 @dataclass
@@ -116,12 +132,51 @@ def _params_by_name(params: dict | None, names: list[str], check_values: bool) -
     return out
 
 
+def _train_one(job: tuple[str, dict, int], make: Callable, data: Dataset, train_kwargs: dict, keep_model: bool):
+    """Train make(name, **params) on data, seeded from seed alone; (History, the model or its CPU state dict).
+
+    The global random state is forked: init and training draw from manual_seed(seed), the caller's generator is
+    left as it was, so the run gives the same numbers in any process. A run cut short by an interrupt raises
+    KeyboardInterrupt (its partial history is not a finished run).
+    """
+    name, params, seed = job
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        net = make(name, **params)
+        history = train(net, data, seed=seed, **train_kwargs)
+    if history.status == "interrupted":
+        raise KeyboardInterrupt(history.message)
+    return history, net if keep_model else {k: v.detach().cpu() for k, v in net.state_dict().items()}
+
+
+def _describe(job: tuple[str, dict, int]) -> str:
+    """A run as the progress bar names it: 'relu, seed 1'."""
+    return f"{job[0]}, seed {job[2]}"
+
+
+def _rebuilt(make: Callable, name: str, params: dict, state: dict, device) -> nn.Module:
+    """A model from make with a run's trained weights, on device; the caller's random state is left as it was."""
+    with torch.random.fork_rng():
+        net = make(name, **params)
+    net.load_state_dict(state)
+    return net.to(device)
+
+
 def compare(activations, data: Dataset, seeds=(0,), model: Callable | None = None, params: dict | None = None,
-            **train_kwargs) -> Comparison:
+            executor: Executor | None = None, threads: int | None = None, **train_kwargs) -> Comparison:
     """Train one fresh model per (activation, seed) with the same settings; seed fixes both init and data order.
 
     params maps an activation (any spelling spec() accepts) to its parameters, e.g. {"LeakyReLU": {"alpha": 0.5}}.
-    With progress (the default) an overall bar counts the runs ("run 5 of 14") above each run's own bar.
+    Each (activation, seed) is one run, seeded from its seed alone (torch.random.fork_rng: the caller's random state
+    is untouched). executor runs them elsewhere: a concurrent.futures.ProcessPoolExecutor or a Dask
+    Client.get_executor() (model must then be picklable: the default is; no lambdas); the trained weights come back.
+    threads: torch threads per run (default: cores // workers on a pool or cluster, your own setting when sequential;
+    see actlab.parallel.map_runs). With the same threads per run every executor gives identical histories and
+    weights; LeNet's CPU convolutions round differently with another thread count (threads=1 everywhere: identical).
+    An executor that runs several trainings in one process (a thread pool, Dask workers with several threads) is
+    refused (ValueError): they would share torch's global random generator. With progress (the
+    default) a bar counts the finished runs. On an interrupt the finished runs are returned (with a warning); the
+    run cut short is dropped.
     """
     if isinstance(activations, str) or not len(activations):
         raise ValueError(f"activations must be a non-empty list of names, got {activations!r}")
@@ -129,19 +184,32 @@ def compare(activations, data: Dataset, seeds=(0,), model: Callable | None = Non
     seeds = list(seeds)
     if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
         raise ValueError(f"seeds must be a non-empty list of integers, got {seeds!r}")
+    sharing = runs_per_process(executor)
+    if sharing is not None and sharing > 1:
+        raise ValueError(f"executor runs up to {sharing} trainings in one process at once, where they would share "
+                         "torch's global random generator (initialisation, dropout): use a ProcessPoolExecutor, or "
+                         "Dask workers with one thread each (LocalCluster(threads_per_worker=1), dask worker "
+                         "--nthreads 1), or executor=None")
     params = _params_by_name(params, names, check_values=model is None)
     make = model or default_model(data)
-    histories, models = {}, {}
-    runs = [(name, seed) for name in names for seed in seeds]
-    overall = tqdm(total=len(runs), disable=not train_kwargs.get("progress", True), leave=False, position=0)
+    jobs = [(name, params.get(name, {}), seed) for name in names for seed in seeds]
+    progress = train_kwargs.pop("progress", True)
+    local = executor is None
+    run = partial(_train_one, make=make, data=data, train_kwargs={**train_kwargs, "progress": progress and local},
+                  keep_model=local)
+    keys = [(name, seed) for name, _, seed in jobs]
+    overall = tqdm(total=len(jobs), disable=not progress, leave=False, position=0)
     try:
-        for number, (name, seed) in enumerate(runs, 1):
-            overall.set_description(f"run {number} of {len(runs)}: {name}, seed {seed}")
-            torch.manual_seed(seed)
-            net = make(name, **params.get(name, {}))
-            histories[(name, seed)] = train(net, data, seed=seed, **train_kwargs)
-            models[(name, seed)] = net
-            overall.update()
+        results = dict(zip(keys, map_runs(run, jobs, executor, threads=threads, bar=overall, describe=_describe)))
+    except RunsInterrupted as stop:
+        results = {keys[i]: result for i, result in sorted(stop.done.items())}
+        warnings.warn(f"compare was interrupted: the {len(results)} finished runs of {len(jobs)} are kept",
+                      stacklevel=2)
     finally:
         overall.close()
+    histories = {key: history for key, (history, _) in results.items()}
+    device = None if local else pick_device(train_kwargs.get("device"))
+    models = {key: out if local else _rebuilt(make, key[0], params.get(key[0], {}), out, device)
+              for key, (_, out) in results.items()}
     return Comparison(histories, models, data.source)
+
