@@ -29,16 +29,16 @@ from pathlib import Path
 import numpy as np
 import torch
 from matplotlib.figure import Figure
-from torch import nn
 
 from ..checks import check_choice, check_number
-from ..data import Dataset, cifar_like, image_data
+from ..data import Dataset, image_data
+from ..evidence import Verdict
 from ..demos import signal_through_depth
 from ..fingerprint import LIBRARY_DIGEST
 from ..models import MLP, LeNet
 from ..parallel import map_runs
 from ..training import Callback, train
-from .comparison import pooled_features
+from .comparison import LINE_STYLES, MARKERS, OKABE_ITO, pooled_features
 
 EXPERIMENTS = ("born_dead", "saturation", "selu", "krizhevsky", "gelu_mlp")
 SOURCE_DIGEST = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
@@ -67,8 +67,8 @@ class Settings:
     dead_in_features: int = 2
     # 2. saturation: sigmoid MLP on Shapeset-style images, SGD, batch 10, activations recorded every sat_every steps
     sat_depth: int = 4
-    sat_width: int = 300
-    sat_steps: int = 1000
+    sat_width: int = 200
+    sat_steps: int = 800
     sat_every: int = 50
     sat_n_train: int = 2000
     sat_lr: float = 0.1
@@ -528,6 +528,169 @@ def items(name: str, s: Settings) -> list[dict]:
 
 RUNNERS = {"born_dead": run_born_dead, "saturation": run_saturation, "selu": run_selu,
            "krizhevsky": run_krizhevsky, "gelu_mlp": run_gelu_mlp}
+
+
+# ---------------------------------------------------------------------------
+# Per-seed numbers for the claims, and the notebook's figures
+# ---------------------------------------------------------------------------
+
+def per_seed(rows, value: str, **where) -> np.ndarray:
+    """The `value` of the rows matching every where[key] == row[key], ordered by seed (one number per seed)."""
+    chosen = sorted((r for r in rows if all(r[k] == v for k, v in where.items())), key=lambda r: r["seed"])
+    if not chosen:
+        raise ValueError(f"no rows match {where}")
+    return np.array([r[value] for r in chosen], dtype=float)
+
+
+def expect(verdict: Verdict, holds: bool, shown: Result) -> Verdict:
+    """Assert the verdict the notebook's text describes for its short run: the claim holds (holds=True) or does
+    not (holds=False); raises ClaimFailed when the data say otherwise. Full results (make reproduce) are printed,
+    not asserted: the notebook's expectations are those of the committed short run."""
+    print(verdict)
+    if shown.full:
+        print("   (full results: this verdict is printed, not asserted; the asserted expectations are the short run's)")
+        return verdict
+    if holds:
+        return verdict.check()
+    Verdict(f"NOT ({verdict.claim})", not verdict.holds, verdict.evidence).check()
+    return verdict
+
+
+def plot_born_dead(rows) -> Figure:
+    """Born-dead fraction against depth, one line per width (mean over seeds, band: lowest to highest seed), He
+    and asymmetric initialisation side by side; dotted: the single-input bound 1 - (1 - 2^-width)^depth."""
+    fig = Figure(figsize=(10, 3.6), layout="constrained")
+    axes = fig.subplots(1, 2, sharey=True)
+    widths = sorted({r["width"] for r in rows})
+    depths = sorted({r["depth"] for r in rows})
+    for ax, init, title in zip(axes, ("he", "rai"), ("He (symmetric) initialisation", "asymmetric (RAI-style)")):
+        for i, w in enumerate(widths):
+            values = np.array([per_seed(rows, "born_dead", init=init, width=w, depth=d) for d in depths])
+            line, = ax.plot(depths, values.mean(1), "o-", color=OKABE_ITO[i % 8], label=f"width {w}")
+            ax.fill_between(depths, values.min(1), values.max(1), color=line.get_color(), alpha=0.15)
+            if init == "he":
+                ax.plot(depths, [single_input_bound(d, w) for d in depths], ":", color=line.get_color())
+        ax.set(title=title, xlabel="depth (hidden layers)", xscale="log")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("fraction of nets born dead")
+    axes[1].legend(fontsize=9)
+    fig.suptitle("fresh ReLU nets, zero biases; dotted: the single-input bound (He)", fontsize=10)
+    return fig
+
+
+def saturation_summary(rows) -> dict:
+    """Per seed (arrays ordered by seed): the top hidden layer's mean activation at the start, its lowest and its
+    final value, and the lowest mean of any lower layer over the run."""
+    out = {"start": [], "lowest": [], "final": [], "lower_layers_lowest": []}
+    for r in sorted(rows, key=lambda r: r["seed"]):
+        top = max(x["layer"] for x in r["records"])
+        series = [x["mean"] for x in r["records"] if x["layer"] == top]
+        out["start"].append(series[0])
+        out["lowest"].append(min(series))
+        out["final"].append(series[-1])
+        out["lower_layers_lowest"].append(min(x["mean"] for x in r["records"] if x["layer"] < top))
+    return {k: np.array(v) for k, v in out.items()}
+
+
+def plot_saturation(rows) -> Figure:
+    """Glorot and Bengio's figure 2, re-measured: each hidden layer's mean sigmoid output over training (mean over
+    seeds) with a band from the 2nd to the 98th percentile of its values (seed 0)."""
+    fig = Figure(figsize=(9, 3.8), layout="constrained")
+    ax = fig.subplots()
+    first = min(rows, key=lambda r: r["seed"])
+    layers = sorted({x["layer"] for x in first["records"]})
+    for i, layer in enumerate(layers):
+        steps = [x["step"] for x in first["records"] if x["layer"] == layer]
+        means = np.mean([[x["mean"] for x in r["records"] if x["layer"] == layer] for r in rows], axis=0)
+        lo = [x["p02"] for x in first["records"] if x["layer"] == layer]
+        hi = [x["p98"] for x in first["records"] if x["layer"] == layer]
+        ax.plot(steps, means, color=OKABE_ITO[i % 8], lw=2, label=f"layer {layer}" + (" (top)" if layer == layers[-1] else ""))
+        ax.fill_between(steps, lo, hi, color=OKABE_ITO[i % 8], alpha=0.12)
+    ax.set(xlabel="training step (batches of 10)", ylabel="sigmoid output", ylim=(0, 1),
+           title="mean activation per hidden layer; band: 2nd to 98th percentile (seed 0)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5))
+    return fig
+
+
+SELU_LABELS = {("selu", "lecun"): "SELU, LeCun normal (gain 1)", ("selu", "gain_selu"): "SELU, calculate_gain('selu') = 3/4",
+               ("relu", "lecun"): "ReLU, LeCun normal", ("tanh", "lecun"): "tanh, LeCun normal",
+               ("relu", "kaiming"): "ReLU, He normal"}
+
+
+def selu_last(rows, activation: str, init: str) -> dict:
+    """Per seed, the last hidden layer's mean and variance (arrays ordered by seed)."""
+    chosen = sorted((r for r in rows if r["activation"] == activation and r["init"] == init), key=lambda r: r["seed"])
+    return {"mean": np.array([r["layers"][-1]["mean"] for r in chosen]),
+            "var": np.array([r["layers"][-1]["var"] for r in chosen])}
+
+
+def plot_selu(rows) -> Figure:
+    """Mean and variance of each layer's outputs through depth (mean over seeds), one line per case."""
+    fig = Figure(figsize=(10, 3.6), layout="constrained")
+    ax_mean, ax_var = fig.subplots(1, 2, sharex=True)
+    for i, case in enumerate(SELU_CASES):
+        chosen = [r for r in rows if (r["activation"], r["init"]) == case]
+        layers = [x["layer"] for x in chosen[0]["layers"]]
+        style = dict(color=OKABE_ITO[i % 8], linestyle=LINE_STYLES[i % 8], lw=2, label=SELU_LABELS[case])
+        ax_mean.plot(layers, np.mean([[x["mean"] for x in r["layers"]] for r in chosen], 0), **style)
+        ax_var.plot(layers, np.mean([[x["var"] for x in r["layers"]] for r in chosen], 0), **style)
+    ax_mean.axhline(0, color="0.5", lw=1, ls=":")
+    ax_var.axhline(1, color="0.5", lw=1, ls=":")
+    ax_mean.set(xlabel="layer", ylabel="mean of the outputs", title="mean (fixed point: 0)")
+    ax_var.set(xlabel="layer", ylabel="variance of the outputs", yscale="log", ylim=(1e-6, 10),
+               title="variance (fixed point: 1), log scale")
+    for ax in (ax_mean, ax_var):
+        ax.grid(alpha=0.3)
+    ax_var.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=9)
+    return fig
+
+
+def plot_krizhevsky(rows) -> Figure:
+    """Training error per epoch of every seed at each activation's tuned learning rate, with the target."""
+    speed = speedup(rows)
+    fig = Figure(figsize=(8, 3.8), layout="constrained")
+    ax = fig.subplots()
+    for i, (name, style) in enumerate((("relu", "-"), ("tanh", "--"))):
+        lr = speed[f"lr_{name}"]
+        for j, r in enumerate(sorted((r for r in rows if r["activation"] == name and r["lr"] == lr),
+                                     key=lambda r: r["seed"])):
+            ax.plot(range(len(r["errors"])), r["errors"], style, color=OKABE_ITO[i], lw=1.8,
+                    label=f"{name}, lr {lr:g}" if j == 0 else None)
+    target = rows[0]["target"]
+    ax.axhline(target, color="0.4", lw=1, ls=":")
+    ax.text(0.02, target, f" target {target:.0%}", va="bottom", transform=ax.get_yaxis_transform(), color="0.3")
+    ax.set(xlabel="epoch", ylabel="training error (mean over the epoch)", title="LeNet, SGD: one line per seed")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return fig
+
+
+def gelu_table(rows):
+    """Median over seeds of the final training loss, one row per activation, one column per learning rate."""
+    import pandas as pd
+
+    frame = pd.DataFrame(rows)
+    return frame.pivot_table(index="activation", columns="lr", values="final_loss", aggfunc="median").loc[
+        list(GELU_ACTIVATIONS)]
+
+
+def plot_gelu(rows) -> Figure:
+    """Median training loss per epoch (over seeds), one panel per learning rate, one line per activation."""
+    lrs = sorted({r["lr"] for r in rows}, reverse=True)
+    fig = Figure(figsize=(3.6 * len(lrs), 3.4), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(lrs), sharey=True))
+    for ax, lr in zip(axes, lrs):
+        for i, name in enumerate(GELU_ACTIVATIONS):
+            curves = np.array([r["losses"] for r in rows if r["activation"] == name and r["lr"] == lr])
+            epochs = range(1, curves.shape[1] + 1)
+            ax.plot(epochs, np.median(curves, 0), color=OKABE_ITO[i], linestyle=LINE_STYLES[i], marker=MARKERS[i],
+                    lw=2, label=name)
+        ax.set(title=f"Adam, lr {lr:g}", xlabel="epoch")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("training loss (median over seeds)")
+    axes[-1].legend()
+    return fig
 
 
 # ---------------------------------------------------------------------------
