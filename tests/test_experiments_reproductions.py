@@ -189,3 +189,11 @@ def test_main_runs_one_short_reproduction(capsys):
     assert "born_dead" in out and "SHORT" in out
     with pytest.raises(SystemExit):
         rp.main(["--workers", "0"])
+
+
+def test_a_cold_start_never_builds_the_full_data(monkeypatch):
+    seen = []
+    monkeypatch.setattr(rp, "_data_identity", lambda name, s: seen.append(s.full) or ("fp", "source"))
+    monkeypatch.setattr(rp, "map_runs", lambda run, items, executor=None: [])
+    assert not rp.result("krizhevsky").full
+    assert seen == [False]  # only the short run's data: no cached full result, so no full data fingerprint

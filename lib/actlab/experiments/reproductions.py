@@ -94,7 +94,7 @@ def settings(full: bool = False) -> Settings:
     """The notebook's short runs (full=False) or make reproduce's full runs (full=True)."""
     if full:
         return Settings(True, (0, 1, 2, 3, 4), dead_depths=(1, 2, 3, 5, 7, 10, 15, 20, 30, 40, 50),
-                        dead_widths=(2, 3, 4, 5, 10), dead_trials=1000, sat_depth=5, sat_width=1000,
+                        dead_widths=(2, 3, 4, 5, 10), dead_trials=1000, sat_depth=5, sat_width=500,
                         sat_steps=30000, sat_every=500, sat_n_train=20000, selu_n=2000, kriz_n_train=10000, kriz_epochs=60,
                         kriz_target=0.25, kriz_lrs=(0.01, 0.03, 0.06), gelu_n_train=10000, gelu_epochs=50,
                         gelu_lrs=(1e-3, 1e-4, 1e-5))
@@ -172,22 +172,35 @@ def result(name: str, full: bool = False, executor: Executor | None = None, use_
     name: one of EXPERIMENTS. executor: any concurrent.futures.Executor for the runs (None: one after another).
     """
     check_choice("name", name, EXPERIMENTS)
-    data_fp, data_source = _data_identity(name, settings(True))
-    path = cache_file(name, settings(True), data_fp)
     if use_cache:
-        cached = _load(path)
-        if cached is not None and cached.get("key") == _key(name, settings(True), data_fp):
-            return Result(name, cached["rows"], True, cached["key"]["settings"], data_source, from_cache=True,
-                          seconds=cached.get("seconds", 0.0))
+        cached = cached_full(name)
+        if cached is not None:
+            payload, data_source = cached
+            return Result(name, payload["rows"], True, payload["key"]["settings"], data_source, from_cache=True,
+                          seconds=payload.get("seconds", 0.0))
     s = settings(full)
-    if not full:
-        data_fp, data_source = _data_identity(name, s)
+    data_fp, data_source = _data_identity(name, s)
     start = time.perf_counter()
     rows = map_runs(RUNNERS[name], items(name, s), executor)
     seconds = time.perf_counter() - start
     if full:
-        _save(path, {"key": _key(name, s, data_fp), "rows": rows, "seconds": seconds})
+        _save(cache_file(name, s, data_fp), {"key": _key(name, s, data_fp), "rows": rows, "seconds": seconds})
     return Result(name, rows, full, asdict(s), data_source, seconds=seconds)
+
+
+def cached_full(name: str) -> tuple[dict, str] | None:
+    """(payload, data description) of a cached full result that matches the current key, or None. The full data's
+    fingerprint is computed only when some cached file exists, so a cold start never builds the full data set."""
+    candidates = sorted((data_dir() / "cache").glob(f"repro-{name}-*.json"))
+    if not candidates:
+        return None
+    data_fp, data_source = _data_identity(name, settings(True))
+    key = _key(name, settings(True), data_fp)
+    for path in candidates:
+        payload = _load(path)
+        if payload is not None and payload.get("key") == key:
+            return payload, data_source
+    return None
 
 
 def _data_identity(name: str, s: Settings) -> tuple[str, str]:
