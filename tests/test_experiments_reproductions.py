@@ -149,7 +149,7 @@ def test_any_executor_gives_identical_numbers():
     items = rp.items("born_dead", rp.settings(False))[:6]
     sequential = map_runs(rp.run_born_dead, items)
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        pooled = map_runs(rp.run_born_dead, items, pool)
+        pooled = map_runs(rp.Logged(rp.run_born_dead, "born_dead"), items, pool)  # progress lines change nothing
     assert sequential == pooled
     assert sequential == map_runs(rp.run_born_dead, items)  # and from the same process, again
 
@@ -187,6 +187,7 @@ def test_main_runs_one_short_reproduction(capsys):
     assert rp.main(["--only", "born_dead"]) == 0
     out = capsys.readouterr().out
     assert "born_dead" in out and "SHORT" in out
+    assert "born_dead: init he, depth 1, width 2, seed 0:" in out  # one progress line per run
     with pytest.raises(SystemExit):
         rp.main(["--workers", "0"])
 

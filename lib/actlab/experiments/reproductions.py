@@ -41,7 +41,10 @@ from ..training import Callback, train
 from .comparison import LINE_STYLES, MARKERS, OKABE_ITO, pooled_features
 
 EXPERIMENTS = ("born_dead", "saturation", "selu", "krizhevsky", "gelu_mlp")
-SOURCE_DIGEST = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+# The code behind the results beyond the library's own files (fingerprint.LIBRARY_DIGEST): this module and the one it
+# borrows from (comparison.pooled_features, the figures' palette).
+SOURCE_DIGEST = hashlib.sha256(b"".join(p.read_bytes() for p in (Path(__file__), Path(__file__).with_name(
+    "comparison.py")))).hexdigest()[:16]
 
 
 def data_dir() -> Path:
@@ -166,10 +169,26 @@ def _load(path: Path) -> dict | None:
         return None
 
 
-def result(name: str, full: bool = False, executor: Executor | None = None, use_cache: bool = True) -> Result:
+class Logged:
+    """A run function that prints one line per finished run (picklable: module-level class, plain fields)."""
+
+    def __init__(self, run, name: str):
+        self.run, self.name = run, name
+
+    def __call__(self, item: dict):
+        start = time.perf_counter()
+        out = self.run(item)
+        what = ", ".join(f"{k} {item[k]}" for k in ("activation", "init", "depth", "width", "lr", "seed") if k in item)
+        print(f"  {self.name}: {what}: {time.perf_counter() - start:.1f} s", flush=True)
+        return out
+
+
+def result(name: str, full: bool = False, executor: Executor | None = None, use_cache: bool = True,
+           progress: bool = False) -> Result:
     """One reproduction: the full results when cached (or when full=True: run and cache them), else the short run.
 
     name: one of EXPERIMENTS. executor: any concurrent.futures.Executor for the runs (None: one after another).
+    progress: print a line as each run finishes.
     """
     check_choice("name", name, EXPERIMENTS)
     if use_cache:
@@ -181,7 +200,8 @@ def result(name: str, full: bool = False, executor: Executor | None = None, use_
     s = settings(full)
     data_fp, data_source = _data_identity(name, s)
     start = time.perf_counter()
-    rows = map_runs(RUNNERS[name], items(name, s), executor)
+    run = Logged(RUNNERS[name], name) if progress else RUNNERS[name]
+    rows = map_runs(run, items(name, s), executor)
     seconds = time.perf_counter() - start
     if full:
         _save(cache_file(name, s, data_fp), {"key": _key(name, s, data_fp), "rows": rows, "seconds": seconds})
@@ -736,7 +756,7 @@ def main(argv=None) -> int:
     try:
         for name in args.only:
             print(f"reproduce: {name} ({'full' if args.full else 'short'}, {args.workers} worker(s)) ...", flush=True)
-            res = result(name, full=args.full, executor=executor, use_cache=args.full)
+            res = result(name, full=args.full, executor=executor, use_cache=args.full, progress=True)
             where = cache_file(name, settings(True), _data_identity(name, settings(True))[0]) if args.full else None
             print(f"  {res.which()}" + (f"\n  cached in {where}" if where else ""), flush=True)
     finally:
