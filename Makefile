@@ -23,7 +23,7 @@ NUMERICS_VARIANT ?= ATEN_CPU_CAPABILITY=avx2 OMP_NUM_THREADS=1
 VARIANT_WORKERS ?= -n 2 --dist loadfile
 SITE := build/site
 
-.PHONY: install lab test test-lib test-notebooks test-site site bench strip clean
+.PHONY: install lab test test-lib test-notebooks test-site site bench reproduce strip clean
 
 install: $(STAMP)
 
@@ -71,6 +71,12 @@ test-site: site
 BENCH ?=
 bench: install
 	$(BIN)/python -m actlab.bench $(BENCH)
+
+# Notebook 12's full reproductions (five papers), cached under data/cache; the notebook then shows them.
+# WORKERS=2 runs them in two processes (each with its share of the cores).
+WORKERS ?= 1
+reproduce: install
+	$(BIN)/python -m actlab.experiments.reproductions --full --workers $(WORKERS)
 
 # Remove outputs from every notebook, except cells tagged or marked keep_output.
 strip: install
