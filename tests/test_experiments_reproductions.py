@@ -17,7 +17,6 @@ from actlab.parallel import map_runs
 def _data_dir(tmp_path, monkeypatch):
     """Every test gets an empty data folder (ACTLAB_DATA is read at call time)."""
     monkeypatch.setenv("ACTLAB_DATA", str(tmp_path))
-    monkeypatch.setattr("actlab.training.DATA_DIR", tmp_path)
 
 
 def _binomial_se(p: float, n: int) -> float:

@@ -10,7 +10,7 @@ import torch
 
 import actlab
 from actlab.compare import compare, default_model
-from actlab.data import load_arrays, save_arrays
+from actlab.cache import load_arrays, save_arrays
 from actlab.parallel import RunsInterrupted, map_runs, threads_per_run, usable_cores
 from actlab.training import train
 

@@ -15,12 +15,10 @@ settings, this module's and the library's source, torch's version and the data's
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import os
 import sys
-import tempfile
 import time
 from concurrent.futures import Executor
 from dataclasses import asdict, dataclass
@@ -31,27 +29,17 @@ import torch
 from matplotlib.figure import Figure
 
 from ..checks import check_choice, check_number
-from ..data import Dataset, image_data
+from ..cache import atomic_write
+from ..data import Dataset, data_dir, image_data
 from ..evidence import Verdict
 from ..demos import signal_through_depth
-from ..fingerprint import LIBRARY_DIGEST
+from ..fingerprint import LIBRARY_DIGEST, digest
 from ..models import MLP, LeNet
 from ..parallel import map_runs
 from ..training import Callback, train
 from .comparison import LINE_STYLES, MARKERS, OKABE_ITO, pooled_features
 
 EXPERIMENTS = ("born_dead", "saturation", "selu", "krizhevsky", "gelu_mlp")
-# The code behind the results beyond the library's own files (fingerprint.LIBRARY_DIGEST): this module and the one it
-# borrows from (comparison.pooled_features, the figures' palette).
-SOURCE_DIGEST = hashlib.sha256(b"".join(p.read_bytes() for p in (Path(__file__), Path(__file__).with_name(
-    "comparison.py")))).hexdigest()[:16]
-
-
-def data_dir() -> Path:
-    """The data folder: $ACTLAB_DATA read now (not at import), else the repository's data/ folder."""
-    return Path(os.environ.get("ACTLAB_DATA", Path(__file__).resolve().parents[3] / "data"))
-
-
 # ---------------------------------------------------------------------------
 # Settings: the notebook's short runs and make reproduce's full runs
 # ---------------------------------------------------------------------------
@@ -137,28 +125,19 @@ class Result:
 
 def _key(name: str, s: Settings, data_fp: str) -> dict:
     """Everything that changes a full result: settings, this module's and the library's source, torch, data."""
-    key = {"name": name, "settings": asdict(s), "module": SOURCE_DIGEST, "library": LIBRARY_DIGEST,
+    key = {"name": name, "settings": asdict(s), "library": LIBRARY_DIGEST,  # the library digest covers this module
            "torch": torch.__version__, "data": data_fp}
     return json.loads(json.dumps(key))  # as it reads back from JSON (tuples become lists)
 
 
 def cache_file(name: str, s: Settings, data_fp: str) -> Path:
     """Where a full result is cached: data/cache/repro-<name>-<hash of the key>.json."""
-    digest = hashlib.sha256(json.dumps(_key(name, s, data_fp), sort_keys=True).encode()).hexdigest()[:16]
-    return data_dir() / "cache" / f"repro-{name}-{digest}.json"
+    return data_dir() / "cache" / f"repro-{name}-{digest(_key(name, s, data_fp))}.json"
 
 
 def _save(path: Path, payload: dict) -> None:
-    """Write JSON atomically: a temporary file in the same folder, then os.replace."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(payload, f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write JSON atomically (actlab.cache.atomic_write: a temporary file in the same folder, then os.replace)."""
+    atomic_write(path, lambda f: f.write(json.dumps(payload).encode()))
 
 
 def _load(path: Path) -> dict | None:
