@@ -178,18 +178,7 @@ def compare(activations, data: Dataset, seeds=(0,), model: Callable | None = Non
     default) a bar counts the finished runs. On an interrupt the finished runs are returned (with a warning); the
     run cut short is dropped.
     """
-    if isinstance(activations, str) or not len(activations):
-        raise ValueError(f"activations must be a non-empty list of names, got {activations!r}")
-    names = [spec(a).name for a in activations]
-    seeds = list(seeds)
-    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
-        raise ValueError(f"seeds must be a non-empty list of integers, got {seeds!r}")
-    sharing = runs_per_process(executor)
-    if sharing is not None and sharing > 1:
-        raise ValueError(f"executor runs up to {sharing} trainings in one process at once, where they would share "
-                         "torch's global random generator (initialisation, dropout): use a ProcessPoolExecutor, or "
-                         "Dask workers with one thread each (LocalCluster(threads_per_worker=1), dask worker "
-                         "--nthreads 1), or executor=None")
+    names, seeds = _check_grid(activations, seeds, executor)
     params = _params_by_name(params, names, check_values=model is None)
     make = model or default_model(data)
     jobs = [(name, params.get(name, {}), seed) for name in names for seed in seeds]
@@ -212,4 +201,21 @@ def compare(activations, data: Dataset, seeds=(0,), model: Callable | None = Non
     models = {key: out if local else _rebuilt(make, key[0], params.get(key[0], {}), out, device)
               for key, (_, out) in results.items()}
     return Comparison(histories, models, data.source)
+
+
+def _check_grid(activations, seeds, executor) -> tuple[list[str], list[int]]:
+    """Canonical activation names and the seeds as a list; ValueError for a bad grid or a process-sharing executor."""
+    if isinstance(activations, str) or not len(activations):
+        raise ValueError(f"activations must be a non-empty list of names, got {activations!r}")
+    names = [spec(a).name for a in activations]
+    seeds = list(seeds)
+    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+        raise ValueError(f"seeds must be a non-empty list of integers, got {seeds!r}")
+    sharing = runs_per_process(executor)
+    if sharing is not None and sharing > 1:
+        raise ValueError(f"executor runs up to {sharing} trainings in one process at once, where they would share "
+                         "torch's global random generator (initialisation, dropout): use a ProcessPoolExecutor, or "
+                         "Dask workers with one thread each (LocalCluster(threads_per_worker=1), dask worker "
+                         "--nthreads 1), or executor=None")
+    return names, seeds
 

@@ -168,40 +168,55 @@ def map_runs(run: Callable, items: Iterable, executor: Executor | None = None, t
     started are cancelled (runs already on workers finish there) and RunsInterrupted (a KeyboardInterrupt) is
     raised with the finished runs' results in .done. A run that raises stops the map and its error propagates.
     """
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-        raise ValueError(f"threads must be an integer >= 1 (or None: cores // workers), got {threads!r}")
-    if executor is not None and not callable(getattr(executor, "submit", None)):
-        raise TypeError(f"executor must be a concurrent.futures.Executor (or offer submit()), got {executor!r}")
-    if not callable(run):
-        raise TypeError(f"run must be callable, got {run!r}")
+    _check_arguments(run, executor, threads)
     items = list(items)
     threads = threads_per_run(executor) if threads is None else threads
-    in_process = executor is None or isinstance(executor, ThreadPoolExecutor)
-    if not in_process:
+    if executor is not None and not isinstance(executor, ThreadPoolExecutor):
         _check_picklable(run, items, executor)
     done: dict[int, object] = {}
     own_bar = bar is None
     bar = tqdm(total=len(items), desc="runs", disable=not progress, leave=False) if own_bar else bar
     try:
         if executor is None:
-            with torch_threads(threads):
-                for index, item in enumerate(items):
-                    if describe is not None:
-                        bar.set_description(f"run {index + 1} of {len(items)}: {describe(item)}")
-                    done[index] = run(item)
-                    bar.update()
+            _map_here(run, items, done, bar, describe, threads)
         else:
-            task, lead = (run, ()) if in_process else (_WithThreads(run, threads), ())
-            client = _dask_client(executor)
-            if client is not None:  # ship run (and the data it holds) to each worker once, not with every item
-                task, lead = _call, (client.scatter(task, broadcast=True, hash=False),)
-            _map_on(executor, task, lead, items, done, bar, describe, threads if in_process else None)
+            _map_executor(run, executor, items, done, bar, describe, threads)
     except KeyboardInterrupt:
         raise RunsInterrupted(done, len(items)) from None
     finally:
         if own_bar:
             bar.close()
     return [done[i] for i in range(len(items))]
+
+
+def _check_arguments(run: Callable, executor, threads) -> None:
+    """ValueError or TypeError naming a bad threads, executor or run."""
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise ValueError(f"threads must be an integer >= 1 (or None: cores // workers), got {threads!r}")
+    if executor is not None and not callable(getattr(executor, "submit", None)):
+        raise TypeError(f"executor must be a concurrent.futures.Executor (or offer submit()), got {executor!r}")
+    if not callable(run):
+        raise TypeError(f"run must be callable, got {run!r}")
+
+
+def _map_here(run: Callable, items: list, done: dict, bar, describe, threads: int | None) -> None:
+    """Run the items one after another in this process, with threads torch threads."""
+    with torch_threads(threads):
+        for index, item in enumerate(items):
+            if describe is not None:
+                bar.set_description(f"run {index + 1} of {len(items)}: {describe(item)}")
+            done[index] = run(item)
+            bar.update()
+
+
+def _map_executor(run: Callable, executor, items: list, done: dict, bar, describe, threads: int | None) -> None:
+    """Run the items on executor: in its worker processes with threads torch threads each, or on a thread pool."""
+    in_process = isinstance(executor, ThreadPoolExecutor)
+    task, lead = (run, ()) if in_process else (_WithThreads(run, threads), ())
+    client = _dask_client(executor)
+    if client is not None:  # ship run (and the data it holds) to each worker once, not with every item
+        task, lead = _call, (client.scatter(task, broadcast=True, hash=False),)
+    _map_on(executor, task, lead, items, done, bar, describe, threads if in_process else None)
 
 
 def _map_on(executor, task: Callable, lead: tuple, items: list, done: dict, bar, describe,
