@@ -18,10 +18,12 @@ import csv as csv_module
 import functools
 import math
 import time
+from contextlib import contextmanager
 from io import BytesIO
 from pathlib import Path
 
 import ipywidgets as widgets
+import matplotlib
 import numpy as np
 import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -41,6 +43,8 @@ INITS = ("recommended", "default", "kaiming", "xavier", "lecun", "orthogonal", "
 MAX_DEPTH, MAX_WIDTH, MAX_POINTS = 32, 512, 20000
 TORCH_GAINS = {"sigmoid", "tanh", "relu", "leaky_relu", "selu"}  # names torch.nn.init.calculate_gain knows
 FPS = 11  # frames per second the live view aims at
+TRAIN_SHARE = 0.85  # the least share of the live loop's time left to training: a slow frame lowers the frame rate
+LAYER_EVERY = 2  # the per-layer statistics and panel are measured and drawn every LAYER_EVERY-th frame
 SLICE = 0.03  # seconds of training between two yields to the event loop: bounds the delay before a click is seen
 GRID = 40  # decision-boundary resolution (GRID x GRID points)
 BOUNDARY_PX = 264  # side of the boundary image in pixels
@@ -325,6 +329,24 @@ def make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
 # ----------------------------------------------------------------------------- the headless engine
 
 
+@contextmanager
+def one_thread():
+    """Run the enclosed PyTorch work on one intra-op thread, then restore the thread count.
+
+    The measurement passes of a frame (evaluation, statistics, boundary grid: at most a few thousand rows of
+    width <= 512) cost more in handing work to a second thread than they save: a 1600 x 16 linear layer took
+    28 us on two threads and 17 us on one (median; 135 us and 31 us mean on a loaded machine, where the second
+    thread waits for a core). Training steps keep the process's setting, so the run's numbers do not change.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+
 class Engine:
     """Seeded training of a PlaygroundNet on a 2-D data set, step by step, with recorded history and statistics."""
 
@@ -416,6 +438,7 @@ class Engine:
                 update, weight = (layer.weight.detach() - old).std().item(), old.std().item()
                 self.ratios[i] = math.log10(update / weight) if update > 0 and weight > 0 else -math.inf
 
+    @one_thread()
     @torch.no_grad()
     def evaluate(self) -> dict:
         """Full-set loss and accuracy on train and test (evaluation mode)."""
@@ -429,8 +452,10 @@ class Engine:
         self.model.train(was)
         return out
 
-    def record(self) -> dict:
-        """Append the current losses, accuracies and per-layer statistics to the history; return the history row."""
+    @one_thread()
+    def record(self, layers: bool = True) -> dict:
+        """Append the current losses, accuracies and (layers=True) per-layer statistics to the history; return
+        the history row. The live view passes layers=False on all but every LAYER_EVERY-th frame."""
         row = {"step": self.step_count, **self.evaluate()}
         batch_loss = (self.loss_sum / self.loss_steps).item() if self.loss_steps else math.nan
         row["batch_loss"] = batch_loss
@@ -439,6 +464,8 @@ class Engine:
         if not math.isfinite(row["train_loss"]) or not math.isfinite(batch_loss) and self.step_count:
             self.status = "diverged"
             self.message = f"the loss became non-finite by step {self.step_count}: lower the learning rate and reset"
+            return row
+        if not layers:
             return row
         modules = [(f"acts.{i}", m) for i, m in enumerate(self.model.acts)]
         stats = activation_stats(self.model, self.probe, HIST_BINS, modules)
@@ -497,6 +524,7 @@ class Engine:
 
         return pd.DataFrame([{k: v for k, v in r.items() if k != "range"} for r in self.layer_records])
 
+    @one_thread()
     @torch.no_grad()
     def boundary(self) -> np.ndarray:
         """RGB image (GRID, GRID, 3) in [0, 1] of the predicted class over the grid, paler where less sure."""
@@ -525,11 +553,14 @@ class _Canvas:
         self.figure = Figure(figsize=(width, height), dpi=dpi)
         self.canvas = FigureCanvasAgg(self.figure)
         self.background = None
+        self.frozen = False
 
     def jpeg(self, artists) -> bytes:
         """Restore the cached background (drawing it first if stale), draw artists, encode a JPEG."""
         if self.background is None:
             self.canvas.draw()
+            if not self.frozen:
+                self._freeze_labels()
             self.background = self.canvas.copy_from_bbox(self.figure.bbox)
         else:
             self.canvas.restore_region(self.background)
@@ -541,6 +572,15 @@ class _Canvas:
         rgba.convert("RGB").save(buffer, format="jpeg", quality=JPEG_QUALITY)
         return buffer.getvalue()
 
+    def _freeze_labels(self) -> None:
+        """Pin every axis label where the first draw put it, so that later full draws (new axis limits) skip
+        matplotlib's label placement from tick-label bounding boxes (a third of a full draw; measured)."""
+        for ax in self.figure.axes:
+            for axis in (ax.xaxis, ax.yaxis):  # an empty label is placed too: the cost is the same
+                where = axis.label.get_transform().transform(axis.label.get_position())
+                axis.set_label_coords(*ax.transAxes.inverted().transform(where))
+        self.frozen = True
+
 
 class View:
     """The three live images: decision boundary with points, loss curves, and the per-layer panel."""
@@ -551,6 +591,10 @@ class View:
 
     def layout(self) -> None:
         """Build the figures for the engine's current network and data (called after every rebuild)."""
+        with matplotlib.rc_context({"axes.titley": 1.0}):  # titles at a fixed height: no placement per full draw
+            self._build_figures()
+
+    def _build_figures(self) -> None:
         e = self.engine
         self.points = self._points_overlay()
         self.loss = _Canvas(4.2, 3.3)
@@ -571,8 +615,6 @@ class View:
         self.ranges = ranges
         ax_h.set(xlim=(min(r[0] for r in ranges), max(r[1] for r in ranges)), yticks=[],
                  title="activation histogram (sqrt scale)", xlabel="output (dark: layer 1, light: last)")
-        import matplotlib
-
         cmap = matplotlib.colormaps["viridis"]
         from matplotlib.collections import LineCollection
 
@@ -596,6 +638,8 @@ class View:
         ax_u.text(depth + 0.4, GUIDE_RATIO + 0.15, "1e-3", ha="right", fontsize=7)
         self.ratio_line = ax_u.plot(layers, np.zeros(depth), "o-", ms=3, color="tab:green", animated=True)[0]
         self.limit_axes = {"grad": ax_g, "ratio": ax_u}
+        self.curve, self.curve_rows, self.curve_of, self.lowest = np.empty((256, 3)), 0, None, math.inf
+        self.layers_jpeg, self.layers_for = None, None
 
     def _points_overlay(self) -> Image.Image:
         """The data points as a transparent RGBA image over the boundary (train: filled, test: ringed)."""
@@ -639,24 +683,51 @@ class View:
 
     def frame(self) -> tuple[bytes, bytes, bytes]:
         """JPEGs of the boundary, the loss curves and the layer panel at the engine's current state."""
-        e = self.engine
-        boundary = self.boundary_jpeg()
+        return self.boundary_jpeg(), self.loss_jpeg(), self.layer_jpeg()
 
-        steps = [r["step"] for r in e.history]
-        if steps and steps[-1] > self.loss_ax.get_xlim()[1]:
-            self.loss_ax.set_xlim(0, 2 ** math.ceil(math.log2(steps[-1])))
+    def _extend_curve(self) -> None:
+        """Append the history rows recorded since the last frame to self.curve (step, train loss, test loss):
+        a frame costs the same after ten thousand records as after ten."""
+        history = self.engine.history
+        if self.curve_of is not history or self.curve_rows > len(history):  # a rebuilt run: start again
+            self.curve_rows, self.curve_of, self.lowest = 0, history, math.inf
+        new = history[self.curve_rows:]
+        if not new:
+            return
+        if self.curve_rows + len(new) > len(self.curve):
+            self.curve = np.concatenate([self.curve, np.empty((len(self.curve) + len(new), 3))])
+        rows = np.array([(r["step"], r["train_loss"], r["test_loss"]) for r in new], dtype=float).reshape(-1, 3)
+        self.curve[self.curve_rows:self.curve_rows + len(new)] = rows
+        self.curve_rows += len(new)
+        positive = rows[:, 1][rows[:, 1] > 0]
+        if len(positive):
+            self.lowest = min(self.lowest, float(positive.min()))
+
+    def loss_jpeg(self) -> bytes:
+        """The train and test loss curves over the steps as a JPEG; the axes widen (step limit doubled, loss
+        limit a decade lower) when the curves leave them, which redraws the cached background."""
+        self._extend_curve()
+        curve = self.curve[:self.curve_rows]
+        if self.curve_rows and curve[-1, 0] > self.loss_ax.get_xlim()[1]:
+            self.loss_ax.set_xlim(0, 2 ** math.ceil(math.log2(curve[-1, 0])))
             self.loss.background = None
-        low = min((r["train_loss"] for r in e.history if r["train_loss"] > 0), default=1.0)
+        low = self.lowest if math.isfinite(self.lowest) else 1.0
         if low < self.loss_ax.get_ylim()[0]:
             self.loss_ax.set_ylim(10 ** math.floor(math.log10(low)), self.loss_ax.get_ylim()[1])
             self.loss.background = None
-        self.train_line.set_data(steps, [r["train_loss"] for r in e.history])
-        self.test_line.set_data(steps, [r["test_loss"] for r in e.history])
-        loss = self.loss.jpeg([self.train_line, self.test_line])
+        self.train_line.set_data(curve[:, 0], curve[:, 1])
+        self.test_line.set_data(curve[:, 0], curve[:, 2])
+        return self.loss.jpeg([self.train_line, self.test_line])
 
+    def layer_jpeg(self) -> bytes:
+        """The per-layer panel at the last recorded statistics as a JPEG (the previous one if none is new)."""
+        e = self.engine
+        latest = e.hists[-1] if e.hists else None
+        if self.layers_jpeg is not None and latest is self.layers_for and self.layers.background is not None:
+            return self.layers_jpeg
         depth = e.config["depth"]
-        if e.hists:
-            shares = np.sqrt(e.hists[-1])
+        if latest is not None:
+            shares = np.sqrt(latest)
             centres = [lo + (np.arange(shares.shape[1]) + 0.5) * (hi - lo) / shares.shape[1] for lo, hi in self.ranges]
             self.hist_lines.set_segments([np.column_stack([c, h]) for c, h in zip(centres, shares)])
             self.hist_ax.set_ylim(0, float(shares.max()) * 1.05 + 1e-9)  # no tick labels: the background stays valid
@@ -670,8 +741,10 @@ class View:
             floor = {"grad": self.limit_axes["grad"].get_ylim()[0], "ratio": self.limit_axes["ratio"].get_ylim()[0]}
             self.grad_line.set_ydata([max(g, floor["grad"]) for g in grads])  # -inf (no gradient) on the bottom edge
             self.ratio_line.set_ydata([max(r, floor["ratio"]) for r in ratios])  # -inf: no measurable update
-        layers = self.layers.jpeg([self.hist_lines, self.sat_line, self.dead_line, self.grad_line, self.ratio_line])
-        return boundary, loss, layers
+        self.layers_jpeg = self.layers.jpeg([self.hist_lines, self.sat_line, self.dead_line, self.grad_line,
+                                             self.ratio_line])
+        self.layers_for = latest
+        return self.layers_jpeg
 
 
 # ----------------------------------------------------------------------------- the widget
@@ -1040,22 +1113,34 @@ class Playground(widgets.VBox):
         self._set_status("reset: the run starts again from its seed")
 
     def _frame(self) -> None:
-        """End a frame: one step that measures update ratios, a record, a redraw (its cost is kept)."""
+        """End a frame: a step (measuring update ratios on layer frames), a record, a redraw (its cost is kept).
+
+        Every LAYER_EVERY-th frame is a layer frame: it also records the per-layer statistics and redraws
+        the layer panel; the others redraw the boundary, the loss curves and the readout only."""
         start, cpu = time.perf_counter(), time.process_time()
-        self.engine.step(measure=True)
-        self.engine.record()
-        drawn = time.perf_counter()
+        layers = self.frames % LAYER_EVERY == 0
+        self.engine.step(measure=layers)
+        self.engine.record(layers=layers)
         self.redraw()
-        self.frame_times.append(time.perf_counter() - drawn)
+        self.frame_times.append(time.perf_counter() - start)
         self.frame_cpu.append(time.process_time() - cpu)  # CPU of the measured step, the record and the redraw
         self.frames += 1
+
+    def _training_budget(self) -> float:
+        """Seconds to train before the next frame: what the last frame left of 1/fps, but at least enough that
+        frames (their mean over the last 10) take no more than 1 - TRAIN_SHARE of the time."""
+        if not self.frame_times:
+            return 1 / self.fps
+        recent = self.frame_times[-10:]
+        floor = sum(recent) / len(recent) * TRAIN_SHARE / (1 - TRAIN_SHARE)
+        return max(1 / self.fps - self.frame_times[-1], floor, 0.001)
 
     async def _loop(self) -> None:
         """Train in slices of at most SLICE seconds, yielding to the event loop after each; redraw fps times a second."""
         try:
             while self._running and self.engine.status != "diverged":
                 start, steps = time.perf_counter(), 0
-                budget = max(1 / self.fps - (self.frame_times[-1] if self.frame_times else 0.0), 0.001)
+                budget = self._training_budget()
                 while self._running and time.perf_counter() - start < budget and self.engine.status != "diverged":
                     steps += self.engine.train_for(min(SLICE, budget - (time.perf_counter() - start)))
                     await asyncio.sleep(0)  # let clicks, slider moves and other cells run
