@@ -344,12 +344,23 @@ def test_pinned_axis_labels_match_a_fresh_layout_after_the_axes_widen(monkeypatc
 
     view = Playground(depth=2, width=8).view  # drawn once: its labels are pinned where matplotlib put them
     view.loss_ax.set_xlim(0, 4096)
-    view.loss.background = None
+    view.loss.background = view.loss.base = None  # a full draw
     pinned = np.asarray(Image.open(BytesIO(view.loss.jpeg([]))), dtype=float)
     monkeypatch.setattr(_Canvas, "_freeze_labels", lambda self: None)
     fresh = Playground(depth=2, width=8).view  # never pinned: matplotlib places the labels at every draw
     fresh.loss_ax.set_xlim(0, 4096)
-    fresh.loss.background = None
+    fresh.loss.background = fresh.loss.base = None
     placed = np.asarray(Image.open(BytesIO(fresh.loss.jpeg([]))), dtype=float)
     assert view.loss.full_draws == 2 and fresh.loss.full_draws == 2
     assert np.abs(pinned - placed).max() < 40  # the same picture up to JPEG noise: no label moved
+
+
+def test_a_wider_step_axis_redraws_only_that_axis_and_gives_the_same_picture():
+    pg = Playground(depth=2, width=8).run(300, record_every=10)  # the step axis widened 100 -> 512 in the run
+    view = pg.view
+    assert view.loss.full_draws == 1 and view.loss.axis_draws >= 1  # the layered path drew the new limits
+    layered = np.asarray(Image.open(BytesIO(pg.loss_image.value)), dtype=float)
+    view.loss.background = view.loss.base = None
+    full = np.asarray(Image.open(BytesIO(view.loss.jpeg([view.train_line, view.test_line]))), dtype=float)
+    assert view.loss.full_draws == 2
+    assert np.abs(layered - full).max() < 40  # the same picture up to JPEG noise

@@ -547,23 +547,27 @@ class Engine:
 
 
 class _Canvas:
-    """A figure whose static parts are cached; a frame draws only the animated artists and returns a JPEG."""
+    """A figure whose static parts are cached; a frame draws only the animated artists and returns a JPEG.
+
+    background = None makes the next frame draw the static parts again. A canvas with a layered axis
+    (layered = (axis, artists above it)) keeps a base without them, so that new limits on that axis alone
+    (background = None, base kept) redraw only the axis and the artists above it; base = None draws all.
+    """
 
     def __init__(self, width: float, height: float, dpi: int = 80):
         self.figure = Figure(figsize=(width, height), dpi=dpi)
         self.canvas = FigureCanvasAgg(self.figure)
         self.background = None
+        self.base = None
+        self.layered = None
         self.frozen = False
-        self.full_draws = 0  # how often the whole figure was drawn (the cached background went stale)
+        self.full_draws = 0  # how often the whole figure was drawn
+        self.axis_draws = 0  # how often only the layered axis (and the artists above it) was drawn
 
     def jpeg(self, artists) -> bytes:
         """Restore the cached background (drawing it first if stale), draw artists, encode a JPEG."""
         if self.background is None:
-            self.canvas.draw()
-            self.full_draws += 1
-            if not self.frozen:
-                self._freeze_labels()
-            self.background = self.canvas.copy_from_bbox(self.figure.bbox)
+            self._draw_background()
         else:
             self.canvas.restore_region(self.background)
         for artist in artists:
@@ -573,6 +577,34 @@ class _Canvas:
         rgba = Image.frombuffer("RGBA", (width, height), self.canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
         rgba.convert("RGB").save(buffer, format="jpeg", quality=JPEG_QUALITY)
         return buffer.getvalue()
+
+    def _draw_background(self) -> None:
+        """Draw and cache the static parts: the whole figure, or the cached base with the layered axis and the
+        artists above it. Grid lines of the two axes cross where they overlap: same colour and alpha, so the
+        order does not change a pixel (alpha blending of equal layers commutes)."""
+        if self.layered is None:
+            self.canvas.draw()
+            self.full_draws += 1
+        else:
+            layered = [self.layered[0], *self.layered[1]]
+            if self.base is None:
+                for artist in layered:
+                    artist.set_visible(False)
+                try:
+                    self.canvas.draw()
+                finally:
+                    for artist in layered:
+                        artist.set_visible(True)
+                self.base = self.canvas.copy_from_bbox(self.figure.bbox)
+                self.full_draws += 1
+            else:
+                self.canvas.restore_region(self.base)
+                self.axis_draws += 1
+            for artist in layered:
+                self.figure.draw_artist(artist)
+        if not self.frozen:
+            self._freeze_labels()
+        self.background = self.canvas.copy_from_bbox(self.figure.bbox)
 
     def _freeze_labels(self) -> None:
         """Pin every axis label where the first draw put it, so that later full draws (new axis limits) skip
@@ -606,7 +638,8 @@ class View:
         self.loss_ax.grid(alpha=0.3)
         self.train_line = self.loss_ax.plot([], [], color="tab:blue", lw=1.5, label="train", animated=True)[0]
         self.test_line = self.loss_ax.plot([], [], color="tab:red", lw=1.5, label="test", animated=True)[0]
-        self.loss_ax.legend(loc="upper right", fontsize=8)
+        legend = self.loss_ax.legend(loc="upper right", fontsize=8)
+        self.loss.layered = (self.loss_ax.xaxis, [*self.loss_ax.spines.values(), legend])  # the step axis widens most
 
         self.layers = _Canvas(10.5, 2.7)
         fig = self.layers.figure
@@ -716,7 +749,7 @@ class View:
         low = self.lowest if math.isfinite(self.lowest) else 1.0
         if low < self.loss_ax.get_ylim()[0]:
             self.loss_ax.set_ylim(10 ** math.floor(math.log10(low)), self.loss_ax.get_ylim()[1])
-            self.loss.background = None
+            self.loss.background = self.loss.base = None
         self.train_line.set_data(curve[:, 0], curve[:, 1])
         self.test_line.set_data(curve[:, 0], curve[:, 2])
         return self.loss.jpeg([self.train_line, self.test_line])
