@@ -633,7 +633,7 @@ class View:
         self.points = self._points_overlay()
         self.loss = _Canvas(4.2, 3.3)
         self.loss_ax = self.loss.figure.add_axes((0.15, 0.14, 0.8, 0.76))
-        self.loss_ax.set(yscale="log", ylim=(1e-2, 5), xlim=(0, 100), xlabel="step", ylabel="cross-entropy loss",
+        self.loss_ax.set(yscale="log", ylim=(1e-2, 5), xlim=(0, 128), xlabel="step", ylabel="cross-entropy loss",
                          title="loss (train: full set, test: held out)")
         self.loss_ax.grid(alpha=0.3)
         self.train_line = self.loss_ax.plot([], [], color="tab:blue", lw=1.5, label="train", animated=True)[0]
