@@ -1268,18 +1268,24 @@ def _bare_loop(seconds: float) -> tuple[int, float, float]:
     return steps, time.perf_counter() - start, time.process_time() - cpu
 
 
-def _live_loop(seconds: float) -> tuple[int, int, float, float, float, float, int]:
+def _draws(pg: Playground) -> np.ndarray:
+    """(full figure draws, step-axis-only draws) of a playground's view so far."""
+    canvases = (pg.view.loss, pg.view.layers)
+    return np.array([sum(c.full_draws for c in canvases), sum(c.axis_draws for c in canvases)])
+
+
+def _live_loop(seconds: float) -> tuple[int, int, float, float, float, float, np.ndarray]:
     """The widget's own live loop on the benchmark's configuration, from a fresh run: (steps, frames, wall s,
-    CPU s, median and mean CPU s per frame, full figure draws)."""
+    CPU s, median and mean CPU s per frame, (full figure draws, axis-only draws))."""
     pg = Playground(**BENCH_CONFIG)
     steps, frames = pg.engine.step_count, pg.frames
-    draws = pg.view.loss.full_draws + pg.view.layers.full_draws
+    draws = _draws(pg)
     start, cpu = time.perf_counter(), time.process_time()
     asyncio.run(_live(pg, seconds))
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     median = float(np.median(pg.frame_cpu)) if pg.frame_cpu else math.nan
     mean = float(np.mean(pg.frame_cpu)) if pg.frame_cpu else math.nan
-    draws = pg.view.loss.full_draws + pg.view.layers.full_draws - draws
+    draws = _draws(pg) - draws
     return pg.engine.step_count - steps, pg.frames - frames, wall, cpu, median, mean, draws
 
 
@@ -1296,7 +1302,8 @@ def bench(seconds: float = 2.0, rounds: int = 3) -> dict:
     for _ in range(rounds):
         b_steps, b_wall, b_cpu = _bare_loop(seconds)
         l_steps, frames, l_wall, l_cpu, frame_cpu, frame_mean, draws = _live_loop(seconds)
-        rows.append({"frame_cpu_ms": 1000 * frame_cpu, "frame_mean_ms": 1000 * frame_mean, "full_draws": draws,
+        rows.append({"frame_cpu_ms": 1000 * frame_cpu, "frame_mean_ms": 1000 * frame_mean,
+                     "full_draws": draws[0], "axis_draws": draws[1],
                      "step_cpu_ms": 1000 * b_cpu / b_steps, "idle_estimate": 1 - FPS * frame_mean,
                      "ratio": (l_steps / l_wall) / (b_steps / b_wall), "ratio_cpu": (l_steps / l_cpu) / (b_steps / b_cpu),
                      "live_steps_per_s": l_steps / l_wall, "bare_steps_per_s": b_steps / b_wall,
@@ -1312,7 +1319,8 @@ def bench(seconds: float = 2.0, rounds: int = 3) -> dict:
           f">= 10 frames/s; median of {rounds} interleaved rounds of {seconds:g} s; load average {out['load']:.2f}, "
           f"{torch.get_num_threads()} torch threads")
     print(f"playground: a frame (step, statistics, images) costs {out['frame_cpu_ms']:.1f} ms of CPU (median; mean "
-          f"{out['frame_mean_ms']:.1f} ms with {out['full_draws']:.0f} full figure draws per round as the axes widen), "
+          f"{out['frame_mean_ms']:.1f} ms, with {out['full_draws']:.0f} full figure draws and {out['axis_draws']:.0f} "
+          f"step-axis draws per round as the axes widen), "
           f"a bare step {out['step_cpu_ms']:.2f} ms; on an otherwise idle core, {FPS} frames/s would leave "
           f"{out['idle_estimate']:.2f} of the time to training (an estimate from the mean frame)")
     return out
