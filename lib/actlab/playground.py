@@ -7,8 +7,13 @@ slices of SLICE seconds and yields after each, redrawing FPS times a second, so 
 other cells run in between (checked in tests/test_browser_playground.py).
 
 Design for speed: the figures are drawn once with their static parts cached (matplotlib blitting); a frame
-restores the cache, draws only the moving artists and encodes three small JPEGs; the decision boundary is a
-GRID x GRID forward pass upsampled by PIL under a fixed overlay of the data points. `bench()` measures it.
+restores the cache, draws only the moving artists and encodes small JPEGs; the decision boundary is a
+GRID x GRID forward pass upsampled by PIL under a fixed overlay of the data points. Titles and axis labels are
+pinned after the first draw (no placement when the axes widen); a wider step axis redraws only that axis over a
+cached base; the per-layer statistics and panel come every LAYER_EVERY-th frame; the measurement passes run on
+one thread; and a slow frame (a loaded machine) lowers the frame rate rather than training's share of the time
+below TRAIN_SHARE. There is no training thread: training and drawing take turns on the kernel's one thread, so
+neither waits on the other for the GIL. `bench()` measures it.
 """
 from __future__ import annotations
 
