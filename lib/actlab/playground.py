@@ -1310,7 +1310,8 @@ def bench(seconds: float = 2.0, rounds: int = 3) -> dict:
         rows.append({"frame_cpu_ms": 1000 * frame_cpu, "frame_mean_ms": 1000 * frame_mean,
                      "full_draws": draws[0], "axis_draws": draws[1],
                      "step_cpu_ms": 1000 * b_cpu / b_steps, "idle_estimate": 1 - FPS * frame_mean,
-                     "ratio": (l_steps / l_wall) / (b_steps / b_wall), "ratio_cpu": (l_steps / l_cpu) / (b_steps / b_cpu),
+                     "ratio": (l_steps / l_wall) / (b_steps / b_wall),
+                     "ratio_cpu": (l_steps / l_cpu) / (b_steps / b_cpu),
                      "live_steps_per_s": l_steps / l_wall, "bare_steps_per_s": b_steps / b_wall,
                      "frames_per_s": frames / l_wall, "frames_per_cpu_s": frames / l_cpu})
     out = {k: float(np.median([r[k] for r in rows])) for k in rows[0]}
