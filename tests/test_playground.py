@@ -304,12 +304,14 @@ def test_training_budget_keeps_training_share_when_frames_are_slow():
     from actlab.playground import TRAIN_SHARE
 
     pg = Playground(depth=1, width=4, fps=10)
-    pg.frame_times = [0.002] * 10
+    pg.frame_times, pg.frame_cpu = [0.002] * 10, [0.002] * 10
     assert pg._training_budget() == pytest.approx(0.1 - 0.002)  # cheap frames: the frame rate holds
-    pg.frame_times = [0.05] * 10
+    pg.frame_times, pg.frame_cpu = [0.05] * 10, [0.002] * 10
+    assert pg._training_budget() == pytest.approx(0.1 - 0.05)  # slow only waiting for a core: the rate holds
+    pg.frame_times, pg.frame_cpu = [0.05] * 10, [0.05] * 10
     budget = pg._training_budget()
     assert budget == pytest.approx(0.05 * TRAIN_SHARE / (1 - TRAIN_SHARE))
-    assert budget / (budget + 0.05) == pytest.approx(TRAIN_SHARE)  # slow frames: fewer frames, not less training
+    assert budget / (budget + 0.05) == pytest.approx(TRAIN_SHARE)  # costly frames: fewer frames, not less training
 
 
 def test_loss_curve_follows_the_history_and_restarts_on_reset():

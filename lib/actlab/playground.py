@@ -11,8 +11,8 @@ restores the cache, draws only the moving artists and encodes small JPEGs; the d
 GRID x GRID forward pass upsampled by PIL under a fixed overlay of the data points. Titles and axis labels are
 pinned after the first draw (no placement when the axes widen); a wider step axis redraws only that axis over a
 cached base; the per-layer statistics and panel come every LAYER_EVERY-th frame; the measurement passes run on
-one thread; and a slow frame (a loaded machine) lowers the frame rate rather than training's share of the time
-below TRAIN_SHARE. There is no training thread: training and drawing take turns on the kernel's one thread, so
+one thread; and a frame that costs much CPU (a big net) lowers the frame rate rather than training's share of
+the time below TRAIN_SHARE. There is no training thread: training and drawing take turns on the kernel's one thread, so
 neither waits on the other for the GIL. `bench()` measures it.
 """
 from __future__ import annotations
@@ -48,7 +48,7 @@ INITS = ("recommended", "default", "kaiming", "xavier", "lecun", "orthogonal", "
 MAX_DEPTH, MAX_WIDTH, MAX_POINTS = 32, 512, 20000
 TORCH_GAINS = {"sigmoid", "tanh", "relu", "leaky_relu", "selu"}  # names torch.nn.init.calculate_gain knows
 FPS = 11  # frames per second the live view aims at
-TRAIN_SHARE = 0.85  # the least share of the live loop's time left to training: a slow frame lowers the frame rate
+TRAIN_SHARE = 0.85  # the least share of the live loop's time left to training: a costly frame lowers the frame rate
 LAYER_EVERY = 2  # the per-layer statistics and panel are measured and drawn every LAYER_EVERY-th frame
 SLICE = 0.03  # seconds of training between two yields to the event loop: bounds the delay before a click is seen
 GRID = 40  # decision-boundary resolution (GRID x GRID points)
@@ -1168,10 +1168,14 @@ class Playground(widgets.VBox):
 
     def _training_budget(self) -> float:
         """Seconds to train before the next frame: what the last frame left of 1/fps, but at least enough that
-        a typical frame (the median of the last 10) takes no more than 1 - TRAIN_SHARE of the time."""
+        a typical frame (the median CPU time of the last 10) takes no more than 1 - TRAIN_SHARE of the time.
+
+        CPU time, not wall time: a frame that waits for a core another process holds (a loaded machine, the
+        browser on the same cores) does not lower the frame rate; a frame that computes long (a deep, wide
+        net) does, and training keeps its share."""
         if not self.frame_times:
             return 1 / self.fps
-        floor = float(np.median(self.frame_times[-10:])) * TRAIN_SHARE / (1 - TRAIN_SHARE)
+        floor = float(np.median(self.frame_cpu[-10:])) * TRAIN_SHARE / (1 - TRAIN_SHARE)
         return max(1 / self.fps - self.frame_times[-1], floor, 0.001)
 
     async def _loop(self) -> None:
