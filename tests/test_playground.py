@@ -366,3 +366,11 @@ def test_a_wider_step_axis_redraws_only_that_axis_and_gives_the_same_picture():
     full = np.asarray(Image.open(BytesIO(view.loss.jpeg([view.train_line, view.test_line]))), dtype=float)
     assert view.loss.full_draws == 2
     assert np.abs(layered - full).max() < 40  # the same picture up to JPEG noise
+
+
+def test_a_second_record_at_the_same_step_is_not_a_divergence():
+    engine = Engine({"depth": 1, "width": 4}).run(5, record_every=5)
+    row = engine.record()  # no step since the last record: no mini-batch loss
+    assert math.isnan(row["batch_loss"]) and engine.status != "diverged"
+    engine.step()
+    assert math.isfinite(engine.record()["batch_loss"])

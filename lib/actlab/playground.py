@@ -462,11 +462,12 @@ class Engine:
         """Append the current losses, accuracies and (layers=True) per-layer statistics to the history; return
         the history row. The live view passes layers=False on all but every LAYER_EVERY-th frame."""
         row = {"step": self.step_count, **self.evaluate()}
-        batch_loss = (self.loss_sum / self.loss_steps).item() if self.loss_steps else math.nan
+        stepped = self.loss_steps > 0  # no step since the last record: no mini-batch loss, and no divergence
+        batch_loss = (self.loss_sum / self.loss_steps).item() if stepped else math.nan
         row["batch_loss"] = batch_loss
         self.loss_sum, self.loss_steps = torch.zeros(()), 0
         self.history.append(row)
-        if not math.isfinite(row["train_loss"]) or not math.isfinite(batch_loss) and self.step_count:
+        if not math.isfinite(row["train_loss"]) or (stepped and not math.isfinite(batch_loss)):
             self.status = "diverged"
             self.message = f"the loss became non-finite by step {self.step_count}: lower the learning rate and reset"
             return row
