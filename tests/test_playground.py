@@ -277,3 +277,100 @@ def test_step_and_reset_buttons():
     pg._on_reset()
     assert pg.engine.step_count == 0 and "reset" in pg.status.value
     assert all(torch.equal(a, b) for a, b in zip(initial, pg.engine.model.parameters()))
+
+
+# ----------------------------------------------------------------------------- frame costs (issue 11, speed)
+
+
+def test_layer_statistics_and_panel_every_other_frame():
+    from actlab.playground import LAYER_EVERY
+
+    pg = Playground(depth=3, width=8)
+    records, layer_rows, panel = len(pg.engine.history), len(pg.engine.layer_records), pg.layer_image.value
+    changed = []
+    for _ in range(2 * LAYER_EVERY):
+        pg._frame()
+        changed.append(pg.layer_image.value != panel)
+        panel = pg.layer_image.value
+    assert len(pg.engine.history) == records + 2 * LAYER_EVERY  # the loss curve gets every frame
+    assert len(pg.engine.layer_records) == layer_rows + 2 * 3  # 2 layer frames x 3 layers
+    assert changed == [i % LAYER_EVERY == 0 for i in range(2 * LAYER_EVERY)]
+    layer_steps = {r["step"] for r in pg.engine.layer_records}
+    assert layer_steps <= {r["step"] for r in pg.engine.history}
+    assert all(math.isfinite(r["update_ratio"]) for r in pg.engine.layer_records[-3:])  # measured on layer frames
+
+
+def test_training_budget_keeps_training_share_when_frames_are_slow():
+    from actlab.playground import TRAIN_SHARE
+
+    pg = Playground(depth=1, width=4, fps=10)
+    pg.frame_times, pg.frame_cpu = [0.002] * 10, [0.002] * 10
+    assert pg._training_budget() == pytest.approx(0.1 - 0.002)  # cheap frames: the frame rate holds
+    pg.frame_times, pg.frame_cpu = [0.05] * 10, [0.002] * 10
+    assert pg._training_budget() == pytest.approx(0.1 - 0.05)  # slow only waiting for a core: the rate holds
+    pg.frame_times, pg.frame_cpu = [0.05] * 10, [0.05] * 10
+    budget = pg._training_budget()
+    assert budget == pytest.approx(0.05 * TRAIN_SHARE / (1 - TRAIN_SHARE))
+    assert budget / (budget + 0.05) == pytest.approx(TRAIN_SHARE)  # costly frames: fewer frames, not less training
+
+
+def test_loss_curve_follows_the_history_and_restarts_on_reset():
+    pg = Playground(depth=1, width=4).run(300, record_every=10)
+    steps = [r["step"] for r in pg.engine.history]
+    assert list(pg.view.train_line.get_xdata()) == steps
+    assert list(pg.view.test_line.get_ydata()) == [r["test_loss"] for r in pg.engine.history]
+    assert pg.view.loss_ax.get_xlim()[1] == 512  # widened to the next power of two above step 300
+    pg._on_reset()
+    assert list(pg.view.train_line.get_xdata()) == [0]
+
+
+def test_measurement_passes_run_on_one_thread_and_restore_the_setting():
+    from actlab.playground import one_thread
+
+    before = torch.get_num_threads()
+    seen = []
+    engine = Engine({"depth": 1, "width": 4})
+    engine.model.register_forward_hook(lambda *args: seen.append(torch.get_num_threads()))
+    engine.record()
+    engine.step()
+    assert seen[:-1] and set(seen[:-1]) == {1}  # evaluation and statistics passes
+    assert seen[-1] == before and torch.get_num_threads() == before  # the training step keeps the setting
+    with pytest.raises(RuntimeError):
+        with one_thread():
+            raise RuntimeError("boom")
+    assert torch.get_num_threads() == before
+
+
+def test_pinned_axis_labels_match_a_fresh_layout_after_the_axes_widen(monkeypatch):
+    from actlab.playground import _Canvas
+
+    view = Playground(depth=2, width=8).view  # drawn once: its labels are pinned where matplotlib put them
+    view.loss_ax.set_xlim(0, 4096)
+    view.loss.background = view.loss.base = None  # a full draw
+    pinned = np.asarray(Image.open(BytesIO(view.loss.jpeg([]))), dtype=float)
+    monkeypatch.setattr(_Canvas, "_freeze_labels", lambda self: None)
+    fresh = Playground(depth=2, width=8).view  # never pinned: matplotlib places the labels at every draw
+    fresh.loss_ax.set_xlim(0, 4096)
+    fresh.loss.background = fresh.loss.base = None
+    placed = np.asarray(Image.open(BytesIO(fresh.loss.jpeg([]))), dtype=float)
+    assert view.loss.full_draws == 2 and fresh.loss.full_draws == 2
+    assert np.abs(pinned - placed).max() < 40  # the same picture up to JPEG noise: no label moved
+
+
+def test_a_wider_step_axis_redraws_only_that_axis_and_gives_the_same_picture():
+    pg = Playground(depth=2, width=8).run(300, record_every=10)  # the step axis widened 100 -> 512 in the run
+    view = pg.view
+    assert view.loss.full_draws == 1 and view.loss.axis_draws >= 1  # the layered path drew the new limits
+    layered = np.asarray(Image.open(BytesIO(pg.loss_image.value)), dtype=float)
+    view.loss.background = view.loss.base = None
+    full = np.asarray(Image.open(BytesIO(view.loss.jpeg([view.train_line, view.test_line]))), dtype=float)
+    assert view.loss.full_draws == 2
+    assert np.abs(layered - full).max() < 40  # the same picture up to JPEG noise
+
+
+def test_a_second_record_at_the_same_step_is_not_a_divergence():
+    engine = Engine({"depth": 1, "width": 4}).run(5, record_every=5)
+    row = engine.record()  # no step since the last record: no mini-batch loss
+    assert math.isnan(row["batch_loss"]) and engine.status != "diverged"
+    engine.step()
+    assert math.isfinite(engine.record()["batch_loss"])

@@ -7,8 +7,13 @@ slices of SLICE seconds and yields after each, redrawing FPS times a second, so 
 other cells run in between (checked in tests/test_browser_playground.py).
 
 Design for speed: the figures are drawn once with their static parts cached (matplotlib blitting); a frame
-restores the cache, draws only the moving artists and encodes three small JPEGs; the decision boundary is a
-GRID x GRID forward pass upsampled by PIL under a fixed overlay of the data points. `bench()` measures it.
+restores the cache, draws only the moving artists and encodes small JPEGs; the decision boundary is a
+GRID x GRID forward pass upsampled by PIL under a fixed overlay of the data points. Titles and axis labels are
+pinned after the first draw (no placement when the axes widen); a wider step axis redraws only that axis over a
+cached base; the per-layer statistics and panel come every LAYER_EVERY-th frame; the measurement passes run on
+one thread; and a frame that costs much CPU (a big net) lowers the frame rate rather than training's share of
+the time below TRAIN_SHARE. There is no training thread: training and drawing take turns on the kernel's one thread, so
+neither waits on the other for the GIL. `bench()` measures it.
 """
 from __future__ import annotations
 
@@ -18,10 +23,12 @@ import csv as csv_module
 import functools
 import math
 import time
+from contextlib import contextmanager
 from io import BytesIO
 from pathlib import Path
 
 import ipywidgets as widgets
+import matplotlib
 import numpy as np
 import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -41,6 +48,8 @@ INITS = ("recommended", "default", "kaiming", "xavier", "lecun", "orthogonal", "
 MAX_DEPTH, MAX_WIDTH, MAX_POINTS = 32, 512, 20000
 TORCH_GAINS = {"sigmoid", "tanh", "relu", "leaky_relu", "selu"}  # names torch.nn.init.calculate_gain knows
 FPS = 11  # frames per second the live view aims at
+TRAIN_SHARE = 0.85  # the least share of the live loop's time left to training: a costly frame lowers the frame rate
+LAYER_EVERY = 2  # the per-layer statistics and panel are measured and drawn every LAYER_EVERY-th frame
 SLICE = 0.03  # seconds of training between two yields to the event loop: bounds the delay before a click is seen
 GRID = 40  # decision-boundary resolution (GRID x GRID points)
 BOUNDARY_PX = 264  # side of the boundary image in pixels
@@ -325,6 +334,24 @@ def make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
 # ----------------------------------------------------------------------------- the headless engine
 
 
+@contextmanager
+def one_thread():
+    """Run the enclosed PyTorch work on one intra-op thread, then restore the thread count.
+
+    The measurement passes of a frame (evaluation, statistics, boundary grid: at most a few thousand rows of
+    width <= 512) cost more in handing work to a second thread than they save: a 1600 x 16 linear layer took
+    28 us on two threads and 17 us on one (median; 135 us and 31 us mean on a loaded machine, where the second
+    thread waits for a core). Training steps keep the process's setting, so the run's numbers do not change.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+
 class Engine:
     """Seeded training of a PlaygroundNet on a 2-D data set, step by step, with recorded history and statistics."""
 
@@ -416,6 +443,7 @@ class Engine:
                 update, weight = (layer.weight.detach() - old).std().item(), old.std().item()
                 self.ratios[i] = math.log10(update / weight) if update > 0 and weight > 0 else -math.inf
 
+    @one_thread()
     @torch.no_grad()
     def evaluate(self) -> dict:
         """Full-set loss and accuracy on train and test (evaluation mode)."""
@@ -429,16 +457,21 @@ class Engine:
         self.model.train(was)
         return out
 
-    def record(self) -> dict:
-        """Append the current losses, accuracies and per-layer statistics to the history; return the history row."""
+    @one_thread()
+    def record(self, layers: bool = True) -> dict:
+        """Append the current losses, accuracies and (layers=True) per-layer statistics to the history; return
+        the history row. The live view passes layers=False on all but every LAYER_EVERY-th frame."""
         row = {"step": self.step_count, **self.evaluate()}
-        batch_loss = (self.loss_sum / self.loss_steps).item() if self.loss_steps else math.nan
+        stepped = self.loss_steps > 0  # no step since the last record: no mini-batch loss, and no divergence
+        batch_loss = (self.loss_sum / self.loss_steps).item() if stepped else math.nan
         row["batch_loss"] = batch_loss
         self.loss_sum, self.loss_steps = torch.zeros(()), 0
         self.history.append(row)
-        if not math.isfinite(row["train_loss"]) or not math.isfinite(batch_loss) and self.step_count:
+        if not math.isfinite(row["train_loss"]) or (stepped and not math.isfinite(batch_loss)):
             self.status = "diverged"
             self.message = f"the loss became non-finite by step {self.step_count}: lower the learning rate and reset"
+            return row
+        if not layers:
             return row
         modules = [(f"acts.{i}", m) for i, m in enumerate(self.model.acts)]
         stats = activation_stats(self.model, self.probe, HIST_BINS, modules)
@@ -497,6 +530,7 @@ class Engine:
 
         return pd.DataFrame([{k: v for k, v in r.items() if k != "range"} for r in self.layer_records])
 
+    @one_thread()
     @torch.no_grad()
     def boundary(self) -> np.ndarray:
         """RGB image (GRID, GRID, 3) in [0, 1] of the predicted class over the grid, paler where less sure."""
@@ -519,18 +553,27 @@ class Engine:
 
 
 class _Canvas:
-    """A figure whose static parts are cached; a frame draws only the animated artists and returns a JPEG."""
+    """A figure whose static parts are cached; a frame draws only the animated artists and returns a JPEG.
+
+    background = None makes the next frame draw the static parts again. A canvas with a layered axis
+    (layered = (axis, artists above it)) keeps a base without them, so that new limits on that axis alone
+    (background = None, base kept) redraw only the axis and the artists above it; base = None draws all.
+    """
 
     def __init__(self, width: float, height: float, dpi: int = 80):
         self.figure = Figure(figsize=(width, height), dpi=dpi)
         self.canvas = FigureCanvasAgg(self.figure)
         self.background = None
+        self.base = None
+        self.layered = None
+        self.frozen = False
+        self.full_draws = 0  # how often the whole figure was drawn
+        self.axis_draws = 0  # how often only the layered axis (and the artists above it) was drawn
 
     def jpeg(self, artists) -> bytes:
         """Restore the cached background (drawing it first if stale), draw artists, encode a JPEG."""
         if self.background is None:
-            self.canvas.draw()
-            self.background = self.canvas.copy_from_bbox(self.figure.bbox)
+            self._draw_background()
         else:
             self.canvas.restore_region(self.background)
         for artist in artists:
@@ -540,6 +583,43 @@ class _Canvas:
         rgba = Image.frombuffer("RGBA", (width, height), self.canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
         rgba.convert("RGB").save(buffer, format="jpeg", quality=JPEG_QUALITY)
         return buffer.getvalue()
+
+    def _draw_background(self) -> None:
+        """Draw and cache the static parts: the whole figure, or the cached base with the layered axis and the
+        artists above it. Grid lines of the two axes cross where they overlap: same colour and alpha, so the
+        order does not change a pixel (alpha blending of equal layers commutes)."""
+        if self.layered is None:
+            self.canvas.draw()
+            self.full_draws += 1
+        else:
+            layered = [self.layered[0], *self.layered[1]]
+            if self.base is None:
+                for artist in layered:
+                    artist.set_visible(False)
+                try:
+                    self.canvas.draw()
+                finally:
+                    for artist in layered:
+                        artist.set_visible(True)
+                self.base = self.canvas.copy_from_bbox(self.figure.bbox)
+                self.full_draws += 1
+            else:
+                self.canvas.restore_region(self.base)
+                self.axis_draws += 1
+            for artist in layered:
+                self.figure.draw_artist(artist)
+        if not self.frozen:
+            self._freeze_labels()
+        self.background = self.canvas.copy_from_bbox(self.figure.bbox)
+
+    def _freeze_labels(self) -> None:
+        """Pin every axis label where the first draw put it, so that later full draws (new axis limits) skip
+        matplotlib's label placement from tick-label bounding boxes (a third of a full draw; measured)."""
+        for ax in self.figure.axes:
+            for axis in (ax.xaxis, ax.yaxis):  # an empty label is placed too: the cost is the same
+                where = axis.label.get_transform().transform(axis.label.get_position())
+                axis.set_label_coords(*ax.transAxes.inverted().transform(where))
+        self.frozen = True
 
 
 class View:
@@ -551,16 +631,21 @@ class View:
 
     def layout(self) -> None:
         """Build the figures for the engine's current network and data (called after every rebuild)."""
+        with matplotlib.rc_context({"axes.titley": 1.0}):  # titles at a fixed height: no placement per full draw
+            self._build_figures()
+
+    def _build_figures(self) -> None:
         e = self.engine
         self.points = self._points_overlay()
         self.loss = _Canvas(4.2, 3.3)
         self.loss_ax = self.loss.figure.add_axes((0.15, 0.14, 0.8, 0.76))
-        self.loss_ax.set(yscale="log", ylim=(1e-2, 5), xlim=(0, 100), xlabel="step", ylabel="cross-entropy loss",
+        self.loss_ax.set(yscale="log", ylim=(1e-2, 5), xlim=(0, 128), xlabel="step", ylabel="cross-entropy loss",
                          title="loss (train: full set, test: held out)")
         self.loss_ax.grid(alpha=0.3)
         self.train_line = self.loss_ax.plot([], [], color="tab:blue", lw=1.5, label="train", animated=True)[0]
         self.test_line = self.loss_ax.plot([], [], color="tab:red", lw=1.5, label="test", animated=True)[0]
-        self.loss_ax.legend(loc="upper right", fontsize=8)
+        legend = self.loss_ax.legend(loc="upper right", fontsize=8)
+        self.loss.layered = (self.loss_ax.xaxis, [*self.loss_ax.spines.values(), legend])  # the step axis widens most
 
         self.layers = _Canvas(10.5, 2.7)
         fig = self.layers.figure
@@ -571,8 +656,6 @@ class View:
         self.ranges = ranges
         ax_h.set(xlim=(min(r[0] for r in ranges), max(r[1] for r in ranges)), yticks=[],
                  title="activation histogram (sqrt scale)", xlabel="output (dark: layer 1, light: last)")
-        import matplotlib
-
         cmap = matplotlib.colormaps["viridis"]
         from matplotlib.collections import LineCollection
 
@@ -596,6 +679,8 @@ class View:
         ax_u.text(depth + 0.4, GUIDE_RATIO + 0.15, "1e-3", ha="right", fontsize=7)
         self.ratio_line = ax_u.plot(layers, np.zeros(depth), "o-", ms=3, color="tab:green", animated=True)[0]
         self.limit_axes = {"grad": ax_g, "ratio": ax_u}
+        self.curve, self.curve_rows, self.curve_of, self.lowest = np.empty((256, 3)), 0, None, math.inf
+        self.layers_jpeg, self.layers_for = None, None
 
     def _points_overlay(self) -> Image.Image:
         """The data points as a transparent RGBA image over the boundary (train: filled, test: ringed)."""
@@ -639,24 +724,51 @@ class View:
 
     def frame(self) -> tuple[bytes, bytes, bytes]:
         """JPEGs of the boundary, the loss curves and the layer panel at the engine's current state."""
-        e = self.engine
-        boundary = self.boundary_jpeg()
+        return self.boundary_jpeg(), self.loss_jpeg(), self.layer_jpeg()
 
-        steps = [r["step"] for r in e.history]
-        if steps and steps[-1] > self.loss_ax.get_xlim()[1]:
-            self.loss_ax.set_xlim(0, 2 ** math.ceil(math.log2(steps[-1])))
+    def _extend_curve(self) -> None:
+        """Append the history rows recorded since the last frame to self.curve (step, train loss, test loss):
+        a frame costs the same after ten thousand records as after ten."""
+        history = self.engine.history
+        if self.curve_of is not history or self.curve_rows > len(history):  # a rebuilt run: start again
+            self.curve_rows, self.curve_of, self.lowest = 0, history, math.inf
+        new = history[self.curve_rows:]
+        if not new:
+            return
+        if self.curve_rows + len(new) > len(self.curve):
+            self.curve = np.concatenate([self.curve, np.empty((len(self.curve) + len(new), 3))])
+        rows = np.array([(r["step"], r["train_loss"], r["test_loss"]) for r in new], dtype=float).reshape(-1, 3)
+        self.curve[self.curve_rows:self.curve_rows + len(new)] = rows
+        self.curve_rows += len(new)
+        positive = rows[:, 1][rows[:, 1] > 0]
+        if len(positive):
+            self.lowest = min(self.lowest, float(positive.min()))
+
+    def loss_jpeg(self) -> bytes:
+        """The train and test loss curves over the steps as a JPEG; the axes widen (step limit doubled, loss
+        limit a decade lower) when the curves leave them, which redraws the cached background."""
+        self._extend_curve()
+        curve = self.curve[:self.curve_rows]
+        if self.curve_rows and curve[-1, 0] > self.loss_ax.get_xlim()[1]:
+            self.loss_ax.set_xlim(0, 2 ** math.ceil(math.log2(curve[-1, 0])))
             self.loss.background = None
-        low = min((r["train_loss"] for r in e.history if r["train_loss"] > 0), default=1.0)
+        low = self.lowest if math.isfinite(self.lowest) else 1.0
         if low < self.loss_ax.get_ylim()[0]:
             self.loss_ax.set_ylim(10 ** math.floor(math.log10(low)), self.loss_ax.get_ylim()[1])
-            self.loss.background = None
-        self.train_line.set_data(steps, [r["train_loss"] for r in e.history])
-        self.test_line.set_data(steps, [r["test_loss"] for r in e.history])
-        loss = self.loss.jpeg([self.train_line, self.test_line])
+            self.loss.background = self.loss.base = None
+        self.train_line.set_data(curve[:, 0], curve[:, 1])
+        self.test_line.set_data(curve[:, 0], curve[:, 2])
+        return self.loss.jpeg([self.train_line, self.test_line])
 
+    def layer_jpeg(self) -> bytes:
+        """The per-layer panel at the last recorded statistics as a JPEG (the previous one if none is new)."""
+        e = self.engine
+        latest = e.hists[-1] if e.hists else None
+        if self.layers_jpeg is not None and latest is self.layers_for and self.layers.background is not None:
+            return self.layers_jpeg
         depth = e.config["depth"]
-        if e.hists:
-            shares = np.sqrt(e.hists[-1])
+        if latest is not None:
+            shares = np.sqrt(latest)
             centres = [lo + (np.arange(shares.shape[1]) + 0.5) * (hi - lo) / shares.shape[1] for lo, hi in self.ranges]
             self.hist_lines.set_segments([np.column_stack([c, h]) for c, h in zip(centres, shares)])
             self.hist_ax.set_ylim(0, float(shares.max()) * 1.05 + 1e-9)  # no tick labels: the background stays valid
@@ -670,8 +782,10 @@ class View:
             floor = {"grad": self.limit_axes["grad"].get_ylim()[0], "ratio": self.limit_axes["ratio"].get_ylim()[0]}
             self.grad_line.set_ydata([max(g, floor["grad"]) for g in grads])  # -inf (no gradient) on the bottom edge
             self.ratio_line.set_ydata([max(r, floor["ratio"]) for r in ratios])  # -inf: no measurable update
-        layers = self.layers.jpeg([self.hist_lines, self.sat_line, self.dead_line, self.grad_line, self.ratio_line])
-        return boundary, loss, layers
+        self.layers_jpeg = self.layers.jpeg([self.hist_lines, self.sat_line, self.dead_line, self.grad_line,
+                                             self.ratio_line])
+        self.layers_for = latest
+        return self.layers_jpeg
 
 
 # ----------------------------------------------------------------------------- the widget
@@ -1040,22 +1154,37 @@ class Playground(widgets.VBox):
         self._set_status("reset: the run starts again from its seed")
 
     def _frame(self) -> None:
-        """End a frame: one step that measures update ratios, a record, a redraw (its cost is kept)."""
+        """End a frame: a step (measuring update ratios on layer frames), a record, a redraw (its cost is kept).
+
+        Every LAYER_EVERY-th frame is a layer frame: it also records the per-layer statistics and redraws
+        the layer panel; the others redraw the boundary, the loss curves and the readout only."""
         start, cpu = time.perf_counter(), time.process_time()
-        self.engine.step(measure=True)
-        self.engine.record()
-        drawn = time.perf_counter()
+        layers = self.frames % LAYER_EVERY == 0
+        self.engine.step(measure=layers)
+        self.engine.record(layers=layers)
         self.redraw()
-        self.frame_times.append(time.perf_counter() - drawn)
+        self.frame_times.append(time.perf_counter() - start)
         self.frame_cpu.append(time.process_time() - cpu)  # CPU of the measured step, the record and the redraw
         self.frames += 1
+
+    def _training_budget(self) -> float:
+        """Seconds to train before the next frame: what the last frame left of 1/fps, but at least enough that
+        a typical frame (the median CPU time of the last 10) takes no more than 1 - TRAIN_SHARE of the time.
+
+        CPU time, not wall time: a frame that waits for a core another process holds (a loaded machine, the
+        browser on the same cores) does not lower the frame rate; a frame that computes long (a deep, wide
+        net) does, and training keeps its share."""
+        if not self.frame_times:
+            return 1 / self.fps
+        floor = float(np.median(self.frame_cpu[-10:])) * TRAIN_SHARE / (1 - TRAIN_SHARE)
+        return max(1 / self.fps - self.frame_times[-1], floor, 0.001)
 
     async def _loop(self) -> None:
         """Train in slices of at most SLICE seconds, yielding to the event loop after each; redraw fps times a second."""
         try:
             while self._running and self.engine.status != "diverged":
                 start, steps = time.perf_counter(), 0
-                budget = max(1 / self.fps - (self.frame_times[-1] if self.frame_times else 0.0), 0.001)
+                budget = self._training_budget()
                 while self._running and time.perf_counter() - start < budget and self.engine.status != "diverged":
                     steps += self.engine.train_for(min(SLICE, budget - (time.perf_counter() - start)))
                     await asyncio.sleep(0)  # let clicks, slider moves and other cells run
@@ -1149,15 +1278,25 @@ def _bare_loop(seconds: float) -> tuple[int, float, float]:
     return steps, time.perf_counter() - start, time.process_time() - cpu
 
 
-def _live_loop(seconds: float) -> tuple[int, int, float, float]:
-    """The widget's own live loop on the benchmark's configuration: (steps, frames, wall s, CPU s, CPU s per frame)."""
+def _draws(pg: Playground) -> np.ndarray:
+    """(full figure draws, step-axis-only draws) of a playground's view so far."""
+    canvases = (pg.view.loss, pg.view.layers)
+    return np.array([sum(c.full_draws for c in canvases), sum(c.axis_draws for c in canvases)])
+
+
+def _live_loop(seconds: float) -> tuple[int, int, float, float, float, float, np.ndarray]:
+    """The widget's own live loop on the benchmark's configuration, from a fresh run: (steps, frames, wall s,
+    CPU s, median and mean CPU s per frame, (full figure draws, axis-only draws))."""
     pg = Playground(**BENCH_CONFIG)
     steps, frames = pg.engine.step_count, pg.frames
+    draws = _draws(pg)
     start, cpu = time.perf_counter(), time.process_time()
     asyncio.run(_live(pg, seconds))
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
-    frame_cpu = float(np.median(pg.frame_cpu)) if pg.frame_cpu else math.nan
-    return pg.engine.step_count - steps, pg.frames - frames, wall, cpu, frame_cpu
+    median = float(np.median(pg.frame_cpu)) if pg.frame_cpu else math.nan
+    mean = float(np.mean(pg.frame_cpu)) if pg.frame_cpu else math.nan
+    draws = _draws(pg) - draws
+    return pg.engine.step_count - steps, pg.frames - frames, wall, cpu, median, mean, draws
 
 
 def bench(seconds: float = 2.0, rounds: int = 3) -> dict:
@@ -1172,9 +1311,12 @@ def bench(seconds: float = 2.0, rounds: int = 3) -> dict:
     rows = []
     for _ in range(rounds):
         b_steps, b_wall, b_cpu = _bare_loop(seconds)
-        l_steps, frames, l_wall, l_cpu, frame_cpu = _live_loop(seconds)
-        rows.append({"frame_cpu_ms": 1000 * frame_cpu, "step_cpu_ms": 1000 * b_cpu / b_steps,
-                     "idle_estimate": 1 - FPS * frame_cpu, "ratio": (l_steps / l_wall) / (b_steps / b_wall), "ratio_cpu": (l_steps / l_cpu) / (b_steps / b_cpu),
+        l_steps, frames, l_wall, l_cpu, frame_cpu, frame_mean, draws = _live_loop(seconds)
+        rows.append({"frame_cpu_ms": 1000 * frame_cpu, "frame_mean_ms": 1000 * frame_mean,
+                     "full_draws": draws[0], "axis_draws": draws[1],
+                     "step_cpu_ms": 1000 * b_cpu / b_steps, "idle_estimate": 1 - FPS * frame_mean,
+                     "ratio": (l_steps / l_wall) / (b_steps / b_wall),
+                     "ratio_cpu": (l_steps / l_cpu) / (b_steps / b_cpu),
                      "live_steps_per_s": l_steps / l_wall, "bare_steps_per_s": b_steps / b_wall,
                      "frames_per_s": frames / l_wall, "frames_per_cpu_s": frames / l_cpu})
     out = {k: float(np.median([r[k] for r in rows])) for k in rows[0]}
@@ -1187,9 +1329,11 @@ def bench(seconds: float = 2.0, rounds: int = 3) -> dict:
           f"{out['ratio_cpu_max']:.2f}) at {out['frames_per_cpu_s']:.1f} frames per CPU second; target >= 0.80 at "
           f">= 10 frames/s; median of {rounds} interleaved rounds of {seconds:g} s; load average {out['load']:.2f}, "
           f"{torch.get_num_threads()} torch threads")
-    print(f"playground: a frame (measured step, statistics, three images) costs {out['frame_cpu_ms']:.1f} ms of CPU, "
+    print(f"playground: a frame (step, statistics, images) costs {out['frame_cpu_ms']:.1f} ms of CPU (median; mean "
+          f"{out['frame_mean_ms']:.1f} ms, with {out['full_draws']:.0f} full figure draws and {out['axis_draws']:.0f} "
+          f"step-axis draws per round as the axes widen), "
           f"a bare step {out['step_cpu_ms']:.2f} ms; on an otherwise idle core, {FPS} frames/s would leave "
-          f"{out['idle_estimate']:.2f} of the time to training (an estimate from these two measurements)")
+          f"{out['idle_estimate']:.2f} of the time to training (an estimate from the mean frame)")
     return out
 
 
