@@ -37,6 +37,7 @@ from PIL import Image
 from torch import nn
 from torch.nn import functional as F
 
+from .cores import CoreTurns
 from .data import Dataset, toy_2d
 from .models import make_activation
 from .registry import activation_names, spec
@@ -492,23 +493,27 @@ class Engine:
         _int_in("record_every", record_every, 1, 10**7)
         if not self.history:
             self.record()
-        for i in range(1, steps + 1):
-            if self.status == "diverged":
-                break
-            due = i % record_every == 0 or i == steps
-            self.step(measure=due)
-            if due:
-                self.record()
+        with CoreTurns() as turns:  # other processes training on these cores take turns with this one
+            for i in range(1, steps + 1):
+                if self.status == "diverged":
+                    break
+                due = i % record_every == 0 or i == steps
+                self.step(measure=due)
+                if due:
+                    self.record()
+                turns.tick()
         return self
 
     def train_for(self, seconds: float) -> int:
         """Train until `seconds` have passed (at least one step); returns the steps taken."""
         deadline, done = time.perf_counter() + seconds, 0
-        while True:
-            self.step()
-            done += 1
-            if time.perf_counter() >= deadline or self.status == "diverged":
-                return done
+        with CoreTurns() as turns:  # waits while another process has its turn at the cores (actlab.cores)
+            while True:
+                self.step()
+                done += 1
+                turns.tick()
+                if time.perf_counter() >= deadline or self.status == "diverged":
+                    return done
 
     def histograms(self) -> dict[int, tuple[np.ndarray, np.ndarray, str, tuple[float, float]]]:
         """Per hidden layer: (steps, shares (records, bins), activation, range), as stats.plot_colorful_dimension takes."""
