@@ -155,7 +155,10 @@ def test_widget_callbacks_refuse_bad_values_without_raising():
 def test_live_loop_trains_redraws_and_stops_on_pause():
     async def scenario(pg):
         pg._on_start()
-        await asyncio.sleep(0.6)
+        for _ in range(200):  # until two frames are drawn (0.6 s alone; longer while other processes train)
+            await asyncio.sleep(0.05)
+            if pg.frames >= 2:
+                break
         images = pg.boundary_image.value
         pg._on_pause()
         await asyncio.sleep(0.2)

@@ -809,6 +809,17 @@ def _guarded(method):
     return wrapper
 
 
+
+STYLE = {"description_width": "initial"}
+
+
+def _html_with_class(css_class: str, layout=None) -> widgets.HTML:
+    """An HTML widget carrying a CSS class (the browser tests find it by that)."""
+    html = widgets.HTML(layout=layout) if layout is not None else widgets.HTML()
+    html.add_class(css_class)
+    return html
+
+
 class Playground(widgets.VBox):
     """The live playground widget; `run(steps)` trains headless. Settings as in actlab.playground."""
 
@@ -931,53 +942,23 @@ class Playground(widgets.VBox):
 
     # -- controls
     def _build_controls(self) -> None:
-        c = self.engine.config
-        style = {"description_width": "initial"}
-        small = widgets.Layout(width="190px")
-        self.w = {
-            "dataset": widgets.Dropdown(options=DATASETS, value=c["dataset"], description="data", layout=small),
-            "noise": widgets.FloatSlider(value=c["noise"], min=0, max=2, step=0.05, description="noise",
-                                         continuous_update=False, layout=small),
-            "test_fraction": widgets.FloatSlider(value=c["test_fraction"], min=0.05, max=0.9, step=0.05,
-                                                 description="test share", continuous_update=False, layout=small),
-            "n": widgets.BoundedIntText(value=c["n"], min=8, max=MAX_POINTS, description="points", layout=small),
-            "depth": widgets.IntSlider(value=c["depth"], min=1, max=MAX_DEPTH, description="depth",
-                                       continuous_update=False, layout=small),
-            "width": widgets.IntSlider(value=c["width"], min=1, max=MAX_WIDTH, description="width",
-                                       continuous_update=False, layout=small),
-            "init": widgets.Dropdown(options=INITS, value=c["init"], description="init", layout=small),
-            "batch_norm": widgets.Checkbox(value=c["batch_norm"], description="batch norm", indent=False,
-                                           layout=widgets.Layout(width="110px")),
-            "optimizer": widgets.Dropdown(options=OPTIMIZERS, value=c["optimizer"], description="optimiser", layout=small),
-            "lr": widgets.FloatLogSlider(value=c["lr"], base=10, min=-4, max=1, step=0.1, description="lr",
-                                         readout_format=".2g", continuous_update=False, layout=small),
-            "batch_size": widgets.BoundedIntText(value=c["batch_size"], min=1, max=MAX_POINTS, description="batch",
-                                                 layout=small),
-            "seed": widgets.BoundedIntText(value=c["seed"], min=0, max=2**31 - 1, description="seed", layout=small),
-            "csv": widgets.Text(value=c["csv"] or "", description="csv file", placeholder="x1, x2, label per row",
-                                continuous_update=False, layout=widgets.Layout(width="260px")),
-        }
+        """The setting widgets, the layer/activation pickers, the buttons and the readouts, laid out in rows."""
+        self.w = self._setting_widgets()
         for name, control in self.w.items():
-            control.style = style
-            control.observe(lambda change, name=name: self._on_setting(name, change["new"] or None
-                                                                       if name == "csv" else change["new"]), names="value")
+            control.style = STYLE
+            control.observe(functools.partial(self._on_widget, name), names="value")
+        c, small = self.engine.config, widgets.Layout(width="190px")
         self.layer_pick = widgets.Dropdown(options=self._layer_options(), value="all", description="layer",
-                                           layout=small, style=style)
+                                           layout=small, style=STYLE)
         self.act_pick = widgets.Dropdown(options=activation_names(), value=c["activation"][0],
-                                         description="activation", layout=widgets.Layout(width="230px"), style=style)
+                                         description="activation", layout=widgets.Layout(width="230px"), style=STYLE)
         self.param_box = widgets.HBox([])
         self.layer_pick.observe(self._on_layer_pick, names="value")
         self.act_pick.observe(self._on_activation, names="value")
-        self.buttons = {}
-        for name, icon in (("start", "play"), ("pause", "pause"), ("step", "step-forward"), ("reset", "undo")):
-            button = widgets.Button(description=name, icon=icon, layout=widgets.Layout(width="90px"))
-            button.add_class(f"actlab-{name}")
-            button.on_click(getattr(self, f"_on_{name}"))
-            self.buttons[name] = button
-        self.status = widgets.HTML(layout=widgets.Layout(min_width="360px"))
-        self.status.add_class("actlab-status")
-        self.readout = widgets.HTML()
-        self.readout.add_class("actlab-readout")
+        self.buttons = {name: self._button(name, icon) for name, icon in
+                        (("start", "play"), ("pause", "pause"), ("step", "step-forward"), ("reset", "undo"))}
+        self.status = _html_with_class("actlab-status", widgets.Layout(min_width="360px"))
+        self.readout = _html_with_class("actlab-readout")
         self.code = widgets.Textarea(layout=widgets.Layout(width="99%", height="3.2em"), disabled=False)
         self.code.add_class("actlab-code")
         self.controls = widgets.VBox([
@@ -988,6 +969,43 @@ class Playground(widgets.VBox):
             widgets.HBox([*self.buttons.values(), self.status]),
         ])
         self._sync_controls()
+
+    def _setting_widgets(self) -> dict:
+        """One widget per setting of the configuration (data, network, optimiser, seed), at its current value."""
+        c, small = self.engine.config, widgets.Layout(width="190px")
+        slider = dict(continuous_update=False, layout=small)
+        return {
+            "dataset": widgets.Dropdown(options=DATASETS, value=c["dataset"], description="data", layout=small),
+            "noise": widgets.FloatSlider(value=c["noise"], min=0, max=2, step=0.05, description="noise", **slider),
+            "test_fraction": widgets.FloatSlider(value=c["test_fraction"], min=0.05, max=0.9, step=0.05,
+                                                 description="test share", **slider),
+            "n": widgets.BoundedIntText(value=c["n"], min=8, max=MAX_POINTS, description="points", layout=small),
+            "depth": widgets.IntSlider(value=c["depth"], min=1, max=MAX_DEPTH, description="depth", **slider),
+            "width": widgets.IntSlider(value=c["width"], min=1, max=MAX_WIDTH, description="width", **slider),
+            "init": widgets.Dropdown(options=INITS, value=c["init"], description="init", layout=small),
+            "batch_norm": widgets.Checkbox(value=c["batch_norm"], description="batch norm", indent=False,
+                                           layout=widgets.Layout(width="110px")),
+            "optimizer": widgets.Dropdown(options=OPTIMIZERS, value=c["optimizer"], description="optimiser",
+                                          layout=small),
+            "lr": widgets.FloatLogSlider(value=c["lr"], base=10, min=-4, max=1, step=0.1, description="lr",
+                                         readout_format=".2g", **slider),
+            "batch_size": widgets.BoundedIntText(value=c["batch_size"], min=1, max=MAX_POINTS, description="batch",
+                                                 layout=small),
+            "seed": widgets.BoundedIntText(value=c["seed"], min=0, max=2**31 - 1, description="seed", layout=small),
+            "csv": widgets.Text(value=c["csv"] or "", description="csv file", placeholder="x1, x2, label per row",
+                                continuous_update=False, layout=widgets.Layout(width="260px")),
+        }
+
+    def _on_widget(self, name: str, change: dict) -> None:
+        """A setting widget moved: pass its value on (an empty csv field means no file)."""
+        self._on_setting(name, (change["new"] or None) if name == "csv" else change["new"])
+
+    def _button(self, name: str, icon: str) -> widgets.Button:
+        """A control button calling self._on_<name>, with a CSS class the browser tests find it by."""
+        button = widgets.Button(description=name, icon=icon, layout=widgets.Layout(width="90px"))
+        button.add_class(f"actlab-{name}")
+        button.on_click(getattr(self, f"_on_{name}"))
+        return button
 
     def _layer_options(self) -> list:
         return ["all"] + list(range(1, self.engine.config["depth"] + 1))
