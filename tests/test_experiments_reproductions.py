@@ -197,3 +197,35 @@ def test_a_cold_start_never_builds_the_full_data(monkeypatch):
     monkeypatch.setattr(rp, "map_runs", lambda run, items, executor=None: [])
     assert not rp.result("krizhevsky").full
     assert seen == [False]  # only the short run's data: no cached full result, so no full data fingerprint
+
+
+def test_selu_closed_forms_give_the_authors_constants():
+    """Klambauer et al.'s closed forms (their getSELUparameters.ipynb) against the 31-digit constants of their
+    selu.py (github.com/bioinf-jku/SNNs): equal to float64 rounding (a few ulp of ~1.7)."""
+    alpha, lam = rp.selu_constants()
+    assert alpha == pytest.approx(1.6732632423543772848170429916717, abs=1e-14)
+    assert lam == pytest.approx(1.0507009873554804934193349852946, abs=1e-14)
+
+
+def test_unit_norm_rows_sets_every_linear_row_to_norm_one_with_random_directions():
+    """Hendrycks and Gimpel's initialisation: each unit's incoming weight vector has Euclidean norm 1."""
+    from actlab.models import MLP
+
+    torch.manual_seed(0)
+    model = rp.unit_norm_rows_(MLP(3, 16, "gelu", in_features=5, out_features=4))
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    assert len(linears) == 4
+    for layer in linears:
+        norms = layer.weight.detach().norm(dim=1)
+        assert torch.allclose(norms, torch.ones_like(norms), atol=1e-6)
+    first = linears[0].weight.detach()
+    assert first.unique().numel() == first.numel()  # random directions, not a constant pattern
+    # Over many rows of width n the mean squared entry is 1/n (a unit vector's n entries): n = 5 here.
+    rows = rp.unit_norm_rows_(torch.nn.Linear(5, 4000)).weight.detach()
+    assert (rows ** 2).mean().item() == pytest.approx(1 / 5, rel=1e-5)
+    assert abs(rows.mean().item()) < 4 * math.sqrt(1 / 5 / rows.numel())
+
+
+def test_full_saturation_run_has_the_papers_four_hidden_layers():
+    """Glorot and Bengio's figure 2 is a four-hidden-layer sigmoid net (their five-layer net never desaturated)."""
+    assert rp.settings(True).sat_depth == 4 and rp.settings(False).sat_depth == 4

@@ -57,6 +57,8 @@ class Settings:
     dead_inputs: int = 256
     dead_in_features: int = 2
     # 2. saturation: sigmoid MLP on Shapeset-style images, SGD, batch 10, activations recorded every sat_every steps
+    # on 300 fixed test images. Glorot and Bengio's figure 2 net has four hidden layers (section 3.1: their
+    # five-layer net "never escaped" saturation), so both runs use 4.
     sat_depth: int = 4
     sat_width: int = 200
     sat_steps: int = 800
@@ -85,7 +87,7 @@ def settings(full: bool = False) -> Settings:
     """The notebook's short runs (full=False) or make reproduce's full runs (full=True)."""
     if full:
         return Settings(True, (0, 1, 2, 3, 4), dead_depths=(1, 2, 3, 5, 7, 10, 15, 20, 30, 40, 50),
-                        dead_widths=(2, 3, 4, 5, 10), dead_trials=1000, sat_depth=5, sat_width=500,
+                        dead_widths=(2, 3, 4, 5, 10), dead_trials=1000, sat_depth=4, sat_width=500,
                         sat_steps=30000, sat_every=500, sat_n_train=20000, selu_n=2000, kriz_n_train=10000, kriz_epochs=60,
                         kriz_target=0.25, kriz_lrs=(0.01, 0.03, 0.06), gelu_n_train=10000, gelu_epochs=50,
                         gelu_lrs=(1e-3, 1e-4, 1e-5))
@@ -373,7 +375,7 @@ def run_saturation(item: dict) -> dict:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(item["seed"])
         model = saturation_model(item["depth"], item["width"], data.x_train.shape[1], len(data.classes))
-        probe = data.inputs("train")[:300]
+        probe = data.inputs("test")[:300]  # Glorot and Bengio, section 3.1: "a fixed set of 300 test examples"
         recorder = LayerActivations(probe, item["every"])
         epochs = math.ceil(item["steps"] * 10 / len(data.x_train))
         history = train(model, data, epochs=epochs, lr=item["lr"], momentum=0.0, batch_size=10, seed=item["seed"],
@@ -385,6 +387,19 @@ def run_saturation(item: dict) -> dict:
 # ---------------------------------------------------------------------------
 # 3. Klambauer et al.: SELU's fixed point through depth
 # ---------------------------------------------------------------------------
+
+def selu_constants() -> tuple[float, float]:
+    """(alpha01, lambda01): SELU's constants for the fixed point (mean 0, variance 1), from their closed forms.
+
+    alpha01 = -sqrt(2/pi) / (erfc(1/sqrt 2) e^(1/2) - 1); lambda01 as written in Klambauer et al.'s own code,
+    github.com/bioinf-jku/SNNs, getSELUparameters.ipynb ("the correct expressions for mean zero and unit
+    variance"). About (1.6732632423543772, 1.0507009873554805)."""
+    e1, e2 = math.erfc(1 / math.sqrt(2)), math.erfc(math.sqrt(2))
+    alpha = -math.sqrt(2 / math.pi) / (math.exp(0.5) * e1 - 1)
+    lam = (1 - math.sqrt(math.e) * e1) * math.sqrt(2 * math.pi / (
+        2 + math.pi - 2 * math.sqrt(math.e) * (2 + math.pi) * e1 + math.e * math.pi * e1 ** 2 + 2 * math.e ** 2 * e2))
+    return alpha, lam
+
 
 SELU_CASES = (("selu", "lecun"), ("selu", "gain_selu"), ("relu", "lecun"), ("tanh", "lecun"), ("relu", "kaiming"))
 
@@ -498,14 +513,28 @@ def gelu_data(n_train: int) -> Dataset:
     return pooled_features(kriz_data(n_train))
 
 
+def unit_norm_rows_(model: torch.nn.Module) -> torch.nn.Module:
+    """Give every nn.Linear weight row (one unit's incoming weights) a random direction and Euclidean norm 1.
+
+    Hendrycks and Gimpel (arXiv:1606.08415, section 3.1): "Weights are initialized with unit norm rows". The
+    direction is uniform on the sphere (a normalised N(0, I) draw: our choice, the paper does not say); biases
+    keep PyTorch's default (the paper does not say). Uses torch's global generator; returns the model."""
+    with torch.no_grad():
+        for layer in model.modules():
+            if isinstance(layer, torch.nn.Linear):
+                rows = torch.randn_like(layer.weight)
+                layer.weight.copy_(rows / rows.norm(dim=1, keepdim=True))
+    return model
+
+
 def run_gelu_mlp(item: dict) -> dict:
-    """One (activation, lr, seed): an 8 x 128 MLP (PyTorch's default init) trained with Adam, batch 128; the
-    training loss per epoch (mean over its batches) and the final test accuracy."""
+    """One (activation, lr, seed): an 8 x 128 MLP with unit-norm weight rows (as the paper) trained with Adam,
+    batch 128; the training loss per epoch (mean over its batches) and the final test accuracy."""
     data = gelu_data(item["n_train"])
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(item["seed"])
-        model = MLP(item["depth"], item["width"], item["activation"], in_features=data.x_train.shape[1],
-                    out_features=len(data.classes))
+        model = unit_norm_rows_(MLP(item["depth"], item["width"], item["activation"],
+                                    in_features=data.x_train.shape[1], out_features=len(data.classes)))
         history = train(model, data, epochs=item["epochs"], lr=item["lr"], optimizer="adam", batch_size=128,
                         seed=item["seed"], progress=False)
     losses = [e["train_loss"] for e in history.epochs[1:]]
