@@ -6,6 +6,7 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
+from .custom import gaussian_mean
 from .data import Dataset
 from .models import MLP
 from .registry import get_activation, spec
@@ -166,14 +167,6 @@ def signal_through_depth(activation: str, depth: int = 50, width: int = 256, ini
         rows = [{"layer": i, "mean": h.mean().item(), "std": h.std().item()}
                 for i, h in model.hidden_outputs(torch.randn(n, width))]
     return pd.DataFrame(rows).set_index("layer")
-
-
-def gaussian_mean(forward, **params) -> float:
-    """E[forward(z)] for z ~ N(0, 1), by numerical integration on [-12, 12]."""
-    z = torch.linspace(-12, 12, 240001, dtype=torch.float64)
-    density = torch.exp(-0.5 * z * z) / np.sqrt(2 * np.pi)
-    with torch.no_grad():
-        return torch.trapezoid(forward(z, **params) * density, z).item()
 
 
 def normal_mean(name: str, **params) -> float:

@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from . import style
-from .plot import DERIVATIVE_COLOUR, FUNCTION_COLOUR, REFERENCE_COLOUR, _style, check_points, check_range, curves
+from .plot import DERIVATIVE_COLOUR, FUNCTION_COLOUR, REFERENCE_COLOUR, check_points, check_range, curves
 from .registry import activation_names, spec
 
 WINDOW_LIMIT = 20.0
@@ -126,8 +126,8 @@ class Explorer(_Guarded, _StaticFallback, widgets.VBox):
         self.line_a = self.ax_d.plot([], [], color=REFERENCE_COLOUR, lw=1, ls="--", animated=True, label="analytic")[0]
         self.ax_d.legend(loc="upper left")
         self.ax_f.title.set_animated(True)  # the title changes with the parameters: drawn over the cached background
-        _style(self.ax_f, "")
-        _style(self.ax_d, "derivative f'(x)")
+        style.origin_axes(self.ax_f, "")
+        style.origin_axes(self.ax_d, "derivative f'(x)")
         self.background = None
         self.image = widgets.Image(format="png", layout=_image_layout())
         self.dropdown = widgets.Dropdown(

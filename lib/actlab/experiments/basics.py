@@ -14,7 +14,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..data import Dataset, toy_2d
-from ..demos import gaussian_mean
+from ..custom import gaussian_mean
 from ..diagnostics import SATURATION_SLOPE, Callback, dead_units, inputs_of
 from ..models import MLP
 from ..training import accuracy, train
