@@ -6,7 +6,7 @@ changes nothing else: a notebook calls `actlab.setup_notebook()` to display retu
 __version__ = "0.1.0"
 
 from .registry import Activation, Param, Spec, activation_names, get_activation, register, spec, unregister
-from .custom import check_gradient, custom_activation, infer_properties
+from .custom import check_gradient, custom_activation, gaussian_mean, infer_properties
 from .data import DataError, Dataset, cifar_like, image_data, load_cifar10, toy_2d
 from .models import LeNet, MLP, activation_modules, per_channel_prelu, recommended_init, swap_activation
 from .training import Callback, History, accuracy, evaluate, pick_device, train
@@ -28,7 +28,7 @@ from .demos import (born_dead_fraction, collapse_linear, normal_mean, plot_decis
 __all__ = [
     # activations: the registry (look up, build, register) and your own activations
     "Activation", "Param", "Spec", "activation_names", "get_activation", "register", "spec", "unregister",
-    "check_gradient", "custom_activation", "infer_properties",
+    "check_gradient", "custom_activation", "gaussian_mean", "infer_properties",
     # data: the procedural CIFAR-like set, real CIFAR-10, 2-D toy sets
     "DataError", "Dataset", "cifar_like", "image_data", "load_cifar10", "toy_2d",
     # models: networks built from an activation name, and their activation modules
