@@ -3,6 +3,7 @@ experiments, no module uses another's private names, importing changes no IPytho
 leave torch's global random state as they found it."""
 import ast
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -177,6 +178,15 @@ def test_importing_actlab_leaves_ipython_alone_and_setup_notebook_shows_figures_
     """)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert result.stdout.strip() == "ok", result.stderr[-2000:]
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "notebooks").glob("*.ipynb")), ids=lambda p: p.name)
+def test_every_notebook_installs_the_png_display_in_its_import_cell(path):
+    """The first cell that imports actlab calls actlab.setup_notebook(): the figures below it display."""
+    import_cell = next(s for s in notebook_code(path) if re.search(r"^import actlab$", s, re.M))
+    calls = [node for node in ast.walk(ast.parse(import_cell)) if isinstance(node, ast.Call)
+             and ast.unparse(node.func) == "actlab.setup_notebook"]
+    assert calls, f"{path.name}: the import cell does not call actlab.setup_notebook()"
 
 
 def test_setup_notebook_outside_ipython_does_nothing():
