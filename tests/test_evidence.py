@@ -71,9 +71,12 @@ def test_time_activations_reports_ratios_to_the_reference_with_their_spread():
 
     table = actlab.time_activations(["sigmoid", "relu"], n=10_000, rounds=2, min_run_time=0.005, reference="relu")
     assert table.attrs["reference"] == "ReLU"
-    assert table.loc["ReLU", "forward ratio"] == 1.0
     row = table.loc["Sigmoid"]
     assert row["forward ratio min"] <= row["forward ratio"] <= row["forward ratio max"]
+    # over 2 rounds the ratio of the median times, (a1 + a2) / (b1 + b2), lies between the two rounds' ratios: the
+    # ms and ratio columns describe the same rounds, against the reference's times (no timing is asserted)
+    of_medians = row["forward ms"] / table.loc["ReLU", "forward ms"]
+    assert row["forward ratio min"] * (1 - 1e-12) <= of_medians <= row["forward ratio max"] * (1 + 1e-12)
     with pytest.raises(ValueError, match="rounds"):
         actlab.time_activations(["relu"], rounds=0)
 

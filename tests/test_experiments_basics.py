@@ -7,7 +7,6 @@ import pytest
 import torch
 
 import actlab
-from actlab.demos import gaussian_mean
 from actlab.experiments import basics
 
 
@@ -101,7 +100,7 @@ def test_same_sign_updates_batches_and_zigzag_counts():
 
 
 def test_input_conditioning_matches_the_closed_form():
-    variance = gaussian_mean(lambda z: torch.sigmoid(2 * z) ** 2) - 0.25  # E[a a^T] = v I + 1/4 1 1^T
+    variance = actlab.gaussian_mean(lambda z: torch.sigmoid(2 * z) ** 2) - 0.25  # E[a a^T] = v I + 1/4 1 1^T
     expected = (variance + 0.5) / variance
     assert basics.input_conditioning("sigmoid") == pytest.approx(expected, rel=0.03)
     assert basics.input_conditioning("tanh") == pytest.approx(1.0, abs=0.05)
@@ -168,7 +167,8 @@ def test_gains_and_mean_field_variances():
     np.testing.assert_allclose(basics.mean_field_variances("relu", math.sqrt(2), 5), 2.0, rtol=1e-9)
     np.testing.assert_allclose(basics.mean_field_variances("relu", 1.0, 5), 0.5 ** np.arange(5), rtol=1e-9)
     q = basics.variance_fixed_point("tanh", 5 / 3)  # a fixed point of q -> g^2 E[tanh(sqrt(q) z)^2]
-    assert q == pytest.approx((5 / 3) ** 2 * gaussian_mean(lambda z: torch.tanh(math.sqrt(q) * z) ** 2), rel=1e-6)
+    fixed = (5 / 3) ** 2 * actlab.gaussian_mean(lambda z: torch.tanh(math.sqrt(q) * z) ** 2)
+    assert q == pytest.approx(fixed, rel=1e-6)
     assert basics.variance_fixed_point("tanh", 1.0, iterations=200) < 0.01
     # ReLU: kappa = E[relu^4] / E[relu^2]^2 = (3/2) / (1/4) = 6 at every layer
     assert basics.finite_width_spread("relu", 1.0, 30, 256) == pytest.approx(math.sqrt(29 * 5 / 256) / math.log(2))

@@ -76,8 +76,11 @@ def test_steps_to_common_loss_uses_the_worse_best_level():
 def test_time_callables_reports_ratios_to_the_reference():
     table = comparison.time_callables({"a": lambda: sum(range(100)), "b": lambda: sum(range(2000))},
                                       rounds=2, min_run_time=0.01)
-    assert table.loc["a", "ratio"] == 1.0 and table.loc["b", "ratio min"] <= table.loc["b", "ratio max"]
-    assert table.loc["b", "ratio"] > 1  # 20x the work
+    assert table.loc["b", "ratio min"] <= table.loc["b", "ratio"] <= table.loc["b", "ratio max"]
+    # over 2 rounds the ratio of the median times, (a1 + a2) / (b1 + b2), lies between the two rounds' ratios: the
+    # ms and ratio columns describe the same rounds, against the reference's times (no timing is asserted)
+    of_medians = table.loc["b", "ms"] / table.loc["a", "ms"]
+    assert table.loc["b", "ratio min"] * (1 - 1e-12) <= of_medians <= table.loc["b", "ratio max"] * (1 + 1e-12)
     with pytest.raises(ValueError, match="rounds"):
         comparison.time_callables({"a": lambda: None}, rounds=0)
     with pytest.raises(ValueError, match="reference"):

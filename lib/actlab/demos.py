@@ -7,9 +7,11 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from .checks import check_choice, check_list, check_number
+from .custom import gaussian_mean
 from .data import Dataset
 from .models import MLP
 from .registry import get_activation, spec
+from .seeding import seeded
 from .training import accuracy
 
 
@@ -19,7 +21,7 @@ def collapse_linear(layers: list[nn.Linear]) -> nn.Linear:
     for layer in layers[1:]:
         weight = layer.weight.detach() @ weight
         bias = layer.weight.detach() @ bias + layer.bias.detach()
-    out = nn.Linear(weight.shape[1], weight.shape[0])
+    out = nn.utils.skip_init(nn.Linear, weight.shape[1], weight.shape[0])  # no random initialisation to overwrite
     with torch.no_grad():
         out.weight.copy_(weight)
         out.bias.copy_(bias)
@@ -141,12 +143,12 @@ def born_dead_fraction(depth: int, width: int, trials: int = 100, n_inputs: int 
                        init: str = "kaiming", seed: int = 0) -> float:
     """Fraction of freshly initialised ReLU MLPs born dead: some hidden layer outputs exactly 0 for every input.
 
-    Such a network computes a constant, and no gradient reaches anything below the dead layer.
+    Such a network computes a constant, and no gradient reaches anything below the dead layer. Deterministic
+    from seed; the caller's global random state is left as it was.
     """
-    torch.manual_seed(seed)
-    x = torch.randn(n_inputs, in_features)
     dead = 0
-    with torch.no_grad():
+    with seeded(seed), torch.no_grad():
+        x = torch.randn(n_inputs, in_features)
         for _ in range(trials):
             model = MLP(depth, width, "relu", in_features=in_features, out_features=1, init=init)
             dead += any(not h.any() for _, h in model.hidden_outputs(x))  # stops at the first dead layer
@@ -155,23 +157,15 @@ def born_dead_fraction(depth: int, width: int, trials: int = 100, n_inputs: int 
 
 def signal_through_depth(activation: str, depth: int = 50, width: int = 256, init: str = "lecun", n: int = 2000,
                          seed: int = 0):
-    """Mean and standard deviation of each layer's outputs when N(0, 1) inputs pass a fresh deep MLP."""
+    """Mean and standard deviation of each layer's outputs when N(0, 1) inputs pass a fresh deep MLP (seeded;
+    the caller's global random state is left as it was)."""
     import pandas as pd
 
-    torch.manual_seed(seed)
-    model = MLP(depth, width, activation, in_features=width, out_features=1, init=init)
-    with torch.no_grad():
+    with seeded(seed), torch.no_grad():
+        model = MLP(depth, width, activation, in_features=width, out_features=1, init=init)
         rows = [{"layer": i, "mean": h.mean().item(), "std": h.std().item()}
                 for i, h in model.hidden_outputs(torch.randn(n, width))]
     return pd.DataFrame(rows).set_index("layer")
-
-
-def gaussian_mean(forward, **params) -> float:
-    """E[forward(z)] for z ~ N(0, 1), by numerical integration on [-12, 12]."""
-    z = torch.linspace(-12, 12, 240001, dtype=torch.float64)
-    density = torch.exp(-0.5 * z * z) / np.sqrt(2 * np.pi)
-    with torch.no_grad():
-        return torch.trapezoid(forward(z, **params) * density, z).item()
 
 
 def normal_mean(name: str, **params) -> float:

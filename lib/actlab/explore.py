@@ -20,7 +20,7 @@ from PIL import Image
 
 from . import style
 from .checks import check_number, check_range
-from .plot import DERIVATIVE_COLOUR, FUNCTION_COLOUR, REFERENCE_COLOUR, _style, curves
+from .plot import DERIVATIVE_COLOUR, FUNCTION_COLOUR, REFERENCE_COLOUR, curves
 from .registry import activation_names, spec
 
 WINDOW_LIMIT = 20.0
@@ -125,8 +125,8 @@ class Explorer(_Guarded, _StaticFallback, widgets.VBox):
         self.line_a = self.ax_d.plot([], [], color=REFERENCE_COLOUR, lw=1, ls="--", animated=True, label="analytic")[0]
         self.ax_d.legend(loc="upper left")
         self.ax_f.title.set_animated(True)  # the title changes with the parameters: drawn over the cached background
-        _style(self.ax_f, "")
-        _style(self.ax_d, "derivative f'(x)")
+        style.origin_axes(self.ax_f, "")
+        style.origin_axes(self.ax_d, "derivative f'(x)")
         self.background = None
         self.image = widgets.Image(format="png", layout=_image_layout())
         self.dropdown = widgets.Dropdown(

@@ -41,26 +41,17 @@ def curves(name: str, x_range=(-6, 6), points: int = 401, **params) -> Curves:
     return Curves(x.detach().numpy(), y.detach().numpy(), dy.numpy(), analytic.numpy(), spec_.label(**values))
 
 
-def _style(ax, title: str) -> None:
-    """Axis lines through the origin, a light grid and a title."""
-    ax.axhline(0, color="0.6", lw=0.8)
-    ax.axvline(0, color="0.6", lw=0.8)
-    ax.grid(alpha=0.3)
-    ax.set_title(title)
-    ax.set_xlabel("x")
-
-
 def plot_activation(name: str, x_range=(-6, 6), points: int = 401, **params) -> Figure:
     """A two-panel figure: the activation and its derivative (autograd solid, analytic dashed)."""
     c = curves(name, x_range, points, **params)
     fig = Figure(figsize=(9, 3.4), layout="constrained")
     ax_f, ax_d = fig.subplots(1, 2)
     ax_f.plot(c.x, c.y, color=FUNCTION_COLOUR, lw=2)
-    _style(ax_f, c.label)
+    style.origin_axes(ax_f, c.label)
     ax_f.set_ylabel("f(x)")
     ax_d.plot(c.x, c.dy, color=DERIVATIVE_COLOUR, lw=2, label="autograd")
     ax_d.plot(c.x, c.dy_analytic, color=REFERENCE_COLOUR, lw=1, ls="--", label="analytic")
-    _style(ax_d, "derivative f'(x)")
+    style.origin_axes(ax_d, "derivative f'(x)")
     ax_d.legend(loc="best")
     return fig
 
@@ -75,31 +66,10 @@ def plot_compare(names, x_range=(-6, 6), points: int = 401, params: dict | None 
         c = curves(name, x_range, points, **params.get(name, {}))
         (line,) = ax_f.plot(c.x, c.y, lw=2, label=c.label)
         ax_d.plot(c.x, c.dy, lw=2, color=line.get_color())
-    _style(ax_f, "f(x)")
-    _style(ax_d, "f'(x)")
+    style.origin_axes(ax_f, "f(x)")
+    style.origin_axes(ax_d, "f'(x)")
     ax_f.legend()
     return fig
-
-
-def _figure_png(fig: Figure) -> bytes:
-    """PNG bytes of a figure, for IPython's display of a returned Figure."""
-    from io import BytesIO
-
-    buffer = BytesIO()
-    fig.savefig(buffer, format="png", dpi=style.dpi())
-    return buffer.getvalue()
-
-
-def _register_png_display() -> None:
-    """Let a bare Figure returned by a notebook cell display as PNG (never SVG)."""
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return
-    shell = get_ipython()
-    if shell is not None:
-        shell.display_formatter.formatters["image/png"].for_type(Figure, _figure_png)
-
 
 
 def plot_images(data, per_class: int = 8, split: str = "train") -> Figure:
@@ -170,5 +140,3 @@ def plot_softmax(logits, temperature: float = 1.0) -> Figure:
         ax.set_title(f"{type(module).__name__}(z / {temperature:g})", fontsize="medium")
     return fig
 
-
-_register_png_display()

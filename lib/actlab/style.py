@@ -1,6 +1,8 @@
 """The course's look: a colour-blind-safe palette, readable font sizes and resolution, and a presentation mode.
 
 Applied on `import actlab` (matplotlib's rcParams, so it reaches every figure, the library's and a notebook's own).
+Importing leaves IPython alone: a notebook calls `actlab.setup_notebook()` once, in its import cell, so that a
+Figure a cell returns displays as a PNG (never SVG).
 `actlab.presentation()` switches the whole course to larger fonts and thicker lines for a projector;
 `actlab.presentation(False)` switches back. Figures keep an opaque white background, so they stay legible in
 JupyterLab's dark theme.
@@ -73,6 +75,43 @@ def is_presentation() -> bool:
 def dpi() -> int:
     """The resolution figures are rendered at, in dots per inch (100 normally, 110 in presentation mode)."""
     return (PRESENTATION if _mode["presentation"] else NORMAL)["dpi"]
+
+
+def origin_axes(ax, title: str) -> None:
+    """Give a matplotlib Axes lines through the origin, a light grid, the title and the x label "x"."""
+    ax.axhline(0, color="0.6", lw=0.8)
+    ax.axvline(0, color="0.6", lw=0.8)
+    ax.grid(alpha=0.3)
+    ax.set_title(title)
+    ax.set_xlabel("x")
+
+
+def figure_png(fig) -> bytes:
+    """PNG bytes of a matplotlib Figure at the course's resolution (dpi())."""
+    from io import BytesIO
+
+    buffer = BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi())
+    return buffer.getvalue()
+
+
+def setup_notebook() -> bool:
+    """Make a matplotlib Figure that a notebook cell returns display as PNG (never SVG); call it once per notebook.
+
+    Registers figure_png with the running IPython shell's image/png formatter. Returns True if a shell was found,
+    False outside IPython (nothing to do). Importing actlab does not do this: it leaves IPython's formatters alone.
+    """
+    from matplotlib.figure import Figure
+
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    if shell is None:
+        return False
+    shell.display_formatter.formatters["image/png"].for_type(Figure, figure_png)
+    return True
 
 
 def integer_ticks(axis) -> None:

@@ -14,9 +14,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..data import Dataset, toy_2d
-from ..demos import gaussian_mean
+from ..custom import gaussian_mean
 from ..diagnostics import SATURATION_SLOPE, Callback, dead_units, inputs_of
 from ..models import MLP
+from ..seeding import seeded
 from ..training import accuracy, train
 
 FLOAT64_EPS = torch.finfo(torch.float64).eps
@@ -64,10 +65,10 @@ def train_toy_models(seed: int, epochs: int = 20, n: int = 1000) -> tuple[Datase
     _check_int("seed", seed, 0)
     _check_int("epochs", epochs, 1)
     data = toy_2d("circles", n=_check_int("n", n, 8), noise=0.1, seed=seed)
-    torch.manual_seed(seed)
-    models = toy_models()
-    for model in models.values():
-        train(model, data, epochs=epochs, lr=0.05, batch_size=64, seed=seed, progress=False)
+    with seeded(seed):
+        models = toy_models()
+        for model in models.values():
+            train(model, data, epochs=epochs, lr=0.05, batch_size=64, seed=seed, progress=False)
     return data, models
 
 
@@ -116,14 +117,14 @@ def step_vs_sigmoid(seed: int, epochs: int = 20, n: int = 1000) -> dict[str, flo
     Returns: 'step hidden weights unchanged' (1.0 or 0.0), 'step accuracy', 'sigmoid accuracy' (test, 0-1).
     """
     data = toy_2d("circles", n=_check_int("n", n, 8), noise=0.1, seed=seed)
-    torch.manual_seed(seed)
-    step_net = MLP(depth=2, width=16, activation="heaviside")
-    before = [p.detach().clone() for p in step_net.hidden.parameters()]
-    train(step_net, data, epochs=epochs, lr=0.01, optimizer="adam", batch_size=64, seed=seed, progress=False)
+    with seeded(seed):
+        step_net = MLP(depth=2, width=16, activation="heaviside")
+        before = [p.detach().clone() for p in step_net.hidden.parameters()]
+        train(step_net, data, epochs=epochs, lr=0.01, optimizer="adam", batch_size=64, seed=seed, progress=False)
     unchanged = all(torch.equal(a, b) for a, b in zip(before, step_net.hidden.parameters()))
-    torch.manual_seed(seed)
-    sigmoid_net = MLP(depth=2, width=16, activation="sigmoid")
-    train(sigmoid_net, data, epochs=epochs, lr=0.01, optimizer="adam", batch_size=64, seed=seed, progress=False)
+    with seeded(seed):
+        sigmoid_net = MLP(depth=2, width=16, activation="sigmoid")
+        train(sigmoid_net, data, epochs=epochs, lr=0.01, optimizer="adam", batch_size=64, seed=seed, progress=False)
     return {"step hidden weights unchanged": float(unchanged), "step accuracy": accuracy(step_net, data),
             "sigmoid accuracy": accuracy(sigmoid_net, data)}
 
@@ -190,8 +191,8 @@ def gradient_sign_agreement(inputs: str = "sigmoid", batch_size: int = 1, batche
     batch_size, batches, units = (_check_int(n, v, 1) for n, v in
                                   (("batch_size", batch_size), ("batches", batches), ("units", units)))
     gen = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
-    layer = nn.Linear(units, 3)
+    with seeded(seed):
+        layer = nn.Linear(units, 3)
     squash = torch.sigmoid if inputs == "sigmoid" else torch.tanh
     agree = 0
     for _ in range(batches):
@@ -239,12 +240,19 @@ def deep_mlp(activation: str, init: str = "xavier", gain: float = 1.0, depth: in
     """An MLP whose every linear layer is initialised by init ('xavier' or 'kaiming', both normal, fan_in for
     Kaiming) times gain, biases zero. Xavier: std = gain sqrt(2 / (fan_in + fan_out)) (Glorot & Bengio 2010);
     Kaiming: std = gain sqrt(2 / fan_in) with the sqrt(2) of ReLU included (He et al. 2015), so use gain 1 there.
-    output_scale (> 0) multiplies the output layer's weights (small values give small initial logits).
+    output_scale (> 0) multiplies the output layer's weights (small values give small initial logits). Deterministic
+    from seed; the caller's global random state is left as it was.
     """
+    with seeded(seed):
+        return _deep_mlp(activation, init, gain, depth, width, in_features, out_features, output_scale)
+
+
+def _deep_mlp(activation: str, init: str, gain: float, depth: int, width: int, in_features: int, out_features: int,
+              output_scale: float) -> MLP:
+    """deep_mlp drawn from torch's global generator as it stands: call it inside seeded(seed)."""
     if init not in INITS:
         raise ValueError(f"init must be one of {', '.join(INITS)}, got {init!r}")
     _check_positive("gain", gain)
-    torch.manual_seed(seed)
     model = MLP(_check_int("depth", depth, 1), _check_int("width", width, 1), activation,
                 in_features=in_features, out_features=out_features)
     with torch.no_grad():
@@ -368,12 +376,13 @@ def train_deep(activation: str, init: str, gain: float, data: Dataset, seed: int
     from ..diagnostics import distance_from_init, snapshot_weights
 
     x, y = inputs_of(data)
-    model = deep_mlp(activation, init, gain, depth, width, x[0].numel(), int(y.max()) + 1, seed)
-    start = snapshot_weights(model)
-    saturated_before = dead_units(model, data, max_examples=1000)["saturated_fraction"].iloc[0]
     ratio = FirstLastRatio(every=5)
     callbacks = [ratio] + ([monitor] if monitor is not None else [])
-    history = train(model, data, epochs=epochs, lr=lr, seed=seed, callbacks=callbacks, progress=False)
+    with seeded(seed):  # the initial weights, and whatever training draws from the global generator
+        model = _deep_mlp(activation, init, gain, depth, width, x[0].numel(), int(y.max()) + 1, 1.0)
+        start = snapshot_weights(model)
+        saturated_before = dead_units(model, data, max_examples=1000)["saturated_fraction"].iloc[0]
+        history = train(model, data, epochs=epochs, lr=lr, seed=seed, callbacks=callbacks, progress=False)
     distance = distance_from_init(model, start)
     moved = list(distance.values())[:depth]
     return {"test accuracy": history.final["test_acc"],
@@ -409,9 +418,9 @@ def preactivation_variance(activation: str, gain: float, depth: int = 30, width:
     weights are N(0, gain^2 / fan_in) with zero biases (LeCun-style scaling times gain)."""
     _check_positive("gain", gain)
     gen = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
-    model = MLP(_check_int("depth", depth, 1), _check_int("width", width, 1), activation, in_features=width,
-                out_features=1)
+    with seeded(seed):
+        model = MLP(_check_int("depth", depth, 1), _check_int("width", width, 1), activation, in_features=width,
+                    out_features=1)
     h = torch.randn(_check_int("n", n, 2), width, generator=gen)
     variances = []
     with torch.no_grad():

@@ -23,6 +23,7 @@ from ..data import Dataset
 from ..diagnostics import activation_batches
 from ..models import MLP, LeNet, activation_modules, swap_activation
 from ..registry import spec
+from ..seeding import seeded
 from ..training import Callback, accuracy, train
 
 # A unit is near-dead when it passes back at most 1% of the gradient an active ReLU unit passes (slope 1) on every
@@ -284,15 +285,17 @@ def _training_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor):
 def time_training_steps(names, data: Dataset, batch_size: int = 64, rounds: int = 5, min_run_time: float = 0.05,
                         seed: int = 0):
     """Time one LeNet training step (forward, backward, SGD update) on one batch of data per activation,
-    interleaved (time_callables); index: display names; reference: the first activation."""
+    interleaved (time_callables); index: display names; reference: the first activation. Each LeNet starts from
+    seed; the caller's global random state is left as it was (an RReLU step draws from it)."""
     if not (isinstance(batch_size, int) and 1 <= batch_size <= len(data.x_train)):
         raise ValueError(f"batch_size must be an integer in [1, {len(data.x_train)}], got {batch_size!r}")
     x, y = data.inputs("train")[:batch_size], data.labels("train")[:batch_size]
     steps = {}
     for name in names:
-        torch.manual_seed(seed)
-        steps[display(name)] = _training_step(LeNet(name), x, y)
-    return time_callables(steps, rounds=rounds, min_run_time=min_run_time)
+        with seeded(seed):  # each activation's LeNet starts from the same weights
+            steps[display(name)] = _training_step(LeNet(name), x, y)
+    with seeded(seed):  # the timed steps' own draws (RReLU in training mode) leave the caller's state alone
+        return time_callables(steps, rounds=rounds, min_run_time=min_run_time)
 
 
 # ---------------------------------------------------------------------------
@@ -347,8 +350,16 @@ def swap_and_finetune(features: Dataset, activations, seed: int, base_epochs: in
     """Train a ReLU MLP on features to convergence (SGD, cosine decay to 0, weight decay 5e-4; cached), then for
     each activation: swap it in without touching a weight, measure test accuracy, fine-tune for finetune_epochs
     at the constant finetune_lr, measure again. 'relu' is the control (no swap, the same fine-tuning).
-    Returns flat numbers for over_seeds: 'base', 'swap/<name>' and 'tuned/<name>' (test accuracies, 0 to 1)."""
-    torch.manual_seed(seed)
+    Returns flat numbers for over_seeds: 'base', 'swap/<name>' and 'tuned/<name>' (test accuracies, 0 to 1).
+    Deterministic from seed; the caller's global random state is left as it was."""
+    with seeded(seed):
+        return _swap_and_finetune(features, activations, seed, base_epochs, finetune_epochs, lr, finetune_lr,
+                                  batch_size)
+
+
+def _swap_and_finetune(features: Dataset, activations, seed: int, base_epochs: int, finetune_epochs: int,
+                       lr: float, finetune_lr: float, batch_size: int) -> dict[str, float]:
+    """swap_and_finetune drawn from torch's global generator as it stands: call it inside seeded(seed)."""
     base = finetune_mlp(features)
     steps = base_epochs * math.ceil(len(features.x_train) / batch_size)
     train(base, features, epochs=base_epochs, lr=lr, weight_decay=5e-4, batch_size=batch_size, seed=seed,
@@ -380,9 +391,9 @@ def train_each(factories: dict, data: Dataset, seed: int, epochs: int = 2, lr: f
         raise ValueError(f"extras names {sorted(unknown)} are not in factories {sorted(factories)}")
     out = {}
     for name, make in factories.items():
-        torch.manual_seed(seed)
-        model = make()
-        out[name] = train(model, data, epochs=epochs, lr=lr, seed=seed, progress=False).final["test_acc"]
-        if extras and name in extras:
-            out.update(extras[name](model))
+        with seeded(seed):
+            model = make()
+            out[name] = train(model, data, epochs=epochs, lr=lr, seed=seed, progress=False).final["test_acc"]
+            if extras and name in extras:
+                out.update(extras[name](model))
     return out

@@ -13,6 +13,7 @@ from torch import nn
 from ..data import Dataset
 from ..diagnostics import DeadUnitMonitor, capture_activations, inputs_of
 from ..models import MLP, activation_modules
+from ..seeding import seeded
 from ..training import Callback, History, train
 
 NEAR_DEAD_SLOPE = 0.1  # near-dead: |f'(z)| below a tenth of ReLU's active slope (1) on every input
@@ -95,11 +96,19 @@ def make_mlp(seed: int, activation: str = "relu", depth: int = 4, width: int = 1
              batch_norm: bool = False, bias: float = 0.0, dropout: float = 0.0, in_features: int = 3072,
              out_features: int = 10) -> nn.Module:
     """A seeded actlab MLP; hidden biases start at `bias` (after init); Dropout(p = dropout, in [0, 1)) after each
-    activation. ValueError for a dropout outside [0, 1), or (from MLP) bad sizes or init."""
+    activation. ValueError for a dropout outside [0, 1), or (from MLP) bad sizes or init. The caller's global
+    random state is left as it was."""
+    with seeded(seed):
+        return _mlp(activation=activation, depth=depth, width=width, init=init, batch_norm=batch_norm, bias=bias,
+                    dropout=dropout, in_features=in_features, out_features=out_features)
+
+
+def _mlp(activation: str = "relu", depth: int = 4, width: int = 128, init: str = "kaiming", batch_norm: bool = False,
+         bias: float = 0.0, dropout: float = 0.0, in_features: int = 3072, out_features: int = 10) -> nn.Module:
+    """make_mlp drawn from torch's global generator as it stands: call it inside seeded(seed)."""
     _check_number("dropout", dropout, 0.0, 1.0)
     if dropout == 1.0:
         raise ValueError("dropout must be below 1 (p = 1 drops every unit)")
-    torch.manual_seed(seed)
     model = MLP(depth, width, activation, in_features=in_features, out_features=out_features, init=init,
                 batch_norm=batch_norm)
     if bias:
@@ -123,10 +132,11 @@ def train_seed(seed: int, data: Dataset, lr: float, epochs: int, callbacks=(), o
     The seed sets the initial weights and the batch order. With monitor=True a DeadUnitMonitor on the first
     2,000 training inputs adds per-layer dead fractions to every epoch record.
     """
-    model = make_mlp(seed, **model_options)
     callbacks = [*callbacks, *([DeadUnitMonitor(data)] if monitor else [])]
-    history = train(model, data, epochs=epochs, lr=lr, optimizer=optimizer, seed=seed, callbacks=callbacks,
-                    progress=False)
+    with seeded(seed):  # the initial weights, then dropout's masks during training
+        model = _mlp(**model_options)
+        history = train(model, data, epochs=epochs, lr=lr, optimizer=optimizer, seed=seed, callbacks=callbacks,
+                        progress=False)
     return model, history
 
 
@@ -231,11 +241,12 @@ def grow_run(seed: int, activation: str, data: Dataset, lr: float, steps: int, d
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
     x, _ = inputs_of(data)
-    model = make_mlp(seed, activation, depth=depth, width=width, init="xavier" if activation == "tanh" else "kaiming",
-                     in_features=x[0].numel(), out_features=int(data.y_train.max()) + 1)
     peak = PeakActivation(x)
     epochs = math.ceil(steps / math.ceil(len(x) / 64))
-    train(model, data, epochs=epochs, lr=lr, seed=seed, callbacks=[peak], progress=False)
+    with seeded(seed):
+        model = _mlp(activation, depth, width, init="xavier" if activation == "tanh" else "kaiming",
+                     in_features=x[0].numel(), out_features=int(data.y_train.max()) + 1)
+        train(model, data, epochs=epochs, lr=lr, seed=seed, callbacks=[peak], progress=False)
     peaks = np.full(steps, math.inf)
     done = peak.peaks[:steps]
     peaks[:len(done)] = done

@@ -18,6 +18,7 @@ from ..data import Dataset
 from ..diagnostics import activation_batches
 from ..models import MLP, activation_modules, recommended_init
 from ..registry import get_activation, spec
+from ..seeding import seeded
 
 SLOPE_FLOOR = 0.01  # Leaky ReLU's default negative slope (Maas et al. 2013): the least slope a leaky unit keeps
 
@@ -133,10 +134,10 @@ def pushed_negative(activation: str, shifts, data: Dataset, seed: int = 0, width
     """
     import pandas as pd
 
-    torch.manual_seed(seed)
     x = data.inputs("train")[:n_inputs]
-    model = MLP(1, width, activation, in_features=x[0].numel(), out_features=len(data.classes),
-                init=recommended_init(activation))
+    with seeded(seed):
+        model = MLP(1, width, activation, in_features=x[0].numel(), out_features=len(data.classes),
+                    init=recommended_init(activation))
     layer = model.hidden.linear1
     bias = layer.bias.detach().clone()
     rows = []
@@ -173,11 +174,11 @@ def rrelu_slopes(lower: float = 1 / 8, upper: float = 1 / 3, n: int = 100_000, s
     gen = torch.Generator().manual_seed(seed)
     negative = -torch.rand(n, generator=gen, dtype=torch.float64) - 0.01
     module = nn.RReLU(lower, upper)
-    torch.manual_seed(seed)  # RReLU draws its slopes from the global generator
     out = {}
-    for mode in ("train", "eval"):
-        module.train(mode == "train")
-        out[mode] = module(negative) / negative
+    with seeded(seed):  # RReLU draws its slopes from the global generator
+        for mode in ("train", "eval"):
+            module.train(mode == "train")
+            out[mode] = module(negative) / negative
     return out
 
 
@@ -200,10 +201,9 @@ def signal_drift(activation: str, init: str, seed: int, depth: int = 50, width: 
 
     Returns {'worst |mean|', 'worst |std - 1|', 'last std'} over the depth layers (MLP of actlab.models).
     """
-    torch.manual_seed(seed)
-    model = MLP(depth, width, activation, in_features=width, out_features=1, init=init)
     means, stds = [], []
-    with torch.no_grad():
+    with seeded(seed), torch.no_grad():
+        model = MLP(depth, width, activation, in_features=width, out_features=1, init=init)
         for _, h in model.hidden_outputs(torch.randn(n, width)):
             means.append(h.mean().item())
             stds.append(h.std().item())
@@ -236,7 +236,8 @@ def noise_passed(names, points, noise_std: float = 0.5, n: int = 100_000, seed: 
     """Output std of each activation for inputs point + noise_std * Z: Monte Carlo (n samples) beside the exact value.
 
     Returns a DataFrame with columns activation, operating point, monte carlo, exact, se (the standard error of
-    a sample std, sd * sqrt((kurtosis - 1) / (4 n)), with the sample kurtosis).
+    a sample std, sd * sqrt((kurtosis - 1) / (4 n)), with the sample kurtosis). A random activation (RReLU) draws
+    from the global generator seeded by seed; the caller's random state is left as it was.
     """
     import pandas as pd
 
@@ -244,7 +245,8 @@ def noise_passed(names, points, noise_std: float = 0.5, n: int = 100_000, seed: 
     rows = []
     for point in points:
         for name in names:
-            out = get_activation(name)(point + noise)
+            with seeded(seed):
+                out = get_activation(name)(point + noise)
             centred = out - out.mean()
             sd = centred.std().item()
             kurtosis = (centred ** 4).mean().item() / max((centred ** 2).mean().item() ** 2, 1e-300)
@@ -276,8 +278,8 @@ def stochastic_vs_gelu(x: torch.Tensor, depth: int = 3, width: int = 64, samples
 
     if not (isinstance(samples, int) and samples >= 10):
         raise ValueError(f"samples must be an integer >= 10, got {samples!r}")
-    torch.manual_seed(seed)
-    model = MLP(depth, width, "gelu", in_features=x.shape[1], out_features=1, init="kaiming").double()
+    with seeded(seed):
+        model = MLP(depth, width, "gelu", in_features=x.shape[1], out_features=1, init="kaiming").double()
     x = x.double()
     linears = [m for m in model.hidden if isinstance(m, nn.Linear)]
     gen = torch.Generator().manual_seed(seed)
