@@ -18,7 +18,7 @@ from .data import Dataset
 from .diagnostics import dead_units
 from .models import MLP, LeNet
 from .parallel import RunsInterrupted, map_runs, runs_per_process
-from .registry import spec
+from .activations import lookup
 from .training import History, pick_device, train
 
 
@@ -109,14 +109,14 @@ class Comparison:
 
 
 def _params_by_name(params: dict | None, names: list[str], check_values: bool) -> dict[str, dict]:
-    """params keyed by canonical activation name; any spelling spec() accepts works, other keys raise ValueError.
+    """params keyed by canonical activation name; any spelling lookup() accepts works, other keys raise ValueError.
 
     With check_values, each dict must hold valid parameters of its activation (what the default models pass on).
     """
     out: dict[str, dict] = {}
     for key, values in (params or {}).items():
         try:
-            name = spec(key).name
+            name = lookup(key).name
         except (ValueError, TypeError) as exc:
             raise ValueError(f"params key {key!r} is not an activation: {exc}") from None
         if name not in names:
@@ -127,7 +127,7 @@ def _params_by_name(params: dict | None, names: list[str], check_values: bool) -
         if not isinstance(values, dict):
             raise ValueError(f"params[{key!r}] must be a dict of parameter values, got {values!r}")
         if check_values:
-            spec(name).resolve(**values)  # unknown parameters or values out of range: an error naming them, now
+            lookup(name).resolve(**values)  # unknown parameters or values out of range: an error naming them, now
         out[name] = values
     return out
 
@@ -166,7 +166,7 @@ def compare(activations, data: Dataset, seeds=(0,), model: Callable | None = Non
             executor: Executor | None = None, threads: int | None = None, **train_kwargs) -> Comparison:
     """Train one fresh model per (activation, seed) with the same settings; seed fixes both init and data order.
 
-    params maps an activation (any spelling spec() accepts) to its parameters, e.g. {"LeakyReLU": {"alpha": 0.5}}.
+    params maps an activation (any spelling lookup() accepts) to its parameters, e.g. {"LeakyReLU": {"alpha": 0.5}}.
     Each (activation, seed) is one run, seeded from its seed alone (torch.random.fork_rng: the caller's random state
     is untouched). executor runs them elsewhere: a concurrent.futures.ProcessPoolExecutor or a Dask
     Client.get_executor() (model must then be picklable: the default is; no lambdas); the trained weights come back.
@@ -207,7 +207,7 @@ def _check_grid(activations, seeds, executor) -> tuple[list[str], list[int]]:
     """Canonical activation names and the seeds as a list; ValueError for a bad grid or a process-sharing executor."""
     if isinstance(activations, str) or not len(activations):
         raise ValueError(f"activations must be a non-empty list of names, got {activations!r}")
-    names = [spec(a).name for a in activations]
+    names = [lookup(a).name for a in activations]
     seeds = list(seeds)
     if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
         raise ValueError(f"seeds must be a non-empty list of integers, got {seeds!r}")

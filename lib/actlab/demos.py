@@ -10,7 +10,7 @@ from .checks import check_choice, check_list, check_number
 from .custom import gaussian_mean
 from .data import Dataset
 from .models import MLP
-from .registry import get_activation, spec
+from .activations import get_activation, lookup
 from .seeding import seeded
 from .training import accuracy
 
@@ -110,10 +110,10 @@ def time_activations(names, n: int = 1_000_000, rounds: int = 5, min_run_time: f
     """
     import pandas as pd
 
-    names = [spec(name).name for name in check_list("names", names)]
+    names = [lookup(name).name for name in check_list("names", names)]
     check_number("rounds", rounds, 1, integer=True)
     check_number("n", n, 1, integer=True)
-    reference = spec(reference).name if reference else names[0]
+    reference = lookup(reference).name if reference else names[0]
     if reference not in names:
         names = [reference, *names]
     x = torch.randn(n, generator=torch.Generator().manual_seed(seed))
@@ -126,7 +126,7 @@ def time_activations(names, n: int = 1_000_000, rounds: int = 5, min_run_time: f
                 times[(name, kind)].append(measurement.median)
     rows = []
     for name in names:
-        row = {"activation": spec(name).display, "needs exp": spec(name).needs_exp}
+        row = {"activation": lookup(name).display, "needs exp": lookup(name).needs_exp}
         for kind in kinds:
             ours, ref = np.array(times[(name, kind)]), np.array(times[(reference, kind)])
             ratios = ours / ref
@@ -135,7 +135,7 @@ def time_activations(names, n: int = 1_000_000, rounds: int = 5, min_run_time: f
             row[f"{kind} ratio min"], row[f"{kind} ratio max"] = float(ratios.min()), float(ratios.max())
         rows.append(row)
     table = pd.DataFrame(rows).set_index("activation")
-    table.attrs["reference"] = spec(reference).display
+    table.attrs["reference"] = lookup(reference).display
     return table
 
 
@@ -170,5 +170,5 @@ def signal_through_depth(activation: str, depth: int = 50, width: int = 256, ini
 
 def normal_mean(name: str, **params) -> float:
     """E[f(z)] for z ~ N(0, 1) of a registry activation."""
-    s = spec(name)
+    s = lookup(name)
     return gaussian_mean(s.forward, **s.resolve(**params))

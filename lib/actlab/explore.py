@@ -21,7 +21,7 @@ from PIL import Image
 from . import style
 from .checks import check_number, check_range
 from .plot import DERIVATIVE_COLOUR, FUNCTION_COLOUR, REFERENCE_COLOUR, curves
-from .registry import activation_names, spec
+from .activations import activation_names, lookup
 
 WINDOW_LIMIT = 20.0
 SWEEP_STEPS = 5
@@ -113,7 +113,7 @@ class Explorer(_Guarded, _StaticFallback, widgets.VBox):
     """Dropdown of every activation, a slider per parameter, an input-window slider, and the live plot."""
 
     def __init__(self, name: str | None = None, x_range=(-6, 6), points: int = 301):
-        name = spec(name or "relu").name
+        name = lookup(name or "relu").name
         low, high = check_range("x_range", x_range, -WINDOW_LIMIT, WINDOW_LIMIT)
         self.points = int(check_number("points", points, 2, integer=True))
         self.figure = Figure(figsize=(8.4, 3.0), dpi=style.dpi())
@@ -130,7 +130,7 @@ class Explorer(_Guarded, _StaticFallback, widgets.VBox):
         self.background = None
         self.image = widgets.Image(format="png", layout=_image_layout())
         self.dropdown = widgets.Dropdown(
-            options=[(spec(n).display, n) for n in activation_names()], value=name, description="activation",
+            options=[(lookup(n).display, n) for n in activation_names()], value=name, description="activation",
             layout=widgets.Layout(width="auto", min_width="16em"),
         )
         self.window = widgets.FloatRangeSlider(
@@ -164,7 +164,7 @@ class Explorer(_Guarded, _StaticFallback, widgets.VBox):
                 tooltip=p.doc, continuous_update=True, readout_format=".3g",
                 layout=_slider_layout(), style=SLIDER_STYLE,
             )
-            for p in spec(self.name).params
+            for p in lookup(self.name).params
         ]
 
     def _on_name(self, change=None) -> None:
@@ -172,12 +172,12 @@ class Explorer(_Guarded, _StaticFallback, widgets.VBox):
 
     def _show_activation(self) -> None:
         """New sliders and formula for the chosen activation, then a full redraw."""
-        spec_ = spec(self.name)
+        entry = lookup(self.name)
         sliders = self._make_sliders()
         for slider in sliders:
             slider.observe(self._on_param, names="value")
         self.sliders.children = sliders
-        self.formula.value = f"$${spec_.latex}$$ <i>{spec_.note}</i>"
+        self.formula.value = f"$${entry.latex}$$ <i>{entry.note}</i>"
         self.redraw(full=True)
 
     def _on_window(self, change=None) -> None:
@@ -190,12 +190,12 @@ class Explorer(_Guarded, _StaticFallback, widgets.VBox):
 
     def _limits(self) -> tuple[tuple[float, float], tuple[float, float]]:
         """Y limits that hold the curves for every value of each slider, so the axes stay still while dragging."""
-        spec_, current = spec(self.name), self.params()
+        entry, current = lookup(self.name), self.params()
         trials = [current]
-        for p in spec_.params:
+        for p in entry.params:
             for value in np.linspace(p.low, p.high, SWEEP_STEPS):
                 trial = {**current, p.name: float(value)}
-                if spec_.constraint(**trial) is None:
+                if entry.constraint(**trial) is None:
                     trials.append(trial)
         ys, ds = [], []
         for trial in trials:

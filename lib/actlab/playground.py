@@ -40,7 +40,7 @@ from torch.nn import functional as F
 from .cores import CoreTurns
 from .data import Dataset, toy_2d
 from .models import make_activation
-from .registry import activation_names, spec
+from .activations import activation_names, lookup
 from .stats import GUIDE_RATIO, HIST_BINS, activation_stats, hist_range
 from .training import OPTIMIZERS
 
@@ -186,11 +186,11 @@ def check_config(config: dict) -> dict:
     c["test_fraction"] = _float_in("test_fraction", c["test_fraction"], 0, 0.9, open_low=True)
     c["depth"] = _int_in("depth", c["depth"], 1, MAX_DEPTH)
     c["width"] = _int_in("width", c["width"], 1, MAX_WIDTH)
-    names = _per_layer("activation", c["activation"], c["depth"], lambda a: spec(a).name)
+    names = _per_layer("activation", c["activation"], c["depth"], lambda a: lookup(a).name)
     params = _per_layer("params", c["params"] or {}, c["depth"], lambda p: dict(p or {}))
     for layer, (name, p) in enumerate(zip(names, params), 1):
         try:
-            spec(name).resolve(**p)
+            lookup(name).resolve(**p)
         except (ValueError, TypeError) as exc:
             raise ValueError(f"layer {layer}: {exc}") from None
     c["activation"], c["params"] = names, params
@@ -238,7 +238,7 @@ def recommended_gain(name: str, params: dict | None = None) -> float:
     relu, leaky_relu, selu); otherwise the g with E[f(g u)^2] = 1 for u ~ N(0, 1), so that unit second moment is
     a fixed point layer after layer (He et al. 2015's argument, which gives sqrt(2) for ReLU), found by bisection
     on the registry formula in [0.1, 10]; 1.0 where no such g exists (bounded activations)."""
-    s = spec(name)
+    s = lookup(name)
     values = s.resolve(**(params or {}))
     compute = _gain.__wrapped__ if s.custom else _gain  # a custom entry may be re-registered under its name
     return compute(s.name, tuple(sorted(values.items())))
@@ -247,7 +247,7 @@ def recommended_gain(name: str, params: dict | None = None) -> float:
 @functools.lru_cache(maxsize=256)
 def _gain(name: str, values: tuple) -> float:
     """recommended_gain's computation, remembered per built-in activation and parameter values."""
-    s, values = spec(name), dict(values)
+    s, values = lookup(name), dict(values)
     if s.name in TORCH_GAINS:
         return nn.init.calculate_gain(s.name, values.get("alpha", 0.01) if s.name == "leaky_relu" else None)
     u = torch.linspace(-8, 8, 4001, dtype=torch.float64)
@@ -307,7 +307,7 @@ class PlaygroundNet(nn.Module):
     @staticmethod
     def _activation(name: str, params: dict) -> nn.Module:
         module = make_activation(name, params)
-        module.actlab_name, module.actlab_params = spec(name).name, dict(params)
+        module.actlab_name, module.actlab_params = lookup(name).name, dict(params)
         module.actlab_range = hist_range(name, params)
         return module
 
@@ -1016,11 +1016,11 @@ class Playground(widgets.VBox):
 
     def _param_sliders(self) -> None:
         """One slider per parameter of the chosen activation, at the selected layer's values."""
-        name = spec(self.act_pick.value).name
+        name = lookup(self.act_pick.value).name
         current = self.engine.config["params"][self._selected_layers()[0]]
         same = self.engine.config["activation"][self._selected_layers()[0]] == name
         sliders = []
-        for p in spec(name).params:
+        for p in lookup(name).params:
             slider = widgets.FloatSlider(value=current.get(p.name, p.default) if same else p.default, min=p.low,
                                          max=p.high, step=p.step, description=p.name, continuous_update=False,
                                          readout_format=".3g", layout=widgets.Layout(width="220px"))
@@ -1101,7 +1101,7 @@ class Playground(widgets.VBox):
     def _on_activation(self, change=None) -> None:
         if self._syncing:
             return
-        name = spec(self.act_pick.value).name
+        name = lookup(self.act_pick.value).name
         self._apply(**self._layer_settings(name, {}))
         self._syncing = True
         try:
@@ -1109,15 +1109,15 @@ class Playground(widgets.VBox):
         finally:
             self._syncing = False
         where = "all layers" if self.layer_pick.value == "all" else f"layer {self.layer_pick.value}"
-        self._set_status(f"{where}: {spec(name).display} ({'applied' if self._running else 'applied on resume'})")
+        self._set_status(f"{where}: {lookup(name).display} ({'applied' if self._running else 'applied on resume'})")
 
     @_guarded
     def _on_param(self, change=None) -> None:
         if self._syncing:
             return
         params = {s.description: s.value for s in self.param_box.children}
-        self._apply(**self._layer_settings(spec(self.act_pick.value).name, params))
-        self._set_status(f"{spec(self.act_pick.value).label(**params)}: {'applied' if self._running else 'applied on resume'}")
+        self._apply(**self._layer_settings(lookup(self.act_pick.value).name, params))
+        self._set_status(f"{lookup(self.act_pick.value).label(**params)}: {'applied' if self._running else 'applied on resume'}")
 
     @_guarded
     def _on_start(self, button=None) -> None:

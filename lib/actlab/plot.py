@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 
 from . import style
 from .checks import check_list, check_number, check_range
-from .registry import activation_names, get_activation, spec
+from .activations import activation_names, get_activation, lookup
 from .style import DERIVATIVE_COLOUR, FUNCTION_COLOUR, REFERENCE_COLOUR
 
 style.apply()
@@ -28,17 +28,17 @@ class Curves:
 
 def curves(name: str, x_range=(-6, 6), points: int = 401, **params) -> Curves:
     """Sample the activation's module and its autograd derivative, plus the registry's analytic derivative."""
-    spec_ = spec(name)
+    entry = lookup(name)
     low, high = check_range("x_range", x_range)
-    values = spec_.resolve(**params)
-    module = get_activation(spec_.name, **values).double().eval()
+    values = entry.resolve(**params)
+    module = get_activation(entry.name, **values).double().eval()
     x = torch.linspace(low, high, int(check_number("points", points, 2, integer=True)), dtype=torch.float64,
                        requires_grad=True)
     y = module(x)
     (dy,) = torch.autograd.grad(y.sum(), x)
     with torch.no_grad():
-        analytic = spec_.derivative(x.detach(), **values)
-    return Curves(x.detach().numpy(), y.detach().numpy(), dy.numpy(), analytic.numpy(), spec_.label(**values))
+        analytic = entry.derivative(x.detach(), **values)
+    return Curves(x.detach().numpy(), y.detach().numpy(), dy.numpy(), analytic.numpy(), entry.label(**values))
 
 
 def plot_activation(name: str, x_range=(-6, 6), points: int = 401, **params) -> Figure:
@@ -103,7 +103,7 @@ def plot_gallery(names, x_range=(-4, 4), columns: int = 5) -> Figure:
         ax.plot(c.x, c.dy, color=DERIVATIVE_COLOUR, lw=1.2, ls="--")
         ax.axhline(0, color="0.7", lw=0.6)
         ax.axvline(0, color="0.7", lw=0.6)
-        ax.set_title(spec(name).torch_name or spec(name).display, fontsize="medium")
+        ax.set_title(lookup(name).torch_name or lookup(name).display, fontsize="medium")
         ax.tick_params(labelsize="small")
     for ax in axes[len(names):]:
         ax.set_visible(False)
@@ -117,7 +117,7 @@ def registry_table(names=None):
 
     rows = []
     for name in names or activation_names():
-        s = spec(name)
+        s = lookup(name)
         low, high = s.output_range(**s.defaults())
         rows.append({"activation": s.display, "torch.nn": s.torch_name or "", "parameters": ", ".join(
             f"{p.name}={p.default:g} in [{p.low:g}, {p.high:g}]" for p in s.params), "range": f"({low:.3g}, {high:.3g})",

@@ -25,7 +25,7 @@ from .checks import check_number
 from .diagnostics import SATURATION_SLOPE, slope
 from .hooks import Recorder
 from .models import activation_modules
-from .registry import Activation, spec
+from .activations import Activation, lookup
 from .training import Callback, code_digest, model_device, preserved_state
 
 NEAR_ZERO = 0.01  # an output counts as near zero below this magnitude
@@ -40,7 +40,7 @@ def activation_name(module: nn.Module) -> str | None:
         return module.spec.name
     name = getattr(module, "actlab_name", None) or type(module).__name__
     try:
-        return spec(name).name
+        return lookup(name).name
     except ValueError:
         return None
 
@@ -49,7 +49,7 @@ def hist_range(name: str | None, params: dict | None = None) -> tuple[float, flo
     """Histogram range for an activation's outputs: its registry output range clipped to +-HIST_LIMIT."""
     if name is None:
         return -HIST_LIMIT, HIST_LIMIT
-    s = spec(name)
+    s = lookup(name)
     low, high = s.output_range(**s.resolve(**(params or {})))
     low, high = max(low, -HIST_LIMIT), min(high, HIST_LIMIT)
     if high - low < 1e-6:

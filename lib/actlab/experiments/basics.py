@@ -406,9 +406,9 @@ def numbers_only(result: dict) -> dict[str, float]:
 def variance_preserving_gain(name: str) -> float:
     """The gain g with g^2 E[f(z)^2] = 1 for z ~ N(0, 1): weights of variance g^2 / fan_in then give the next
     layer's pre-activations unit variance when this layer's are N(0, 1). ReLU: E[relu(z)^2] = 1/2, g = sqrt(2)."""
-    from ..registry import spec
+    from ..activations import lookup
 
-    forward = spec(name).forward
+    forward = lookup(name).forward
     return 1 / math.sqrt(gaussian_mean(lambda z: forward(z) ** 2))
 
 
@@ -470,10 +470,10 @@ def mean_field_variances(name: str, gain: float, depth: int = 30) -> np.ndarray:
     """Pre-activation variance of layers 1 to depth predicted for an infinitely wide version of
     preactivation_variance's MLP (N(0, 1) inputs, weights N(0, gain^2 / fan_in), zero biases): q_1 = gain^2 and
     q_(l+1) = gain^2 E[f(sqrt(q_l) z)^2], z ~ N(0, 1) (the mean-field recursion of Poole et al. 2016)."""
-    from ..registry import spec
+    from ..activations import lookup
 
     _check_positive("gain", gain)
-    forward = spec(name).forward
+    forward = lookup(name).forward
     z = torch.linspace(-10, 10, 20001, dtype=torch.float64)  # trapezoid rule; the density beyond 10 is < 1e-22
     density = torch.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
     q = [gain**2]
@@ -495,9 +495,9 @@ def finite_width_spread(name: str, gain: float, depth: int = 30, width: int = 25
     (kappa_l - 1) / width, kappa_l = E[f^4] / E[f^2]^2 at the layer's variance; the errors compound like a random
     walk over depth - 1 layers (an upper bound where the mean-field map pulls deviations back, as for tanh).
     """
-    from ..registry import spec
+    from ..activations import lookup
 
-    forward = spec(name).forward
+    forward = lookup(name).forward
     z = torch.linspace(-10, 10, 20001, dtype=torch.float64)
     density = torch.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
     total = 0.0

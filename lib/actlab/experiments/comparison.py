@@ -22,7 +22,7 @@ from ..compare import Comparison
 from ..data import Dataset
 from ..diagnostics import activation_batches
 from ..models import MLP, LeNet, activation_modules, swap_activation
-from ..registry import spec
+from ..activations import lookup
 from ..seeding import seeded
 from ..training import Callback, accuracy, train
 
@@ -64,7 +64,7 @@ def settings(full: bool) -> Settings:
 
 def display(name: str) -> str:
     """The readable name of a registry activation ('leaky_relu' -> 'Leaky ReLU')."""
-    return spec(name).display
+    return lookup(name).display
 
 
 def chance_band(n_test: int, classes: int = 10, z: float = 3.0) -> float:

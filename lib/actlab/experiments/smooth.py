@@ -17,7 +17,7 @@ from torch import nn
 from ..data import Dataset
 from ..diagnostics import activation_batches
 from ..models import MLP, activation_modules, recommended_init
-from ..registry import get_activation, spec
+from ..activations import get_activation, lookup
 from ..seeding import seeded
 
 SLOPE_FLOOR = 0.01  # Leaky ReLU's default negative slope (Maas et al. 2013): the least slope a leaky unit keeps
@@ -219,7 +219,7 @@ def output_std(name: str, points, noise_std: float, **params):
     """
     if not (isinstance(noise_std, (int, float)) and noise_std > 0):
         raise ValueError(f"noise_std must be a number > 0, got {noise_std!r}")
-    s = spec(name)
+    s = lookup(name)
     p = s.resolve(**params)
     z = torch.linspace(-12, 12, 24001, dtype=torch.float64)
     density = torch.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
