@@ -17,9 +17,21 @@ _spec.loader.exec_module(executed)
 
 NOTEBOOK_BUDGET_S = 90
 NUMERICS_VARIABLES = ("ATEN_CPU_CAPABILITY", "OMP_NUM_THREADS")
+_NUMERICS_AT_START = {v: os.environ.get(v) for v in NUMERICS_VARIABLES}
 _notebook_seconds: dict[str, float] = defaultdict(float)
 _started: dict[str, float] = {}
 _data_dirs: list[tempfile.TemporaryDirectory] = []
+
+
+@pytest.fixture(autouse=True)
+def _environment_restored():
+    """What a test changes in os.environ ends with it: Dask's LocalCluster, for one, sets OMP_NUM_THREADS=1 (and
+    MKL_NUM_THREADS, ...) in this process for good, so every notebook kernel started later ran on one thread."""
+    saved = dict(os.environ)
+    yield
+    if os.environ != saved:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def _notebook_of(item) -> str | None:
@@ -34,6 +46,10 @@ def pytest_runtest_setup(item):
     """Before a notebook's kernel starts, point it at a fresh, empty data folder (a cold cache)."""
     notebook = _notebook_of(item)
     if notebook and notebook not in _started:
+        changed = {v: os.environ.get(v) for v in NUMERICS_VARIABLES if os.environ.get(v) != _NUMERICS_AT_START[v]}
+        if changed:  # the kernel would run under other numerics (and thread counts) than this session was started with
+            pytest.fail(f"{notebook}: the environment changed during the test session ({changed}; at the start: "
+                        f"{_NUMERICS_AT_START}); a test leaked it")
         if os.environ.get("ACTLAB_NOTEBOOK_COLD", "1") == "1":
             folder = tempfile.TemporaryDirectory(prefix=f"actlab-{notebook[:2]}-")
             _data_dirs.append(folder)

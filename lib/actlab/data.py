@@ -1,6 +1,8 @@
 """Data: a procedural CIFAR-style image set, the real CIFAR-10 loader, and small 2-D problems."""
 from __future__ import annotations
 
+import functools
+
 import hashlib
 import math
 import os
@@ -161,25 +163,50 @@ def _primitive(kind: str, u: torch.Tensor, v: torch.Tensor, a, b, c, d=None) -> 
 
 
 def _render(labels: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """Render uint8 images (N, 3, 32, 32) for the given labels."""
+    """Render uint8 images (N, 3, 32, 32) for the given labels: background, clutter, the object, exposure, noise."""
     n = len(labels)
-    rand = lambda *shape: torch.rand(*shape, generator=gen)
-    randn = lambda *shape: torch.randn(*shape, generator=gen)
-    # Backgrounds: a class-typical colour mixed with a random one, low-frequency texture, and a horizon.
-    bg_class = torch.tensor([BACKGROUND_RGB[CLASSES[i]] for i in range(10)])[labels]
-    mix = rand(n, 1) * 0.8
-    bg = (1 - mix) * bg_class + mix * rand(n, 3)
-    texture = F.interpolate(randn(n, 3, 4, 4), size=32, mode="bicubic", align_corners=False) * 0.12
-    horizon = (torch.linspace(-1, 1, 32).view(1, 1, 32, 1) - (rand(n, 1, 1, 1) - 0.5)).sigmoid() * (rand(n, 1, 1, 1) - 0.5) * 0.5
-    image = bg.view(n, 3, 1, 1) + texture + horizon
-    # Clutter: up to three random blobs of random colour.
     ys, xs = torch.meshgrid(torch.linspace(-1, 1, 32), torch.linspace(-1, 1, 32), indexing="ij")
+    image = _clutter(_background(labels, gen), xs, ys, gen)
+    mask, v = _object_mask(labels, xs, ys, gen)
+    colour = torch.tensor([OBJECT_RGB[CLASSES[i]] for i in range(10)])[labels]
+    colour = (colour + torch.randn(n, 3, generator=gen) * 0.2).clamp(0, 1)
+    shading = 1 + 0.35 * v.unsqueeze(1) * (torch.rand(n, 1, 1, 1, generator=gen) - 0.3)
+    obj = colour.view(n, 3, 1, 1) * shading
+    image = image * (1 - mask.unsqueeze(1)) + obj * mask.unsqueeze(1)
+    exposure = 0.6 + 0.8 * torch.rand(n, 1, 1, 1, generator=gen)
+    image = image * exposure + torch.randn(n, 3, 32, 32, generator=gen) * 0.06  # sensor noise
+    return (image.clamp(0, 1) * 255).round().to(torch.uint8)
+
+
+def _background(labels: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """(N, 3, 32, 32): a class-typical colour mixed with a random one, low-frequency texture, and a horizon."""
+    n = len(labels)
+    bg_class = torch.tensor([BACKGROUND_RGB[CLASSES[i]] for i in range(10)])[labels]
+    mix = torch.rand(n, 1, generator=gen) * 0.8
+    bg = (1 - mix) * bg_class + mix * torch.rand(n, 3, generator=gen)
+    texture = F.interpolate(torch.randn(n, 3, 4, 4, generator=gen), size=32, mode="bicubic", align_corners=False)
+    shift, strength = torch.rand(n, 1, 1, 1, generator=gen) - 0.5, torch.rand(n, 1, 1, 1, generator=gen) - 0.5
+    horizon = (torch.linspace(-1, 1, 32).view(1, 1, 32, 1) - shift).sigmoid() * strength * 0.5
+    return bg.view(n, 3, 1, 1) + texture * 0.12 + horizon
+
+
+def _clutter(image: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """image with up to three random blobs of random colour painted over it."""
+    n = len(image)
+    rand = functools.partial(torch.rand, generator=gen)
     for _ in range(3):
         cx, cy, r = rand(n, 1, 1) * 2 - 1, rand(n, 1, 1) * 2 - 1, rand(n, 1, 1) * 0.3 + 0.05
         on = (rand(n, 1, 1) < 0.6).float()
         blob = torch.clamp((r - torch.sqrt((xs - cx) ** 2 + (ys - cy) ** 2)) / 0.05, 0, 1) * on
         image = image * (1 - blob.unsqueeze(1)) + blob.unsqueeze(1) * rand(n, 3, 1, 1)
-    # The object: random rotation, scale, translation and aspect, per image.
+    return image
+
+
+def _object_mask(labels: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor,
+                 gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mask (N, 32, 32) of each image's class shape at a random pose, the pose's vertical coordinate v)."""
+    n = len(labels)
+    rand, randn = functools.partial(torch.rand, generator=gen), functools.partial(torch.randn, generator=gen)
     angle = randn(n, 1, 1) * 0.35
     flip = torch.where(rand(n, 1, 1) < 0.5, -1.0, 1.0)
     scale = rand(n, 1, 1) * 0.5 + 0.55
@@ -191,17 +218,9 @@ def _render(labels: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     mask = torch.zeros(n, 32, 32)
     for k, name in enumerate(CLASSES):
         rows = (labels == k).nonzero().flatten()
-        if len(rows) == 0:
-            continue
-        for kind, *args in SHAPES[name]:
+        for kind, *args in SHAPES[name] if len(rows) else ():
             mask[rows] = torch.maximum(mask[rows], _primitive(kind, u[rows], v[rows], *args))
-    colour = torch.tensor([OBJECT_RGB[CLASSES[i]] for i in range(10)])[labels]
-    colour = (colour + randn(n, 3) * 0.2).clamp(0, 1)
-    shading = 1 + 0.35 * v.unsqueeze(1) * (rand(n, 1, 1, 1) - 0.3)
-    obj = colour.view(n, 3, 1, 1) * shading
-    image = image * (1 - mask.unsqueeze(1)) + obj * mask.unsqueeze(1)
-    image = image * (0.6 + 0.8 * rand(n, 1, 1, 1)) + randn(n, 3, 32, 32) * 0.06  # exposure and sensor noise
-    return (image.clamp(0, 1) * 255).round().to(torch.uint8)
+    return mask, v
 
 
 def _generate(n_train: int, n_test: int, seed: int) -> Dataset:

@@ -32,6 +32,7 @@ import matplotlib
 import numpy as np
 import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from PIL import Image
 from torch import nn
@@ -640,8 +641,36 @@ class View:
             self._build_figures()
 
     def _build_figures(self) -> None:
-        e = self.engine
+        """The loss figure and the per-layer panel; their lines are animated artists redrawn each frame."""
         self.points = self._points_overlay()
+        self._build_loss_figure()
+        self.layers = _Canvas(10.5, 2.7)
+        fig = self.layers.figure
+        fig.subplots_adjust(left=0.04, right=0.99, bottom=0.17, top=0.86, wspace=0.3)
+        ax_h, ax_f, ax_g, ax_u = fig.subplots(1, 4)
+        self._build_histogram_axes(ax_h)
+        depth = self.engine.config["depth"]
+        layers, line = np.arange(1, depth + 1), dict(ms=3, animated=True)
+        for ax in (ax_f, ax_g, ax_u):
+            ax.set_xlim(0.5, depth + 0.5)
+            ax.set_xlabel("layer (1 = input side)")
+            ax.grid(alpha=0.3)
+        ax_f.set(ylim=(-0.03, 1.03), title="saturated and dead fraction")
+        self.sat_line = ax_f.plot(layers, np.zeros(depth), "o-", color="tab:orange", label="saturated", **line)[0]
+        self.dead_line = ax_f.plot(layers, np.zeros(depth), "s-", color="k", label="dead units", **line)[0]
+        ax_f.legend(fontsize=7, loc="upper left")
+        ax_g.set(ylim=(-6, 2), title="log10 weight-gradient norm")
+        self.grad_line = ax_g.plot(layers, np.zeros(depth), "o-", color="tab:purple", **line)[0]
+        ax_u.set(ylim=(-7, 0), title="log10 update / weight (std)")
+        ax_u.axhline(GUIDE_RATIO, color="k", ls="--", lw=1)
+        ax_u.text(depth + 0.4, GUIDE_RATIO + 0.15, "1e-3", ha="right", fontsize=7)
+        self.ratio_line = ax_u.plot(layers, np.zeros(depth), "o-", color="tab:green", **line)[0]
+        self.limit_axes = {"grad": ax_g, "ratio": ax_u}
+        self.curve, self.curve_rows, self.curve_of, self.lowest = np.empty((256, 3)), 0, None, math.inf
+        self.layers_jpeg, self.layers_for = None, None
+
+    def _build_loss_figure(self) -> None:
+        """Train and test loss over steps, log scale; the step axis is the part that widens most often."""
         self.loss = _Canvas(4.2, 3.3)
         self.loss_ax = self.loss.figure.add_axes((0.15, 0.14, 0.8, 0.76))
         self.loss_ax.set(yscale="log", ylim=(1e-2, 5), xlim=(0, 128), xlabel="step", ylabel="cross-entropy loss",
@@ -650,42 +679,20 @@ class View:
         self.train_line = self.loss_ax.plot([], [], color="tab:blue", lw=1.5, label="train", animated=True)[0]
         self.test_line = self.loss_ax.plot([], [], color="tab:red", lw=1.5, label="test", animated=True)[0]
         legend = self.loss_ax.legend(loc="upper right", fontsize=8)
-        self.loss.layered = (self.loss_ax.xaxis, [*self.loss_ax.spines.values(), legend])  # the step axis widens most
+        self.loss.layered = (self.loss_ax.xaxis, [*self.loss_ax.spines.values(), legend])
 
-        self.layers = _Canvas(10.5, 2.7)
-        fig = self.layers.figure
-        fig.subplots_adjust(left=0.04, right=0.99, bottom=0.17, top=0.86, wspace=0.3)
-        ax_h, ax_f, ax_g, ax_u = fig.subplots(1, 4)
+    def _build_histogram_axes(self, ax_h) -> None:
+        """The activation histogram panel: one line per layer (dark: layer 1, light: last) in one collection."""
+        e = self.engine
         depth = e.config["depth"]
-        ranges = [hist_range(a, p) for a, p in zip(e.config["activation"], e.config["params"])]
-        self.ranges = ranges
-        ax_h.set(xlim=(min(r[0] for r in ranges), max(r[1] for r in ranges)), yticks=[],
+        self.ranges = [hist_range(a, p) for a, p in zip(e.config["activation"], e.config["params"])]
+        ax_h.set(xlim=(min(r[0] for r in self.ranges), max(r[1] for r in self.ranges)), yticks=[],
                  title="activation histogram (sqrt scale)", xlabel="output (dark: layer 1, light: last)")
         cmap = matplotlib.colormaps["viridis"]
-        from matplotlib.collections import LineCollection
-
         self.hist_lines = LineCollection([], colors=[cmap(0.85 * i / max(depth - 1, 1)) for i in range(depth)],
                                          linewidths=1.2, animated=True)  # one artist for every layer: cheap to draw
         ax_h.add_collection(self.hist_lines)
         self.hist_ax = ax_h
-        layers = np.arange(1, depth + 1)
-        for ax in (ax_f, ax_g, ax_u):
-            ax.set_xlim(0.5, depth + 0.5)
-            ax.set_xlabel("layer (1 = input side)")
-            ax.grid(alpha=0.3)
-        ax_f.set(ylim=(-0.03, 1.03), title="saturated and dead fraction")
-        self.sat_line = ax_f.plot(layers, np.zeros(depth), "o-", ms=3, color="tab:orange", label="saturated", animated=True)[0]
-        self.dead_line = ax_f.plot(layers, np.zeros(depth), "s-", ms=3, color="k", label="dead units", animated=True)[0]
-        ax_f.legend(fontsize=7, loc="upper left")
-        ax_g.set(ylim=(-6, 2), title="log10 weight-gradient norm")
-        self.grad_line = ax_g.plot(layers, np.zeros(depth), "o-", ms=3, color="tab:purple", animated=True)[0]
-        ax_u.set(ylim=(-7, 0), title="log10 update / weight (std)")
-        ax_u.axhline(GUIDE_RATIO, color="k", ls="--", lw=1)
-        ax_u.text(depth + 0.4, GUIDE_RATIO + 0.15, "1e-3", ha="right", fontsize=7)
-        self.ratio_line = ax_u.plot(layers, np.zeros(depth), "o-", ms=3, color="tab:green", animated=True)[0]
-        self.limit_axes = {"grad": ax_g, "ratio": ax_u}
-        self.curve, self.curve_rows, self.curve_of, self.lowest = np.empty((256, 3)), 0, None, math.inf
-        self.layers_jpeg, self.layers_for = None, None
 
     def _points_overlay(self) -> Image.Image:
         """The data points as a transparent RGBA image over the boundary (train: filled, test: ringed)."""

@@ -281,21 +281,11 @@ def layer_signals(model: MLP, x: torch.Tensor, y: torch.Tensor) -> "pd.DataFrame
     if not isinstance(model, MLP):
         raise TypeError(f"model must be an actlab.MLP, got {type(model).__name__}")
     linears = model.linear_layers()
-    pre, inputs, outputs, h = [], [], [], x
-    for name, module in model.hidden.named_children():
-        if isinstance(module, nn.Linear):
-            inputs.append(h.detach())
-            h = module(h)
-            h.retain_grad()
-            pre.append(h)
-        else:
-            h = module(h)
-            if name.startswith("act"):
-                outputs.append(h.detach())
+    pre, inputs, outputs, h = _forward_keeping_layers(model, x)
     model.zero_grad(set_to_none=True)
     F.cross_entropy(model.out(h), y).backward()
-    rows = []
     activation = [m for n, m in model.hidden.named_children() if n.startswith("act")][0]
+    rows = []
     for i, z in enumerate(pre):
         zz = z.detach().clone().requires_grad_(True)
         (slope,) = torch.autograd.grad(activation(zz).sum(), zz)
@@ -310,6 +300,23 @@ def layer_signals(model: MLP, x: torch.Tensor, y: torch.Tensor) -> "pd.DataFrame
                      "mean output": outputs[i].mean().item()})
     model.zero_grad(set_to_none=True)
     return pd.DataFrame(rows).set_index("layer")
+
+
+def _forward_keeping_layers(model: MLP, x: torch.Tensor) -> tuple[list, list, list, torch.Tensor]:
+    """The hidden part of model on x: pre-activations (gradients retained), each linear layer's input, each
+    activation's output, and the last hidden output."""
+    pre, inputs, outputs, h = [], [], [], x
+    for name, module in model.hidden.named_children():
+        if isinstance(module, nn.Linear):
+            inputs.append(h.detach())
+            h = module(h)
+            h.retain_grad()
+            pre.append(h)
+        else:
+            h = module(h)
+            if name.startswith("act"):
+                outputs.append(h.detach())
+    return pre, inputs, outputs, h
 
 
 def init_signals(activation: str, init: str, gain: float, data: Dataset, seed: int = 0, depth: int = 10,

@@ -282,32 +282,40 @@ def stochastic_vs_gelu(x: torch.Tensor, depth: int = 3, width: int = 64, samples
         model = MLP(depth, width, "gelu", in_features=x.shape[1], out_features=1, init="kaiming").double()
     x = x.double()
     linears = [m for m in model.hidden if isinstance(m, nn.Linear)]
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        first = linears[0](x)  # the first layer's input is fixed: its pre-activation is computed once
-        exact, h = [], first
-        for layer in linears[1:]:
-            exact.append(nn.functional.gelu(h))
-            h = layer(exact[-1])
-        exact.append(nn.functional.gelu(h))
-        total, squares, kept = ([torch.zeros_like(e) for e in exact] for _ in range(3))
-        for _ in range(samples):
-            h = first
-            for i, layer in enumerate([nn.Identity(), *linears[1:]]):
-                h = stochastic_gelu(layer(h), gen)
-                total[i] += h
-                squares[i] += h * h
-                kept[i] += (h != 0).to(h.dtype)
-    rows = []
-    for i, e in enumerate(exact):
-        mean = total[i] / samples
-        var = (squares[i] / samples - mean * mean) * samples / (samples - 1)
-        p = kept[i] / samples
-        tested = (samples * p * (1 - p) >= min_count) & (var > 0)
-        z = (mean - e)[tested] / (var[tested] / samples).sqrt()
-        count = int(tested.sum())
-        mean_z2 = (z * z).mean().item() if count else float("nan")
-        tolerance = 5 * math.sqrt(2.2 / count) if count else float("nan")
-        rows.append({"layer": i + 1, "tested": count, "mean z^2": mean_z2, "tolerance": tolerance,
-                     "largest |gap|": (mean - e).abs().max().item(), "matches": bool(abs(mean_z2 - 1) < tolerance)})
+    exact, total, squares, kept = _gate_moments(linears, x, samples, torch.Generator().manual_seed(seed))
+    rows = [_gate_test_row(i + 1, e, total[i], squares[i], kept[i], samples, min_count) for i, e in enumerate(exact)]
     return pd.DataFrame(rows).set_index("layer")
+
+
+@torch.no_grad()
+def _gate_moments(linears: list, x: torch.Tensor, samples: int, gen: torch.Generator) -> tuple[list, ...]:
+    """Per hidden layer: the GELU outputs, and the stochastic gate's sum, sum of squares and count of kept units."""
+    first = linears[0](x)  # the first layer's input is fixed: its pre-activation is computed once
+    exact, h = [], first
+    for layer in linears[1:]:
+        exact.append(nn.functional.gelu(h))
+        h = layer(exact[-1])
+    exact.append(nn.functional.gelu(h))
+    total, squares, kept = ([torch.zeros_like(e) for e in exact] for _ in range(3))
+    for _ in range(samples):
+        h = first
+        for i, layer in enumerate([nn.Identity(), *linears[1:]]):
+            h = stochastic_gelu(layer(h), gen)
+            total[i] += h
+            squares[i] += h * h
+            kept[i] += (h != 0).to(h.dtype)
+    return exact, total, squares, kept
+
+
+def _gate_test_row(layer: int, exact, total, squares, kept, samples: int, min_count: float) -> dict:
+    """One layer's z-test of the Monte Carlo mean against the GELU output (see stochastic_vs_gelu)."""
+    mean = total / samples
+    var = (squares / samples - mean * mean) * samples / (samples - 1)
+    p = kept / samples
+    tested = (samples * p * (1 - p) >= min_count) & (var > 0)
+    z = (mean - exact)[tested] / (var[tested] / samples).sqrt()
+    count = int(tested.sum())
+    mean_z2 = (z * z).mean().item() if count else float("nan")
+    tolerance = 5 * math.sqrt(2.2 / count) if count else float("nan")
+    return {"layer": layer, "tested": count, "mean z^2": mean_z2, "tolerance": tolerance,
+            "largest |gap|": (mean - exact).abs().max().item(), "matches": bool(abs(mean_z2 - 1) < tolerance)}
