@@ -23,15 +23,20 @@ _started: dict[str, float] = {}
 _data_dirs: list[tempfile.TemporaryDirectory] = []
 
 
-@pytest.fixture(autouse=True)
-def _environment_restored():
-    """What a test changes in os.environ ends with it: Dask's LocalCluster, for one, sets OMP_NUM_THREADS=1 (and
-    MKL_NUM_THREADS, ...) in this process for good, so every notebook kernel started later ran on one thread."""
+def _restoring_environment():
+    """Put os.environ back as it was when the block started."""
     saved = dict(os.environ)
     yield
     if os.environ != saved:
         os.environ.clear()
         os.environ.update(saved)
+
+
+# What a test (or a module's fixtures) changes in os.environ ends with it: Dask's LocalCluster, for one, sets
+# OMP_NUM_THREADS=1 (and MKL_NUM_THREADS, ...) in this process for good, so every notebook kernel started later ran
+# on one thread. Autouse fixtures start first in their scope, so the module one also covers module-scoped fixtures.
+_environment_restored = pytest.fixture(autouse=True)(_restoring_environment)
+_environment_restored_per_module = pytest.fixture(autouse=True, scope="module")(_restoring_environment)
 
 
 def _notebook_of(item) -> str | None:
