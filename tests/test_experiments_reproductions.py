@@ -229,3 +229,13 @@ def test_unit_norm_rows_sets_every_linear_row_to_norm_one_with_random_directions
 def test_full_saturation_run_has_the_papers_four_hidden_layers():
     """Glorot and Bengio's figure 2 is a four-hidden-layer sigmoid net (their five-layer net never desaturated)."""
     assert rp.settings(True).sat_depth == 4 and rp.settings(False).sat_depth == 4
+
+
+def test_a_cached_full_result_says_how_it_was_computed(tmp_path):
+    """Thread counts and CPU kernels change training's last bits: a shown full result names the ones it ran with."""
+    full = rp.settings(True)
+    fp, _ = rp._data_identity("selu", full)
+    machine = {"threads_per_run": 3, "cpu_capability": "AVX512"}
+    rp._save(rp.cache_file("selu", full, fp), {"key": rp._key("selu", full, fp), "rows": [], "seconds": 1.0,
+                                               "machine": machine})
+    assert "3 torch thread(s) per run, AVX512 CPU kernels" in rp.result("selu").which()

@@ -2,6 +2,7 @@
 import asyncio
 import base64
 import math
+import time
 import types
 from io import BytesIO
 
@@ -307,14 +308,28 @@ def test_training_budget_keeps_training_share_when_frames_are_slow():
     from actlab.playground import TRAIN_SHARE
 
     pg = Playground(depth=1, width=4, fps=10)
-    pg.frame_times, pg.frame_cpu = [0.002] * 10, [0.002] * 10
-    assert pg._training_budget() == pytest.approx(0.1 - 0.002)  # cheap frames: the frame rate holds
-    pg.frame_times, pg.frame_cpu = [0.05] * 10, [0.002] * 10
-    assert pg._training_budget() == pytest.approx(0.1 - 0.05)  # slow only waiting for a core: the rate holds
-    pg.frame_times, pg.frame_cpu = [0.05] * 10, [0.05] * 10
-    budget = pg._training_budget()
+
+    def budget_after_frame(wall: float, cpu: float) -> float:
+        """The budget computed right after a frame that was due now, with frames of this wall and CPU time."""
+        pg.frame_times, pg.frame_cpu = [wall] * 10, [cpu] * 10
+        pg._due = time.perf_counter()
+        return pg._training_budget()
+
+    assert budget_after_frame(0.002, 0.002) == pytest.approx(0.1 - 0.002, abs=1e-3)  # cheap frames: the rate holds
+    assert budget_after_frame(0.05, 0.002) == pytest.approx(0.1 - 0.05, abs=1e-3)  # waiting for a core: it holds
+    budget = budget_after_frame(0.05, 0.05)
     assert budget == pytest.approx(0.05 * TRAIN_SHARE / (1 - TRAIN_SHARE))
     assert budget / (budget + 0.05) == pytest.approx(TRAIN_SHARE)  # costly frames: fewer frames, not less training
+
+
+def test_frames_are_due_on_a_fixed_beat():
+    """A period that ran late (loop overhead, a costlier frame) is taken from the next budget, so the rate holds."""
+    pg = Playground(depth=1, width=4, fps=10)
+    pg.frame_times, pg.frame_cpu = [0.01] * 10, [0.001] * 10
+    pg._due = time.perf_counter() + 0.03  # this frame was due 30 ms from now: the next is due 130 ms from now
+    assert pg._training_budget() == pytest.approx(0.13 - 0.01, abs=2e-3)
+    pg._due = time.perf_counter() - 0.5  # far behind (after a pause): a frame now, then a fresh beat, no catching up
+    assert pg._training_budget() < 0.01 and pg._due >= time.perf_counter() - 0.01
 
 
 def test_loss_curve_follows_the_history_and_restarts_on_reset():

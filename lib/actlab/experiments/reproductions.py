@@ -35,7 +35,7 @@ from ..evidence import Verdict
 from ..demos import signal_through_depth
 from ..fingerprint import LIBRARY_DIGEST, digest
 from ..models import MLP, LeNet
-from ..parallel import map_runs
+from ..parallel import map_runs, threads_per_run
 from ..training import Callback, train
 from .comparison import LINE_STYLES, MARKERS, OKABE_ITO, pooled_features
 
@@ -109,6 +109,7 @@ class Result:
     data_source: str
     from_cache: bool = False
     seconds: float = 0.0
+    machine: dict | None = None  # how a cached full result was computed: torch threads per run, CPU kernels
 
     def frame(self):
         """The rows as a pandas DataFrame."""
@@ -120,6 +121,9 @@ class Result:
         """A sentence saying which results these are (full from make reproduce's cache, or the short run)."""
         if self.full:
             how = "loaded from the cache of `make reproduce`" if self.from_cache else f"run now in {self.seconds:.0f} s"
+            if self.machine:  # thread counts and CPU kernels change the last bits of training runs, not the verdicts
+                how += (f", {self.machine['threads_per_run']} torch thread(s) per run, "
+                        f"{self.machine['cpu_capability']} CPU kernels")
             return f"{self.name}: FULL results ({how}); data: {self.data_source}"
         return (f"{self.name}: SHORT run ({self.seconds:.1f} s; `make reproduce` runs the full version and the "
                 f"notebook then shows it); data: {self.data_source}")
@@ -177,7 +181,7 @@ def result(name: str, full: bool = False, executor: Executor | None = None, use_
         if cached is not None:
             payload, data_source = cached
             return Result(name, payload["rows"], True, payload["key"]["settings"], data_source, from_cache=True,
-                          seconds=payload.get("seconds", 0.0))
+                          seconds=payload.get("seconds", 0.0), machine=payload.get("machine"))
     s = settings(full)
     data_fp, data_source = _data_identity(name, s)
     start = time.perf_counter()
@@ -185,7 +189,10 @@ def result(name: str, full: bool = False, executor: Executor | None = None, use_
     rows = map_runs(run, items(name, s), executor)
     seconds = time.perf_counter() - start
     if full:
-        _save(cache_file(name, s, data_fp), {"key": _key(name, s, data_fp), "rows": rows, "seconds": seconds})
+        machine = {"threads_per_run": threads_per_run(executor) or torch.get_num_threads(),
+                   "cpu_capability": torch.backends.cpu.get_cpu_capability()}
+        _save(cache_file(name, s, data_fp), {"key": _key(name, s, data_fp), "rows": rows, "seconds": seconds,
+                                             "machine": machine})
     return Result(name, rows, full, asdict(s), data_source, seconds=seconds)
 
 
