@@ -195,6 +195,21 @@ def test_one_corrupt_path_for_runs_and_datasets(tmp_path):
     assert actlab.cifar_like(20, 10, seed=3, root=tmp_path).fingerprint() == images.fingerprint()
 
 
+def _with_default(value):
+    def scaled(x, k=value):
+        return k * x
+    return scaled
+
+
+def test_a_second_function_s_defaults_count_in_the_digest():
+    """Each function's (defaults, kwdefaults) pair is a tuple made while hashing; freed, the next one took its
+    address and was hashed as an already-seen object: [f, g] then digested alike whatever g's defaults were (a
+    cache could serve a run for other code, and a model's key changed with what had been freed before)."""
+    first = _with_default(0.0)
+    assert digest([first, _with_default(1.0)]) != digest([first, _with_default(2.0)])
+    assert digest([first, _with_default(1.0)]) == digest([first, _with_default(1.0)])  # and equal ones match
+
+
 def test_digest_follows_values_dtypes_and_shapes():
     x = torch.arange(6)
     assert digest(x) == digest(torch.arange(6)) and len(digest(x)) == 16 and len(digest(x, length=None)) == 64

@@ -27,7 +27,7 @@ def digest(*values, length: int | None = 16) -> str:
     Equal values give equal digests in any process; a changed value, dtype, shape or code gives another one.
     """
     h = hashlib.sha256()
-    seen: set = set()
+    seen: dict = {}  # id -> the object itself: held, so that no temporary's id is reused while hashing
     for value in values:
         _feed(h, value, seen)
     return h.hexdigest()[:length]
@@ -39,7 +39,7 @@ def code_digest(obj) -> str:
     return digest(obj)
 
 
-def _feed(h, value, seen: set, depth: int = 0) -> None:
+def _feed(h, value, seen: dict, depth: int = 0) -> None:
     """Feed what determines value's behaviour into the hash h: code, constants, closures, referenced globals, data."""
     if depth > _MAX_DEPTH or id(value) in seen:
         h.update(b"<cycle>")
@@ -53,7 +53,7 @@ def _feed(h, value, seen: set, depth: int = 0) -> None:
     if isinstance(value, (torch.Tensor, np.ndarray)):  # data holds no cycles: the same tensor twice is fed twice
         _feed_tensor(h, value)
         return
-    seen.add(id(value))
+    seen[id(value)] = value  # keep it alive: a freed temporary's id (a tuple made here) would be reused
     for kinds, feeder in _FEEDERS:
         if isinstance(value, kinds):
             feeder(h, value, seen, depth)
@@ -74,7 +74,7 @@ def _feed_tensor(h, value) -> None:
     h.update(np.ascontiguousarray(value).tobytes())
 
 
-def _feed_collection(h, value, seen: set, depth: int) -> None:
+def _feed_collection(h, value, seen: dict, depth: int) -> None:
     """A list, tuple or set (sets in a stable order) or a dict (by sorted keys)."""
     h.update(type(value).__name__.encode())
     if isinstance(value, dict):
@@ -87,7 +87,7 @@ def _feed_collection(h, value, seen: set, depth: int) -> None:
         _feed(h, item, seen, depth + 1)
 
 
-def _feed_callable(h, value, seen: set, depth: int) -> None:
+def _feed_callable(h, value, seen: dict, depth: int) -> None:
     """A bound method (its function and its class) or a functools.partial (function, arguments)."""
     if isinstance(value, types.MethodType):
         parts = (value.__func__, type(value.__self__))
@@ -97,14 +97,14 @@ def _feed_callable(h, value, seen: set, depth: int) -> None:
         _feed(h, part, seen, depth + 1)
 
 
-def _feed_code(h, code: types.CodeType, seen: set, depth: int) -> None:
+def _feed_code(h, code: types.CodeType, seen: dict, depth: int) -> None:
     """Bytecode, names and constants (nested functions' code included)."""
     h.update(code.co_code + repr(code.co_names).encode())
     for const in code.co_consts:
         _feed(h, const, seen, depth + 1)
 
 
-def _feed_function(h, fn: types.FunctionType, seen: set, depth: int) -> None:
+def _feed_function(h, fn: types.FunctionType, seen: dict, depth: int) -> None:
     """A function's code, defaults, closure values and the globals its code names (other functions, constants)."""
     h.update(f"function {fn.__module__}.{fn.__qualname__}".encode())
     _feed_code(h, fn.__code__, seen, depth)
@@ -129,7 +129,7 @@ def _from_torch(cls: type) -> bool:
     return cls.__module__.split(".")[0] in ("torch", "builtins", "typing", "abc")
 
 
-def _feed_class(h, cls: type, seen: set, depth: int) -> None:
+def _feed_class(h, cls: type, seen: dict, depth: int) -> None:
     """A class by name; for classes outside torch, the code of every method along its MRO."""
     h.update(f"class {cls.__module__}.{cls.__qualname__}".encode())
     for base in cls.__mro__:
@@ -145,7 +145,7 @@ def _feed_class(h, cls: type, seen: set, depth: int) -> None:
                 _feed(h, member, seen, depth + 1)
 
 
-def _feed_module(h, module: nn.Module, seen: set, depth: int) -> None:
+def _feed_module(h, module: nn.Module, seen: dict, depth: int) -> None:
     """Every submodule's class code and plain attributes (parameters and buffers are in the init digest)."""
     for name, sub in module.named_modules():
         h.update(f"submodule {name}".encode())
@@ -157,12 +157,12 @@ def _feed_module(h, module: nn.Module, seen: set, depth: int) -> None:
             _feed(h, value, seen, depth + 1)
 
 
-def _feed_python_module(h, module: types.ModuleType, seen: set, depth: int) -> None:
+def _feed_python_module(h, module: types.ModuleType, seen: dict, depth: int) -> None:
     """A Python module by name (its version is in the key where it matters: torch, the library)."""
     h.update(f"module {module.__name__}".encode())
 
 
-def _feed_dataclass(h, value, seen: set, depth: int) -> None:
+def _feed_dataclass(h, value, seen: dict, depth: int) -> None:
     """A dataclass instance: its class and each field."""
     _feed(h, type(value), seen, depth + 1)
     for f in dataclasses.fields(value):
@@ -170,7 +170,7 @@ def _feed_dataclass(h, value, seen: set, depth: int) -> None:
         _feed(h, getattr(value, f.name), seen, depth + 1)
 
 
-def _feed_other(h, value, seen: set, depth: int) -> None:
+def _feed_other(h, value, seen: dict, depth: int) -> None:
     """Builtins (torch.relu) and other objects: their type and repr (memory addresses removed)."""
     _feed(h, type(value), seen, depth + 1)
     try:
