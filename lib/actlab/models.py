@@ -15,11 +15,6 @@ from .training import model_device, preserved_state
 INITS = ("default", "kaiming", "xavier", "lecun", "small", "large")
 
 
-def make_activation(activation, params: dict | None = None) -> nn.Module:
-    """get_activation(activation, **params): the former name, kept for playground.py (same errors)."""
-    return get_activation(activation, **(params or {}))
-
-
 def _name_of(activation, params) -> str:
     """A readable name for the activation used in a model."""
     if isinstance(activation, str):

@@ -40,8 +40,7 @@ from torch.nn import functional as F
 
 from .cores import CoreTurns
 from .data import Dataset, toy_2d
-from .models import make_activation
-from .activations import activation_names, lookup
+from .activations import activation_names, get_activation, lookup
 from .stats import GUIDE_RATIO, HIST_BINS, activation_stats, hist_range
 from .training import OPTIMIZERS
 
@@ -307,7 +306,7 @@ class PlaygroundNet(nn.Module):
 
     @staticmethod
     def _activation(name: str, params: dict) -> nn.Module:
-        module = make_activation(name, params)
+        module = get_activation(name, **params)
         module.actlab_name, module.actlab_params = lookup(name).name, dict(params)
         module.actlab_range = hist_range(name, params)
         return module
