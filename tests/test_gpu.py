@@ -1,0 +1,169 @@
+"""The CUDA path: training, the cache and the diagnostics with a model on a GPU, checked against the same work on
+the CPU. Skipped where torch sees no CUDA device (CI, our machines); run on a GPU machine with
+`python -m pytest tests/test_gpu.py`.
+
+Tolerances: the same seeded run on two devices differs only by float32 rounding in other kernels. Each comparison
+has a control that changes the computation (another seed, another activation) and must differ by more than the
+tolerance, so a check that passed because nothing was compared would fail.
+"""
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import actlab
+from actlab.stats import LayerStatsMonitor
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+
+LOSS_RTOL = 1e-3  # per-epoch training loss, 5 epochs of SGD: rounding moves it ~1e-6; another seed moves it > 1e-2
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("ACTLAB_DATA", str(tmp_path))
+    return tmp_path
+
+
+@pytest.fixture(scope="module")
+def circles():
+    return actlab.toy_2d("circles", n=600, seed=0)
+
+
+def losses(history) -> np.ndarray:
+    """Per-epoch training loss of a History (epoch 0, before training, left out)."""
+    return np.array([e["train_loss"] for e in history.epochs[1:]])
+
+
+def fit(data, device, seed=0, activation="gelu", **kwargs):
+    """A seeded 3 x 32 MLP trained 5 epochs on device; (model, history)."""
+    torch.manual_seed(seed)
+    model = actlab.MLP(3, 32, activation)
+    return model, actlab.train(model, data, epochs=5, lr=0.05, seed=seed, device=device, progress=False, **kwargs)
+
+
+def test_pick_device_takes_the_gpu():
+    assert actlab.pick_device().type == "cuda"
+    assert actlab.pick_device("cuda:0") == torch.device("cuda:0")
+
+
+def test_a_gpu_run_follows_the_cpu_run(circles):
+    (cpu_model, cpu), (gpu_model, gpu) = fit(circles, "cpu"), fit(circles, "cuda")
+    assert next(gpu_model.parameters()).device.type == "cuda" and gpu.status == "completed"
+    print("max relative loss difference, cuda vs cpu:", np.max(np.abs(losses(gpu) / losses(cpu) - 1)))
+    np.testing.assert_allclose(losses(gpu), losses(cpu), rtol=LOSS_RTOL)
+    assert gpu.final["test_acc"] == pytest.approx(cpu.final["test_acc"], abs=2 / 150)  # at most 2 of 150 points
+    for p_cpu, p_gpu in zip(cpu_model.parameters(), gpu_model.parameters()):
+        torch.testing.assert_close(p_gpu.cpu(), p_cpu, rtol=1e-3, atol=1e-4)
+    _, other_seed = fit(circles, "cuda", seed=1)  # the control: another seed is another run
+    assert np.max(np.abs(losses(other_seed) / losses(cpu) - 1)) > 10 * LOSS_RTOL
+
+
+def test_a_cached_gpu_run_comes_back_on_the_gpu_and_is_not_served_to_the_cpu(circles):
+    _, first = fit(circles, "cuda", cache=True)
+    model, again = fit(circles, "cuda", cache=True)
+    assert not first.from_cache and again.from_cache
+    assert next(model.parameters()).device.type == "cuda"
+    np.testing.assert_array_equal(losses(again), losses(first))
+    _, on_cpu = fit(circles, "cpu", cache=True)
+    assert not on_cpu.from_cache  # the device is part of the cache key
+
+
+def test_monitors_record_the_same_on_both_devices(circles):
+    records = {}
+    for device in ("cpu", "cuda"):
+        stats, grads = LayerStatsMonitor(circles.inputs("train"), every=4), actlab.GradNormMonitor()
+        _, history = fit(circles, device, callbacks=[stats, grads, actlab.DeadUnitMonitor(circles)])
+        epochs = [{k: v for k, v in e.items() if k != "seconds"} for e in history.epochs]
+        records[device] = stats.activations(), grads.records, epochs
+    (a_cpu, g_cpu, e_cpu), (a_gpu, g_gpu, e_gpu) = records["cpu"], records["cuda"]
+    assert len(a_cpu) == len(a_gpu) > 0 and "dead_fraction" in e_gpu[-1]
+    np.testing.assert_allclose(a_gpu["mean"], a_cpu["mean"], rtol=1e-3, atol=1e-5)
+    assert _close_records(g_gpu, g_cpu) and _close_records(e_gpu, e_cpu)
+    assert not _close_records(g_gpu, g_gpu[1:] + g_gpu[:1])  # the control: shifted records do not compare equal
+
+
+def _close_records(a, b, rtol=1e-3, atol=1e-6) -> bool:
+    """Two lists of record dicts with equal keys and numbers equal within rounding."""
+    if len(a) != len(b) or not a:
+        return False
+    for ra, rb in zip(a, b):
+        if set(ra) != set(rb):
+            return False
+        for k in ra:
+            va, vb = ra[k], rb[k]
+            if isinstance(va, (int, float)) and not isinstance(va, bool):
+                if not math.isclose(va, vb, rel_tol=rtol, abs_tol=atol):
+                    return False
+            elif isinstance(va, dict):
+                if not _close_records([va], [vb], rtol, atol):
+                    return False
+            elif va != vb:
+                return False
+    return True
+
+
+def test_diagnostics_take_a_model_on_the_gpu(circles):
+    torch.manual_seed(0)
+    cpu_model = actlab.MLP(4, 16, "relu")
+    gpu_model = actlab.MLP(4, 16, "relu").cuda()
+    gpu_model.load_state_dict(cpu_model.state_dict())
+    x, y = circles.inputs("train")[:256], circles.y_train[:256]
+    s_cpu, s_gpu = actlab.activation_stats(cpu_model, x), actlab.activation_stats(gpu_model, x.cuda())
+    assert [r["dead_fraction"] for r in s_gpu] == [r["dead_fraction"] for r in s_cpu]
+    assert [r["mean"] for r in s_gpu] == pytest.approx([r["mean"] for r in s_cpu], rel=1e-4, abs=1e-6)
+    pd.testing.assert_frame_equal(actlab.dead_units(gpu_model, circles), actlab.dead_units(cpu_model, circles),
+                                  check_exact=False, rtol=1e-4)
+    g_cpu, g_gpu = actlab.init_gradients(cpu_model, x, y), actlab.init_gradients(gpu_model, x.cuda(), y.cuda())
+    assert list(g_gpu) == list(g_cpu)
+    for name in g_cpu:
+        np.testing.assert_allclose(g_gpu[name], g_cpu[name], rtol=1e-3, atol=1e-6)
+    n_cpu, n_gpu = actlab.grad_norms(cpu_model, circles), actlab.grad_norms(gpu_model, circles)
+    assert n_gpu == pytest.approx(n_cpu, rel=1e-3)
+    start = actlab.snapshot_weights(gpu_model)
+    assert all(d == 0 for d in actlab.distance_from_init(gpu_model, start).values())
+    with actlab.capture_activations(gpu_model) as records:
+        gpu_model(x.cuda())
+    assert records and all(out.device.type == "cuda" for calls in records.values() for _, out in calls)
+
+
+def test_per_channel_prelu_and_swapping_keep_the_model_on_the_gpu():
+    torch.manual_seed(0)
+    model = actlab.LeNet("prelu").cuda()
+    example = torch.randn(4, 3, 32, 32, device="cuda")
+    swapped = actlab.per_channel_prelu(model, example)
+    assert all(p.device.type == "cuda" for p in swapped.parameters())
+    assert swapped(example).shape == (4, 10)
+    relu = actlab.swap_activation(actlab.MLP(2, 8, "tanh").cuda(), "relu")
+    assert all(p.device.type == "cuda" for p in relu.parameters())
+    assert relu(torch.randn(5, 2, device="cuda")).shape == (5, 2)
+
+
+@pytest.mark.parametrize("name", actlab.activation_names())
+def test_every_activation_computes_the_same_on_the_gpu(name):
+    x = torch.linspace(-6, 6, 2001)
+    module = actlab.get_activation(name).eval()  # eval: RReLU uses its mean slope
+    x_cpu, x_gpu = x.clone().requires_grad_(), x.cuda().requires_grad_()
+    y_cpu, y_gpu = module(x_cpu * 1), module.cuda()(x_gpu * 1)
+    y_cpu.sum().backward()
+    y_gpu.sum().backward()
+    torch.testing.assert_close(y_gpu.detach().cpu(), y_cpu.detach(), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(x_gpu.grad.cpu(), x_cpu.grad, rtol=1e-5, atol=1e-6)
+
+
+def test_lenet_trains_on_the_gpu_in_channels_last():
+    data = actlab.image_data(512, 128, seed=0)
+    torch.manual_seed(0)
+    model = actlab.LeNet("relu")
+    history = actlab.train(model, data, epochs=2, lr=0.03, device="cuda", channels_last=True, progress=False)
+    assert history.status == "completed" and next(model.parameters()).device.type == "cuda"
+    assert all(math.isfinite(e["train_loss"]) for e in history.epochs[1:])
+    assert history.epochs[-1]["train_loss"] < history.epochs[1]["train_loss"]
+
+
+def test_compare_runs_on_the_gpu(circles):
+    result = actlab.compare(["relu", "tanh"], circles, seeds=(0, 1), epochs=3, device="cuda", progress=False)
+    table = result.table()
+    assert len(table) == 2 and np.isfinite(np.asarray(table.select_dtypes("number"), dtype=float)).all()
