@@ -2,7 +2,11 @@
 import json
 import math
 import multiprocessing
+import os
+import subprocess
+import sys
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -189,6 +193,16 @@ def test_main_runs_one_short_reproduction(capsys):
     assert "born_dead: init he, depth 1, width 2, seed 0:" in out  # one progress line per run
     with pytest.raises(SystemExit):
         rp.main(["--workers", "0"])
+
+
+def test_make_reproduce_s_command_runs_on_two_workers(tmp_path):
+    """The command make reproduce runs (python -m, so the module is __main__), with spawned workers: a class of
+    the module run as __main__ could not be imported by the workers, and WORKERS=2 stopped at once."""
+    env = {**os.environ, "ACTLAB_DATA": str(tmp_path), "PYTHONPATH": str(Path(rp.__file__).parents[2])}
+    done = subprocess.run([sys.executable, "-m", "actlab.experiments.reproductions", "--workers", "2", "--only",
+                           "born_dead"], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "born_dead: SHORT run" in done.stdout and "born_dead: init rai, depth 20, width 4, seed 2:" in done.stdout
 
 
 def test_a_cold_start_never_builds_the_full_data(monkeypatch):

@@ -782,4 +782,8 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run as `python -m` (make reproduce), this file is __main__, and a class defined here (Logged) would be
+    # __main__.Logged, which spawned workers cannot import: call main through the module's own name instead.
+    from actlab.experiments import reproductions
+
+    sys.exit(reproductions.main())
