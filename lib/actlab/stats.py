@@ -71,7 +71,7 @@ def layer_stats(z: torch.Tensor, a: torch.Tensor, d: torch.Tensor, value_range=(
     return {"mean": a2.mean().item(), "std": a2.std().item() if a2.numel() > 1 else 0.0,
             "saturated_fraction": flat.float().mean().item(), "dead_fraction": flat.all(0).float().mean().item(),
             "near_zero_fraction": (a2.abs() < NEAR_ZERO).float().mean().item(),
-            "hist": (hist / max(a2.numel(), 1)).numpy()}
+            "hist": (hist / max(a2.numel(), 1)).cpu().numpy()}
 
 
 def _probe_sites(model: nn.Module, x: torch.Tensor, modules: list[tuple[str, nn.Module]]) -> dict:
