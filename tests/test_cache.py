@@ -127,16 +127,30 @@ def test_cache_hit_moves_the_model_to_the_device(monkeypatch):
 
 
 def test_the_global_random_state_is_part_of_the_key():
-    """RReLU in training mode draws its slopes from torch's global generator: another state, another run."""
+    """RReLU in training mode draws its slopes from the global generator of the device it runs on (the CPU's, or
+    the GPU's where train picks one): another state of it, another run."""
     data = actlab.toy_2d("xor", n=64)
     torch.manual_seed(0)
     net = actlab.MLP(1, 4, "rrelu")
     first = actlab.train(net, data, epochs=1, progress=False, cache=True)
     torch.manual_seed(0)
     net = actlab.MLP(1, 4, "rrelu")
-    torch.rand(1)  # the same weights, another state of the global generator
+    torch.rand(1, device=actlab.pick_device())  # the same weights, another state of the device's generator
     second = actlab.train(net, data, epochs=1, progress=False, cache=True)
     assert not second.from_cache and second.steps != first.steps
+
+
+def test_a_run_on_a_gpu_is_keyed_by_that_gpu_s_generator_too(monkeypatch):
+    """RReLU and dropout on a GPU draw from the GPU's generator: its state is in the key (faked here: no GPU)."""
+    gpu_state = [torch.zeros(16, dtype=torch.uint8)]
+    monkeypatch.setattr(torch.cuda, "get_rng_state", lambda device: gpu_state[0])
+    model, data = actlab.MLP(1, 4, "rrelu"), actlab.toy_2d("xor", n=64)
+    keys = []
+    for config, state in (({"device": "cuda"}, 0), ({"device": "cuda"}, 1), ({"device": "cpu"}, 0),
+                          ({"device": "cpu"}, 1)):
+        gpu_state[0] = torch.full((16,), state, dtype=torch.uint8)
+        keys.append(cache_key(model, data, config, [])["rng"])
+    assert keys[0] != keys[1] and keys[2] == keys[3] != keys[0]  # only a GPU run depends on the GPU's generator
 
 
 def test_weights_that_do_not_fit_are_not_half_loaded(monkeypatch):
@@ -150,7 +164,7 @@ def test_weights_that_do_not_fit_are_not_half_loaded(monkeypatch):
     with pytest.warns(UserWarning, match="do not fit"):
         h = actlab.train(other, data, epochs=0, progress=False, cache=True)
     assert not h.from_cache
-    assert all(torch.equal(before[k], v) for k, v in other.state_dict().items())
+    assert all(torch.equal(before[k], v.cpu()) for k, v in other.state_dict().items())  # train moved it to the device
 
 
 def test_the_cache_folder_is_read_at_each_call(tmp_path, monkeypatch):

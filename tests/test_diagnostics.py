@@ -289,7 +289,7 @@ def test_monitors_and_per_channel_prelu_work_with_in_place_activations():
     monitor = actlab.DeadUnitMonitor(data)
     h = actlab.train(net, data, epochs=2, progress=False, callbacks=[monitor, actlab.GradNormMonitor()])
     assert [r["epoch"] for r in h.epochs] == [0, 1, 2] and all("dead/1" in r for r in h.epochs)
-    x = data.inputs()
+    x = data.inputs("train", next(net.parameters()).device)  # train moved net to its device (a GPU if there is one)
     before = net(x)
     actlab.per_channel_prelu(net, x)
     assert net[3].weight.shape == (8,) and torch.allclose(net(x), before)

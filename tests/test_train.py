@@ -314,3 +314,21 @@ def test_comparison_plot_shares_whole_epoch_ticks():
     for ax in fig.axes:
         ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
         assert ticks and all(float(t).is_integer() for t in ticks)
+
+
+def test_deterministic_cudnn_sets_the_flags_and_restores_them_on_error():
+    from actlab.seeding import deterministic_cudnn
+
+    cudnn = torch.backends.cudnn
+    saved = cudnn.deterministic, cudnn.benchmark
+    try:
+        cudnn.deterministic, cudnn.benchmark = False, True
+        with pytest.raises(RuntimeError, match="inside"):
+            with deterministic_cudnn():
+                assert cudnn.deterministic and not cudnn.benchmark
+                raise RuntimeError("inside")
+        assert (cudnn.deterministic, cudnn.benchmark) == (False, True)
+        with deterministic_cudnn(enabled=False):
+            assert (cudnn.deterministic, cudnn.benchmark) == (False, True)
+    finally:
+        cudnn.deterministic, cudnn.benchmark = saved

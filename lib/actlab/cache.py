@@ -99,7 +99,16 @@ def cache_key(model: nn.Module, data, config: dict, callbacks) -> dict:
             "default_dtype": str(torch.get_default_dtype()), "architecture": repr(model),
             "init": digest(model.state_dict()), "code": code_digest(model), "data": data.fingerprint(),
             "callbacks": [(key, code_digest(type(cb))) for cb, key in zip(callbacks, keys)],
-            "rng": digest(torch.get_rng_state())}  # dropout, RReLU and the like draw from the global generator
+            "rng": digest(*_generator_states(config.get("device", "cpu")))}
+
+
+def _generator_states(device: str) -> list[torch.Tensor]:
+    """The states of the generators a run on device draws from (dropout, RReLU and the like): the CPU's, and on a
+    CUDA device that device's generator too."""
+    states = [torch.get_rng_state()]
+    if str(device).startswith("cuda"):
+        states.append(torch.cuda.get_rng_state(torch.device(device)))
+    return states
 
 
 def cache_path(key: dict, folder: Path) -> Path:

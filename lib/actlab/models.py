@@ -169,8 +169,8 @@ def per_channel_prelu(model: nn.Module, example: torch.Tensor) -> nn.Module:
 
     example (a batch of inputs, channels in dim 1) is run once to learn each PReLU's channel count; PReLUs that
     already have an alpha per channel, or that the example never reaches, are kept. Apart from the replaced
-    modules the model is left as found (BatchNorm statistics, modes, gradients). Raises ValueError when the
-    model has no single-alpha PReLU.
+    modules the model is left as found (BatchNorm statistics, modes, gradients); example is moved to the model's
+    device. Raises ValueError when the model has no single-alpha PReLU.
     """
     prelus = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.PReLU) and m.weight.numel() == 1]
     if not prelus:
@@ -181,7 +181,7 @@ def per_channel_prelu(model: nn.Module, example: torch.Tensor) -> nn.Module:
         channels[name] = args[0].shape[1] if args[0].dim() > 1 else 1
 
     with torch.no_grad(), preserved_state(model), Hooks(prelus, pre=record):
-        model(example)
+        model(example.to(model_device(model)))
     for name, module in prelus:
         if name in channels:
             replace_module(model, name, _prelu_per_channel(module, channels[name]))

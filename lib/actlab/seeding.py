@@ -26,3 +26,22 @@ def seeded(seed: int):
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         yield
+
+
+@contextlib.contextmanager
+def deterministic_cudnn(enabled: bool = True):
+    """Run the block with cuDNN's deterministic algorithms and no autotuning (enabled=False: unchanged).
+
+    PyTorch's reproducibility notes (https://pytorch.org/docs/stable/notes/randomness.html): cuDNN may pick a
+    nondeterministic convolution algorithm, so two seeded runs on one GPU differ in the last bits unless
+    torch.backends.cudnn.deterministic is True and torch.backends.cudnn.benchmark False. Both flags are restored
+    on exit. No effect on the CPU.
+    """
+    cudnn = torch.backends.cudnn
+    before = cudnn.deterministic, cudnn.benchmark
+    if enabled:
+        cudnn.deterministic, cudnn.benchmark = True, False
+    try:
+        yield
+    finally:
+        cudnn.deterministic, cudnn.benchmark = before

@@ -100,14 +100,15 @@ def activation_stats(model: nn.Module, x: torch.Tensor, bins: int = HIST_BINS,
     modules: (name, module) of the activations to watch (default: every registry activation in the model); a
     module called k times in one pass gives k rows ("name (call k)"), an uncalled one none. The probe runs in
     the model's current mode (in training, batch norm uses the batch statistics) and leaves the model as found,
-    running statistics included; in-place activations are measured on their true inputs. Raises ValueError when
-    the model has no activation modules.
+    running statistics included; in-place activations are measured on their true inputs. x is moved to the
+    model's device. Raises ValueError when the model has no activation modules.
     """
     check_number("bins", bins, 1, integer=True)
     modules = activation_modules(model) if modules is None else modules
     if not modules:
         raise ValueError("activation_stats: the model has no activation modules")
     rows = []
+    x = x.to(model_device(model))
     for layer, (site, (module, z, a)) in enumerate(_probe_sites(model, x, modules).items(), 1):
         act = getattr(module, "actlab_name", None) or activation_name(module)
         value_range = _value_range(module, act)
@@ -271,10 +272,11 @@ def plot_colorful_dimension(monitor, title: str = "") -> Figure:
 def init_gradients(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict[str, np.ndarray]:
     """Every trainable weight tensor's gradient entries (flattened, on the CPU) of the cross-entropy loss on (x, y),
     in the model's current mode; frozen weights are left out. The model is left as found (gradients, BatchNorm
-    running statistics)."""
+    running statistics); x and y are moved to the model's device."""
+    device = model_device(model)
     with preserved_state(model):
         model.zero_grad(set_to_none=True)
-        F.cross_entropy(model(x), y).backward()
+        F.cross_entropy(model(x.to(device)), y.to(device)).backward()
         return {n: p.grad.detach().flatten().cpu().numpy().copy() for n, p in weight_tensors(model) if p.grad is not None}
 
 

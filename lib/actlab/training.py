@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from .cache import cached
 from .checks import check_choice, check_number
 from .cores import CoreTurns
+from .seeding import deterministic_cudnn
 from .data import Dataset, data_dir
 from .fingerprint import code_digest  # noqa: F401 - re-exported: diagnostics imports it from here
 
@@ -223,8 +224,11 @@ def preserved_state(model: nn.Module):
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000) -> tuple[float, float]:
     """Mean cross-entropy loss and accuracy of model on (x, y), in eval mode; the model is left as found.
 
-    A model whose outputs are not all finite (a diverged one) has no defined prediction: both are NaN.
+    A model whose outputs are not all finite (a diverged one) has no defined prediction: both are NaN. x and y
+    are moved to the model's device.
     """
+    device = model_device(model)
+    x, y = x.to(device), y.to(device)
     loss_sum, correct = 0.0, 0
     with preserved_state(model):
         model.eval()
@@ -311,7 +315,7 @@ class Trainer:
         self._record(0, float("nan"), float("nan"), 0.0)
         self.turns = CoreTurns(enabled=None if self.device.type == "cpu" else False)  # see actlab.cores
         try:
-            with self.turns:
+            with self.turns, deterministic_cudnn(self.device.type == "cuda"):  # seeded runs repeat on a GPU too
                 for epoch in range(1, self.config.epochs + 1):
                     self.fit_epoch(epoch)
                     if self.history.status == "diverged":
