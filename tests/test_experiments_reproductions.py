@@ -198,7 +198,8 @@ def test_main_runs_one_short_reproduction(capsys):
 def test_make_reproduce_s_command_runs_on_two_workers(tmp_path):
     """The command make reproduce runs (python -m, so the module is __main__), with spawned workers: a class of
     the module run as __main__ could not be imported by the workers, and WORKERS=2 stopped at once."""
-    env = {**os.environ, "ACTLAB_DATA": str(tmp_path), "PYTHONPATH": str(Path(rp.__file__).parents[2])}
+    path = os.pathsep.join(filter(None, [str(Path(rp.__file__).parents[2]), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "ACTLAB_DATA": str(tmp_path), "PYTHONPATH": path}
     done = subprocess.run([sys.executable, "-m", "actlab.experiments.reproductions", "--workers", "2", "--only",
                            "born_dead"], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]

@@ -217,3 +217,17 @@ def test_compare_runs_on_the_gpu(circles):
     table = result.table  # a row per (activation, seed, epoch)
     assert set(table["activation"]) == {"relu", "tanh"} and len(table) == 2 * 2 * 4
     assert (table["status"] == "completed").all() and np.isfinite(table["test_acc"]).all()
+
+
+@needs_cuda
+def test_the_course_experiments_probe_a_model_on_the_gpu(circles):
+    """Callbacks and helpers that feed CPU probes or CPU snapshots to a model train moved to the GPU."""
+    torch.manual_seed(0)
+    model = actlab.MLP(3, 16, "relu").cuda()
+    outputs = list(model.hidden_outputs(circles.inputs("train")[:32]))  # a CPU batch
+    assert [layer for layer, _ in outputs] == [1, 2, 3] and outputs[0][1].device.type == "cuda"
+    start = {k: v.cpu() for k, v in actlab.snapshot_weights(model).items()}  # a snapshot kept on the CPU
+    with torch.no_grad():
+        model.hidden.linear1.weight.mul_(2)
+    assert actlab.distance_from_init(model, start)["hidden.linear1"] == pytest.approx(1.0)
+

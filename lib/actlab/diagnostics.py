@@ -261,8 +261,9 @@ class DeadUnitMonitor(Callback):
 
 
 def distance_from_init(model: nn.Module, initial: dict[str, torch.Tensor]) -> dict[str, float]:
-    """Per weight layer: ||W - W0|| / ||W0||, how far training moved it from its initial value."""
-    return {n: ((m.weight.detach() - initial[n]).norm() / initial[n].norm()).item() for n, m in weight_layers(model)}
+    """Per weight layer: ||W - W0|| / ||W0||, how far training moved it from its initial value (W0 on any device)."""
+    start = {n: initial[n].to(m.weight.device) for n, m in weight_layers(model)}
+    return {n: ((m.weight.detach() - start[n]).norm() / start[n].norm()).item() for n, m in weight_layers(model)}
 
 
 def snapshot_weights(model: nn.Module) -> dict[str, torch.Tensor]:

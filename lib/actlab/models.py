@@ -126,7 +126,9 @@ class MLP(nn.Module):
         return self.out(self.hidden(x))
 
     def hidden_outputs(self, x: torch.Tensor):
-        """Yield (layer number, output) after each hidden activation, input side first (lazily)."""
+        """Yield (layer number, output) after each hidden activation, input side first (lazily); x is moved to the
+        model's device."""
+        x = x.to(self.out.weight.device)
         for name, module in self.hidden.named_children():
             x = module(x)
             if name.startswith("act"):
