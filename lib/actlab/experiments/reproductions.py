@@ -350,7 +350,7 @@ class LayerActivations(Callback):
     def _record(self, model: MLP, step: int) -> None:
         with torch.no_grad():
             for layer, h in model.hidden_outputs(self.probe):
-                q = torch.quantile(h.flatten(), torch.tensor([0.02, 0.98]))
+                q = torch.quantile(h.flatten(), torch.tensor([0.02, 0.98], device=h.device))
                 self.records.append({"step": step, "layer": layer, "mean": h.mean().item(),
                                      "p02": q[0].item(), "p98": q[1].item()})
 
