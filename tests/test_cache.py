@@ -153,6 +153,26 @@ def test_a_run_on_a_gpu_is_keyed_by_that_gpu_s_generator_too(monkeypatch):
     assert keys[0] != keys[1] and keys[2] == keys[3] != keys[0]  # only a GPU run depends on the GPU's generator
 
 
+def test_a_cache_hit_leaves_the_random_generators_as_the_run_did():
+    """RReLU draws from the global generator while training: after a hit, later draws are those after the run."""
+    data = actlab.toy_2d("xor", n=64)
+    after = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        net = actlab.MLP(1, 4, "rrelu")
+        history = actlab.train(net, data, epochs=1, progress=False, cache=True)
+        after.append((history.from_cache, torch.rand(3, device=actlab.pick_device()).cpu()))
+    assert [hit for hit, _ in after] == [False, True] and torch.equal(after[0][1], after[1][1])
+
+
+def test_an_mps_run_is_keyed_by_the_mps_generator(monkeypatch):
+    monkeypatch.setattr(torch.mps, "get_rng_state", lambda: torch.full((8,), state[0], dtype=torch.uint8))
+    model, data, keys, state = actlab.MLP(1, 4, "rrelu"), actlab.toy_2d("xor", n=64), [], [0]
+    for state[0] in (0, 1):
+        keys.append(cache_key(model, data, {"device": "mps"}, [])["rng"])
+    assert keys[0] != keys[1]
+
+
 def test_weights_that_do_not_fit_are_not_half_loaded(monkeypatch):
     data = actlab.toy_2d("xor", n=64)
     run((1, 4), data)
@@ -222,6 +242,13 @@ def test_a_second_function_s_defaults_count_in_the_digest():
     first = _with_default(0.0)
     assert digest([first, _with_default(1.0)]) != digest([first, _with_default(2.0)])
     assert digest([first, _with_default(1.0)]) == digest([first, _with_default(1.0)])  # and equal ones match
+
+
+def test_an_object_seen_again_is_named_by_which_one_it_is():
+    a, b = [1], [2]
+    assert digest([a, b, a]) != digest([a, b, b])
+    c, d = [1], [2]
+    assert digest([a, b, a]) == digest([c, d, c])  # equal values shared alike: equal digests, whatever the objects
 
 
 def test_digest_follows_values_dtypes_and_shapes():

@@ -104,11 +104,22 @@ def cache_key(model: nn.Module, data, config: dict, callbacks) -> dict:
 
 def _generator_states(device: str) -> list[torch.Tensor]:
     """The states of the generators a run on device draws from (dropout, RReLU and the like): the CPU's, and on a
-    CUDA device that device's generator too."""
+    CUDA or MPS device that device's generator too."""
     states = [torch.get_rng_state()]
     if str(device).startswith("cuda"):
         states.append(torch.cuda.get_rng_state(torch.device(device)))
+    elif str(device).startswith("mps"):
+        states.append(torch.mps.get_rng_state())
     return states
+
+
+def _set_generator_states(device: str, states: list[torch.Tensor]) -> None:
+    """Put the generators of _generator_states(device) into the given states."""
+    torch.set_rng_state(states[0])
+    if str(device).startswith("cuda"):
+        torch.cuda.set_rng_state(states[1], torch.device(device))
+    elif str(device).startswith("mps"):
+        torch.mps.set_rng_state(states[1])
 
 
 def cache_path(key: dict, folder: Path) -> Path:
@@ -116,44 +127,51 @@ def cache_path(key: dict, folder: Path) -> Path:
     return Path(folder) / f"train-{digest(key, length=20)}.npz"
 
 
-def load_run(path: Path, model: nn.Module, callbacks, parse: Callable[[dict], T]) -> T | None:
-    """The saved run at path as parse(its history dict), its final weights loaded into model and its callbacks'
-    records into callbacks; None when absent or corrupt (then nothing is changed: a model is never half-loaded)."""
+def load_run(path: Path, model: nn.Module, callbacks, parse: Callable[[dict], T], device: str = "cpu") -> T | None:
+    """The saved run at path as parse(its history dict), its final weights loaded into model, its callbacks'
+    records into callbacks and the random generators of device left as the run left them; None when absent or
+    corrupt (then nothing is changed: a model is never half-loaded)."""
     def restore(arrays: dict, meta: dict):
         history, states = parse(meta["history"]), meta["callbacks"]
-        if len(states) != len(callbacks):
-            raise KeyError("callback records")
+        generators = [torch.tensor(g, dtype=torch.uint8) for g in meta["generators"]]
+        if len(states) != len(callbacks) or len(generators) != len(_generator_states(device)):
+            raise KeyError("callback records or generator states")
         weights = {k: torch.from_numpy(v) for k, v in arrays.items()}
         current = model.state_dict()
         if set(weights) != set(current) or any(weights[k].shape != current[k].shape for k in current):
             raise KeyError("the weights do not fit the model")
         model.load_state_dict(weights)
-        return history, states
+        return history, states, generators
 
     found = load(path, restore)
     if found is None:
         return None
     for cb, state in zip(callbacks, found[1]):
         cb.load_state(state)
+    _set_generator_states(device, found[2])  # later draws match those after a fresh run
     return found[0]
 
 
-def save_run(path: Path, model: nn.Module, history: dict, callbacks) -> None:
-    """Save a run atomically: its history dict, the model's final weights and the callbacks' state()."""
+def save_run(path: Path, model: nn.Module, history: dict, callbacks, device: str = "cpu") -> None:
+    """Save a run atomically: its history dict, the model's final weights, the callbacks' state() and the states
+    the run left device's random generators in."""
     arrays = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
-    save_arrays(path, arrays, {"history": history, "callbacks": [cb.state() for cb in callbacks]})
+    generators = [state.tolist() for state in _generator_states(device)]
+    save_arrays(path, arrays, {"history": history, "callbacks": [cb.state() for cb in callbacks],
+                               "generators": generators})
 
 
 def cached(run: Callable[[], T], model: nn.Module, data, config: dict, callbacks, parse: Callable[[dict], T],
            folder: Path) -> T:
     """The layer around training: the result saved in folder for a run with the same cache_key when there is one
-    (from_cache set), else run() saved unless it was interrupted. A result has status, from_cache and to_dict()."""
-    path = cache_path(cache_key(model, data, config, callbacks), folder)
-    result = load_run(path, model, callbacks, parse)
+    (from_cache set, the random generators left as the run left them), else run() saved unless it was
+    interrupted. A result has status, from_cache and to_dict()."""
+    path, device = cache_path(cache_key(model, data, config, callbacks), folder), config.get("device", "cpu")
+    result = load_run(path, model, callbacks, parse, device)
     if result is not None:
         result.from_cache = True
         return result
     result = run()
     if result.status != "interrupted":
-        save_run(path, model, result.to_dict(), callbacks)
+        save_run(path, model, result.to_dict(), callbacks, device)
     return result

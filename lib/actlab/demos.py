@@ -12,7 +12,7 @@ from .data import Dataset
 from .models import MLP
 from .activations import get_activation, lookup
 from .seeding import seeded
-from .training import accuracy
+from .training import accuracy, model_device
 
 
 def collapse_linear(layers: list[nn.Linear]) -> nn.Linear:
@@ -29,7 +29,7 @@ def collapse_linear(layers: list[nn.Linear]) -> nn.Linear:
 
 
 def plot_decision_regions(models: dict[str, nn.Module], data: Dataset, resolution: int = 200) -> Figure:
-    """Each 2-D classifier's predicted regions with the test points on top, one panel per model."""
+    """Each 2-D classifier's predicted regions with the test points on top, one panel per model (on any device)."""
     x = torch.cat([data.x_train, data.x_test])
     low, high = x.min(0).values - 0.2, x.max(0).values + 0.2
     gx, gy = torch.meshgrid(torch.linspace(low[0], high[0], resolution), torch.linspace(low[1], high[1], resolution), indexing="xy")
@@ -40,7 +40,7 @@ def plot_decision_regions(models: dict[str, nn.Module], data: Dataset, resolutio
     for ax, (title, model) in zip(axes, models.items()):
         model.eval()
         with torch.no_grad():
-            pred = model((grid - mean) / std).argmax(1).reshape(resolution, resolution)
+            pred = model(((grid - mean) / std).to(model_device(model))).argmax(1).cpu().reshape(resolution, resolution)
         acc = accuracy(model, data)
         ax.contourf(gx, gy, pred, levels=[-0.5, 0.5, 1.5], colors=["#cfe2f3", "#f4cccc"])
         ax.scatter(data.x_test[:, 0], data.x_test[:, 1], c=data.y_test, cmap="coolwarm", s=6)

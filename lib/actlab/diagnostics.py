@@ -30,11 +30,14 @@ def layer_grad_norms(model: nn.Module) -> dict[str, float]:
 
 
 def inputs_of(data, device=None, split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
-    """Normalised (x, y) tensors of a Dataset's split ('train' or 'test'), or an (x, y) pair as given."""
+    """Normalised (x, y) tensors of a Dataset's split ('train' or 'test'), or an (x, y) pair as given; both on
+    device when one is given."""
     if isinstance(data, Dataset):
         return data.inputs(split, device), data.labels(split, device)
     x, y = data
-    return x.to(device) if device is not None else x, y
+    if device is None:
+        return x, y
+    return x.to(device), (y.to(device) if y is not None else None)
 
 
 def grad_norms(model: nn.Module, data, batch_size: int = 256) -> dict[str, float]:

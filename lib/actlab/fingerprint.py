@@ -27,7 +27,7 @@ def digest(*values, length: int | None = 16) -> str:
     Equal values give equal digests in any process; a changed value, dtype, shape or code gives another one.
     """
     h = hashlib.sha256()
-    seen: dict = {}  # id -> the object itself: held, so that no temporary's id is reused while hashing
+    seen: dict = {}  # id -> (the object, its number): held, so that no temporary's id is reused while hashing
     for value in values:
         _feed(h, value, seen)
     return h.hexdigest()[:length]
@@ -41,8 +41,11 @@ def code_digest(obj) -> str:
 
 def _feed(h, value, seen: dict, depth: int = 0) -> None:
     """Feed what determines value's behaviour into the hash h: code, constants, closures, referenced globals, data."""
-    if depth > _MAX_DEPTH or id(value) in seen:
-        h.update(b"<cycle>")
+    if depth > _MAX_DEPTH:
+        h.update(b"<too deep>")
+        return
+    if id(value) in seen:  # a cycle or a shared object: named by when it was first seen, so [a, b, a] != [a, b, b]
+        h.update(f"<seen {seen[id(value)][1]}>".encode())
         return
     if isinstance(value, _SCALARS):
         h.update(repr(value).encode())
@@ -53,7 +56,7 @@ def _feed(h, value, seen: dict, depth: int = 0) -> None:
     if isinstance(value, (torch.Tensor, np.ndarray)):  # data holds no cycles: the same tensor twice is fed twice
         _feed_tensor(h, value)
         return
-    seen[id(value)] = value  # keep it alive: a freed temporary's id (a tuple made here) would be reused
+    seen[id(value)] = (value, len(seen))  # kept alive: a freed temporary's id (a tuple made here) would be reused
     for kinds, feeder in _FEEDERS:
         if isinstance(value, kinds):
             feeder(h, value, seen, depth)

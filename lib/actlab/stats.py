@@ -125,11 +125,12 @@ def weight_tensors(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
 def update_ratios(before: dict[str, torch.Tensor], model: nn.Module) -> dict[str, float]:
     """log10(std(update) / std(weight before it)) per weight tensor, update = weight now - before (Karpathy 2022).
 
-    -inf where a tensor did not move; NaN where the weight's std is 0.
+    -inf where a tensor did not move; NaN where the weight's std is 0. before may be on another device.
     """
     out = {}
     for name, p in weight_tensors(model):
-        update, weight = (p.detach() - before[name]).std().item(), before[name].std().item()
+        start = before[name].to(p.device)
+        update, weight = (p.detach() - start).std().item(), start.std().item()
         out[name] = math.log10(update / weight) if weight > 0 and update > 0 else (-math.inf if weight > 0 else math.nan)
     return out
 

@@ -307,7 +307,13 @@ class Trainer:
         self.steps_per_epoch = math.ceil(len(self.x_train) / self.config.batch_size)
 
     def fit(self) -> History:
-        """Record epoch 0, then train config.epochs epochs; divergence or an interrupt stops early, history kept."""
+        """Record epoch 0, then train config.epochs epochs; divergence or an interrupt stops early, history kept.
+        On a GPU the whole run uses cuDNN's deterministic algorithms, so a seeded run repeats (seeding.py)."""
+        with deterministic_cudnn(self.device.type == "cuda"):
+            return self._fit()
+
+    def _fit(self) -> History:
+        """fit's body: prepare, epoch 0, the epochs; the progress bar closed and the memory format restored."""
         self._prepare()
         self._event("on_train_begin", self.model, self.optimizer)
         self.bar = tqdm(total=self.config.epochs * self.steps_per_epoch, desc=self.history.config["model"],
@@ -315,7 +321,7 @@ class Trainer:
         self._record(0, float("nan"), float("nan"), 0.0)
         self.turns = CoreTurns(enabled=None if self.device.type == "cpu" else False)  # see actlab.cores
         try:
-            with self.turns, deterministic_cudnn(self.device.type == "cuda"):  # seeded runs repeat on a GPU too
+            with self.turns:
                 for epoch in range(1, self.config.epochs + 1):
                     self.fit_epoch(epoch)
                     if self.history.status == "diverged":
