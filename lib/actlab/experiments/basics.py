@@ -121,7 +121,7 @@ def step_vs_sigmoid(seed: int, epochs: int = 20, n: int = 1000) -> dict[str, flo
         step_net = MLP(depth=2, width=16, activation="heaviside")
         before = [p.detach().clone() for p in step_net.hidden.parameters()]
         train(step_net, data, epochs=epochs, lr=0.01, optimizer="adam", batch_size=64, seed=seed, progress=False)
-    unchanged = all(torch.equal(a, b) for a, b in zip(before, step_net.hidden.parameters()))
+    unchanged = all(torch.equal(a, b.cpu()) for a, b in zip(before, step_net.hidden.parameters()))  # any device
     with seeded(seed):
         sigmoid_net = MLP(depth=2, width=16, activation="sigmoid")
         train(sigmoid_net, data, epochs=epochs, lr=0.01, optimizer="adam", batch_size=64, seed=seed, progress=False)
