@@ -253,4 +253,4 @@ def test_a_cached_full_result_says_how_it_was_computed(tmp_path):
     machine = {"threads_per_run": 3, "cpu_capability": "AVX512"}
     rp._save(rp.cache_file("selu", full, fp), {"key": rp._key("selu", full, fp), "rows": [], "seconds": 1.0,
                                                "machine": machine})
-    assert "3 torch thread(s) per run, AVX512 CPU kernels" in rp.result("selu").which()
+    assert "computed them in 1 s, 3 torch thread(s) per run, AVX512 CPU kernels" in rp.result("selu").which()

@@ -120,7 +120,8 @@ class Result:
     def which(self) -> str:
         """A sentence saying which results these are (full from make reproduce's cache, or the short run)."""
         if self.full:
-            how = "loaded from the cache of `make reproduce`" if self.from_cache else f"run now in {self.seconds:.0f} s"
+            how = (f"loaded from the cache of `make reproduce`, which computed them in {self.seconds:.0f} s"
+                   if self.from_cache else f"run now in {self.seconds:.0f} s")
             if self.machine:  # thread counts and CPU kernels change the last bits of training runs, not the verdicts
                 how += (f", {self.machine['threads_per_run']} torch thread(s) per run, "
                         f"{self.machine['cpu_capability']} CPU kernels")
