@@ -102,24 +102,21 @@ def cache_key(model: nn.Module, data, config: dict, callbacks) -> dict:
             "rng": digest(*_generator_states(config.get("device", "cpu")))}
 
 
+def _generators(device: str) -> list[tuple[Callable, Callable]]:
+    """(get_state, set_state) of each generator a run on device draws from (dropout, RReLU and the like): the
+    CPU's, and on a CUDA or MPS device that device's own one too."""
+    pairs = [(torch.get_rng_state, torch.set_rng_state)]
+    if str(device).startswith("cuda"):
+        gpu = torch.device(device)
+        pairs.append((lambda: torch.cuda.get_rng_state(gpu), lambda state: torch.cuda.set_rng_state(state, gpu)))
+    elif str(device).startswith("mps"):
+        pairs.append((lambda: torch.mps.get_rng_state(), lambda state: torch.mps.set_rng_state(state)))
+    return pairs
+
+
 def _generator_states(device: str) -> list[torch.Tensor]:
-    """The states of the generators a run on device draws from (dropout, RReLU and the like): the CPU's, and on a
-    CUDA or MPS device that device's generator too."""
-    states = [torch.get_rng_state()]
-    if str(device).startswith("cuda"):
-        states.append(torch.cuda.get_rng_state(torch.device(device)))
-    elif str(device).startswith("mps"):
-        states.append(torch.mps.get_rng_state())
-    return states
-
-
-def _set_generator_states(device: str, states: list[torch.Tensor]) -> None:
-    """Put the generators of _generator_states(device) into the given states."""
-    torch.set_rng_state(states[0])
-    if str(device).startswith("cuda"):
-        torch.cuda.set_rng_state(states[1], torch.device(device))
-    elif str(device).startswith("mps"):
-        torch.mps.set_rng_state(states[1])
+    """The current states of _generators(device)."""
+    return [get() for get, _ in _generators(device)]
 
 
 def cache_path(key: dict, folder: Path) -> Path:
@@ -134,7 +131,7 @@ def load_run(path: Path, model: nn.Module, callbacks, parse: Callable[[dict], T]
     def restore(arrays: dict, meta: dict):
         history, states = parse(meta["history"]), meta["callbacks"]
         generators = [torch.tensor(g, dtype=torch.uint8) for g in meta["generators"]]
-        if len(states) != len(callbacks) or len(generators) != len(_generator_states(device)):
+        if len(states) != len(callbacks) or len(generators) != len(_generators(device)):
             raise KeyError("callback records or generator states")
         weights = {k: torch.from_numpy(v) for k, v in arrays.items()}
         current = model.state_dict()
@@ -148,7 +145,8 @@ def load_run(path: Path, model: nn.Module, callbacks, parse: Callable[[dict], T]
         return None
     for cb, state in zip(callbacks, found[1]):
         cb.load_state(state)
-    _set_generator_states(device, found[2])  # later draws match those after a fresh run
+    for (_, set_state), state in zip(_generators(device), found[2]):  # later draws match those after a fresh run
+        set_state(state)
     return found[0]
 
 
