@@ -39,7 +39,7 @@ def test_gradient_failures_are_named_errors():
 def test_init_linear_refuses_an_unknown_scheme():
     layer = nn.Linear(3, 2)
     before = [p.detach().clone() for p in layer.parameters()]
-    with pytest.raises(ValueError, match=r"init must be one of 'default', 'kaiming'.*got 'kaimnig'"):
+    with pytest.raises(ValueError, match=r"init must be one of 'default', 'recommended', 'kaiming'.*got 'kaimnig'"):
         init_linear(layer, "kaimnig")
     assert all(torch.equal(a, b) for a, b in zip(before, layer.parameters()))  # nothing was zeroed
     for scheme in INITS:

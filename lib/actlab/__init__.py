@@ -8,10 +8,11 @@ __version__ = "0.1.0"
 from .activations import (Activation, Param, Spec, activation_names, get_activation, lookup, register, spec,
                           unregister)
 from .custom import check_gradient, custom_activation, gaussian_mean, infer_properties
-from .data import DataError, Dataset, cifar_like, image_data, load_cifar10, toy_2d
+from .data import DataError, Dataset, cifar_like, digits, image_data, load_cifar10, toy_2d, validation_split
 from .models import LeNet, MLP, activation_modules, per_channel_prelu, recommended_init, swap_activation
 from .training import Callback, History, TrainConfig, accuracy, evaluate, pick_device, train
 from .compare import Comparison, compare
+from .tuning import LR_GRID, Tuning, tune_lr
 from .parallel import map_runs
 from .diagnostics import (DeadUnitMonitor, GradNormMonitor, capture_activations, dead_masks, dead_units,
                           distance_from_init, grad_norms, init_grad_profiles, plot_grad_norms, plot_layer_profile,
@@ -32,13 +33,13 @@ __all__ = [
     "Activation", "Param", "Spec", "activation_names", "get_activation", "lookup", "register", "spec", "unregister",
     "check_gradient", "custom_activation", "gaussian_mean", "infer_properties",
     # data: the procedural CIFAR-like set, real CIFAR-10, 2-D toy sets
-    "DataError", "Dataset", "cifar_like", "image_data", "load_cifar10", "toy_2d",
+    "DataError", "Dataset", "cifar_like", "digits", "image_data", "load_cifar10", "toy_2d", "validation_split",
     # models: networks built from an activation name, and their activation modules
     "LeNet", "MLP", "activation_modules", "per_channel_prelu", "recommended_init", "swap_activation",
     # training: the seeded, cached training loop and its callbacks
     "Callback", "History", "TrainConfig", "accuracy", "evaluate", "pick_device", "train",
     # comparison: several activations trained (or timed) on the same data and seeds
-    "Comparison", "compare", "map_runs", "time_activations",
+    "Comparison", "compare", "map_runs", "time_activations", "LR_GRID", "Tuning", "tune_lr",
     # diagnostics: dead units, gradient norms, captured activations
     "DeadUnitMonitor", "GradNormMonitor", "capture_activations", "dead_masks", "dead_units", "distance_from_init",
     "grad_norms", "init_grad_profiles", "plot_grad_norms", "plot_layer_profile", "snapshot_weights",

@@ -16,30 +16,35 @@ from tqdm.auto import tqdm
 
 from .data import Dataset
 from .diagnostics import dead_units
-from .models import MLP, LeNet
+from .models import MLP, LeNet, resolve_init
 from .parallel import RunsInterrupted, map_runs, runs_per_process
 from .activations import lookup
-from .training import History, pick_device, train
+from .seeding import seeded
+from .training import History, TrainConfig, pick_device, train
 
 
 @dataclass(frozen=True)
 class DefaultModel:
-    """A picklable model factory: LeNet for images (image=True), else a 4-layer, 64-unit MLP, features to classes."""
+    """A picklable model factory: LeNet for images (image=True), else a 4-layer, 64-unit MLP, features to classes;
+    init is one of models.INITS ('recommended': each activation's registry scheme)."""
 
     image: bool
     features: int
     classes: int
+    init: str = "default"
 
     def __call__(self, name: str, **params) -> nn.Module:
         if self.image:
-            return LeNet(name, params, num_classes=self.classes)
-        return MLP(4, 64, name, params, in_features=self.features, out_features=self.classes)
+            return LeNet(name, params, num_classes=self.classes, init=self.init)
+        return MLP(4, 64, name, params, in_features=self.features, out_features=self.classes, init=self.init)
 
 
-def default_model(data: Dataset) -> DefaultModel:
-    """LeNet for images (N, 3, 32, 32), a 4-layer MLP for feature vectors (N, features); picklable."""
+def default_model(data: Dataset, init: str = "default") -> DefaultModel:
+    """LeNet for images (N, 3, 32, 32), a 4-layer MLP for feature vectors (N, features); picklable. init: one of
+    models.INITS for every layer ('recommended': each activation's registry scheme)."""
+    resolve_init(init)
     image = data.x_train.dim() == 4
-    return DefaultModel(image, 0 if image else int(data.x_train.shape[1]), len(data.classes))
+    return DefaultModel(image, 0 if image else int(data.x_train.shape[1]), len(data.classes), init)
 
 
 @dataclass
@@ -132,24 +137,37 @@ def _params_by_name(params: dict | None, names: list[str], check_values: bool) -
     return out
 
 
-def _train_one(job: tuple[str, dict, int], make: Callable, data: Dataset, train_kwargs: dict, keep_model: bool):
+def _rates_by_name(lr, names: list[str]) -> dict[str, float]:
+    """The learning rate of each activation: lr for all, or lr[name] from a dict keyed by any spelling lookup()
+    accepts; ValueError naming a missing or unknown activation (the rates themselves are checked by TrainConfig)."""
+    if not isinstance(lr, dict):
+        return {name: lr for name in names}
+    rates = {lookup(key).name: value for key, value in lr.items()}
+    missing, extra = [n for n in names if n not in rates], [n for n in rates if n not in names]
+    if missing or extra:
+        raise ValueError(f"lr as a dict needs exactly one rate per activation compared ({', '.join(names)}); "
+                         f"missing: {', '.join(missing) or 'none'}, not compared: {', '.join(extra) or 'none'}")
+    return rates
+
+
+def _train_one(job: tuple[str, dict, int, float], make: Callable, data: Dataset, train_kwargs: dict,
+               keep_model: bool):
     """Train make(name, **params) on data, seeded from seed alone; (History, the model or its CPU state dict).
 
     The global random state is forked: init and training draw from manual_seed(seed), the caller's generator is
     left as it was, so the run gives the same numbers in any process. A run cut short by an interrupt raises
     KeyboardInterrupt (its partial history is not a finished run).
     """
-    name, params, seed = job
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
+    name, params, seed, lr = job
+    with seeded(seed):
         net = make(name, **params)
-        history = train(net, data, seed=seed, **train_kwargs)
+        history = train(net, data, seed=seed, lr=lr, **train_kwargs)
     if history.status == "interrupted":
         raise KeyboardInterrupt(history.message)
     return history, net if keep_model else {k: v.detach().cpu() for k, v in net.state_dict().items()}
 
 
-def _describe(job: tuple[str, dict, int]) -> str:
+def _describe(job: tuple[str, dict, int, float]) -> str:
     """A run as the progress bar names it: 'relu, seed 1'."""
     return f"{job[0]}, seed {job[2]}"
 
@@ -163,10 +181,14 @@ def _rebuilt(make: Callable, name: str, params: dict, state: dict, device) -> nn
 
 
 def compare(activations, data: Dataset, seeds=(0,), model: Callable | None = None, params: dict | None = None,
-            executor: Executor | None = None, threads: int | None = None, **train_kwargs) -> Comparison:
+            executor: Executor | None = None, threads: int | None = None, init: str = "default",
+            **train_kwargs) -> Comparison:
     """Train one fresh model per (activation, seed) with the same settings; seed fixes both init and data order.
 
     params maps an activation (any spelling lookup() accepts) to its parameters, e.g. {"LeakyReLU": {"alpha": 0.5}}.
+    init: the default model's initialisation (models.INITS; 'recommended': each activation's registry scheme, as
+    a fair comparison uses). lr is one learning rate for all, or a dict giving each activation its own (e.g. Tuning.rates from tune_lr; every
+    activation compared must have one).
     Each (activation, seed) is one run, seeded from its seed alone (torch.random.fork_rng: the caller's random state
     is untouched). executor runs them elsewhere: a concurrent.futures.ProcessPoolExecutor or a Dask
     Client.get_executor() (model must then be picklable: the default is; no lambdas); the trained weights come back.
@@ -180,13 +202,16 @@ def compare(activations, data: Dataset, seeds=(0,), model: Callable | None = Non
     """
     names, seeds = _check_grid(activations, seeds, executor)
     params = _params_by_name(params, names, check_values=model is None)
-    make = model or default_model(data)
-    jobs = [(name, params.get(name, {}), seed) for name in names for seed in seeds]
+    rates = _rates_by_name(train_kwargs.pop("lr", TrainConfig.lr), names)
+    if model is not None and init != "default":
+        raise ValueError("give either model or init: init only chooses the default model's initialisation")
+    make = model or default_model(data, init)
+    jobs = [(name, params.get(name, {}), seed, rates[name]) for name in names for seed in seeds]
     progress = train_kwargs.pop("progress", True)
     local = executor is None
     run = partial(_train_one, make=make, data=data, train_kwargs={**train_kwargs, "progress": progress and local},
                   keep_model=local)
-    keys = [(name, seed) for name, _, seed in jobs]
+    keys = [(name, seed) for name, _, seed, _ in jobs]
     overall = tqdm(total=len(jobs), disable=not progress, leave=False, position=0)
     try:
         results = dict(zip(keys, map_runs(run, jobs, executor, threads=threads, bar=overall, describe=_describe)))

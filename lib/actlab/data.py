@@ -324,6 +324,56 @@ def image_data(n_train: int = 10000, n_test: int = 2000, seed: int = 0, root: st
     return cifar_like(n_train, n_test, seed, root=root)
 
 
+def digits(test_fraction: float = 0.25, seed: int = 0) -> Dataset:
+    """Real data that ships with scikit-learn: 1,797 handwritten digits, 8x8 grey levels, as 64 features in [0, 1].
+
+    The UCI "Optical Recognition of Handwritten Digits" test set (Alpaydin and Kaynak 1998), read by
+    sklearn.datasets.load_digits from its own wheel (no download). Split into train and test stratified by class
+    (test_fraction in (0, 1), each class at least 1 on both sides), shuffled by seed. x: float32 (N, 64), pixel
+    counts 0-16 divided by 16; y: int64 class 0-9. Raises ValueError naming a bad argument.
+    """
+    from sklearn.datasets import load_digits
+
+    check_number("test_fraction", test_fraction, 0, 1, low_open=True, high_open=True)
+    check_number("seed", seed, 0, 2**32 - 1, integer=True)
+    bunch = load_digits()
+    x = torch.from_numpy(bunch.data.astype(np.float32) / 16.0)
+    y = torch.from_numpy(bunch.target.astype(np.int64))
+    train, test = stratified_split(y, test_fraction, seed)
+    return Dataset(x[train], y[train], x[test], y[test], tuple(str(c) for c in range(10)),
+                   f"scikit-learn digits (real 8x8 handwritten digits; seed {seed})")
+
+
+def stratified_split(y: torch.Tensor, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Indices (kept, held out) of labels y (N,), holding out round(fraction * count) of each class, at least 1 and
+    at most count - 1, shuffled by seed (numpy's default_rng). Raises ValueError when a class has fewer than 2."""
+    rng = np.random.default_rng(seed)
+    kept, held = [], []
+    for label in torch.unique(y).tolist():
+        idx = np.flatnonzero(y.numpy() == label)
+        if idx.size < 2:
+            raise ValueError(f"class {label} has {idx.size} example(s): a split needs at least 2 per class")
+        idx = rng.permutation(idx)
+        n_held = min(max(1, round(fraction * idx.size)), idx.size - 1)
+        held.append(idx[:n_held])
+        kept.append(idx[n_held:])
+    kept, held = np.concatenate(kept), np.concatenate(held)
+    return torch.from_numpy(rng.permutation(kept)), torch.from_numpy(rng.permutation(held))
+
+
+def validation_split(data: Dataset, fraction: float = 0.2, seed: int = 0) -> Dataset:
+    """A Dataset for choosing settings: data's training split cut into train and validation, the validation part in
+    the test slot; data's own test split is never touched (it stays for the final verdict).
+
+    fraction in (0, 1): the share of each class held out (stratified, at least 1 per class), shuffled by seed.
+    """
+    check_number("fraction", fraction, 0, 1, low_open=True, high_open=True)
+    check_number("seed", seed, 0, 2**32 - 1, integer=True)
+    train, held = stratified_split(data.y_train, fraction, seed)
+    return Dataset(data.x_train[train], data.y_train[train], data.x_train[held], data.y_train[held], data.classes,
+                   f"{data.source}, validation split ({len(held)} of its {len(data.x_train)} training examples)")
+
+
 # ---------------------------------------------------------------------------
 # Small 2-D problems
 # ---------------------------------------------------------------------------

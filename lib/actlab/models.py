@@ -12,7 +12,8 @@ from .activations import activation_types, get_activation, lookup
 from .hooks import Hooks, replace_module
 from .training import model_device, preserved_state
 
-INITS = ("default", "kaiming", "xavier", "lecun", "small", "large")
+# "recommended": the scheme the activation's registry entry pairs with it (recommended_init); "default": PyTorch's own.
+INITS = ("default", "recommended", "kaiming", "xavier", "lecun", "small", "large")
 
 
 def _name_of(activation, params) -> str:
@@ -23,10 +24,15 @@ def _name_of(activation, params) -> str:
 
 
 class LeNet(nn.Module):
-    """The slides' CNN: conv 3-6-5, pool, conv 6-16-5, pool, fc 120, 84, 10, with any activation."""
+    """The slides' CNN: conv 3-6-5, pool, conv 6-16-5, pool, fc 120, 84, 10, with any activation.
 
-    def __init__(self, activation="relu", params: dict | None = None, num_classes: int = 10):
+    Input (N, 3, 32, 32); output logits (N, num_classes). init: one of INITS for every conv and linear layer
+    ('default': PyTorch's own; 'recommended': the activation's registry scheme, the output layer Xavier).
+    """
+
+    def __init__(self, activation="relu", params: dict | None = None, num_classes: int = 10, init: str = "default"):
         super().__init__()
+        resolve_init(init, activation)  # a bad init fails before anything is built
         self.activation_name = _name_of(activation, params)
         self.conv1 = nn.Conv2d(3, 6, 5)
         self.act1 = get_activation(activation, **(params or {}))
@@ -38,6 +44,9 @@ class LeNet(nn.Module):
         self.fc2 = nn.Linear(120, 84)
         self.act4 = get_activation(activation, **(params or {}))
         self.fc3 = nn.Linear(84, num_classes)
+        for layer in (self.conv1, self.conv2, self.fc1, self.fc2):
+            init_linear(layer, init, activation, params)
+        init_linear(self.fc3, init)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.pool(self.act1(self.conv1(x)))
@@ -71,18 +80,35 @@ def kaiming_gain(activation=None, params: dict | None = None) -> float:
     return nn.init.calculate_gain("relu")
 
 
-def init_linear(layer: nn.Linear, init: str, activation=None, params: dict | None = None) -> None:
-    """Initialise a linear layer's weight by a named scheme (one of INITS); biases start at zero (except 'default').
+def resolve_init(init: str, activation=None) -> str:
+    """The concrete scheme an init name means before activation: 'recommended' becomes the registry's scheme for a
+    registry name (recommended_init), or 'xavier' before no activation (an output layer; Glorot and Bengio 2010).
+    Raises ValueError for an unknown init, or 'recommended' before an activation the registry does not know."""
+    check_choice("init", init, INITS)
+    if init != "recommended":
+        return init
+    if activation is None:
+        return "xavier"
+    if not isinstance(activation, str):
+        raise ValueError(f"init='recommended' needs a registry activation name, got {activation!r}: name a scheme "
+                         f"({', '.join(i for i in INITS if i != 'recommended')})")
+    return recommended_init(activation)
 
+
+def init_linear(layer: nn.Linear | nn.Conv2d, init: str, activation=None, params: dict | None = None) -> None:
+    """Initialise a linear or convolutional layer's weight by a named scheme (one of INITS); biases start at zero
+    (except 'default').
+
+    fan_in = in_features (linear) or in_channels * kernel height * kernel width (conv), as torch.nn.init counts it.
     kaiming: N(0, gain^2 / fan_in) with the gain kaiming_gain(activation, params) of the activation that follows
     the layer (as torch.nn.init.kaiming_normal_ draws it); xavier: N(0, 2 / (fan_in + fan_out)); lecun:
-    N(0, 1 / fan_in); small: N(0, 0.01^2); large: N(0, 16 / fan_in). Raises ValueError naming the known schemes
-    for any other init.
+    N(0, 1 / fan_in); small: N(0, 0.01^2); large: N(0, 16 / fan_in); recommended: resolve_init's scheme. Raises
+    ValueError naming the known schemes for any other init.
     """
-    check_choice("init", init, INITS)
+    init = resolve_init(init, activation)
     if init == "default":
         return
-    fan_in = layer.weight.shape[1]
+    fan_in = layer.weight[0].numel()
     with torch.no_grad():
         if init == "kaiming":
             layer.weight.normal_(0, kaiming_gain(activation, params) / math.sqrt(fan_in))
@@ -107,7 +133,7 @@ class MLP(nn.Module):
         for name, value in (("depth", depth), ("width", width), ("in_features", in_features),
                             ("out_features", out_features)):
             check_number(name, value, 1, integer=True)
-        check_choice("init", init, INITS)
+        resolve_init(init, activation)
         self.activation_name = _name_of(activation, params)
         layers: dict[str, nn.Module] = {"flatten": nn.Flatten()}
         features = in_features
