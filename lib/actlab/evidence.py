@@ -234,7 +234,7 @@ def _bounds(d: Difference, level: float) -> tuple[float, float]:
     return d.mean - q * d.se, d.mean + q * d.se
 
 
-def _numbers(d: Difference, level: float, t: float, p: float) -> str:
+def _numbers(d: Difference, t: float, p: float) -> str:
     """The common tail of the evidence text: t, df, p and the seeds."""
     return f"t={t:.3g}, df={d.df:.3g}, one-sided p={p:.2g}; n={d.n} {d.design}"
 
@@ -253,7 +253,7 @@ def _directional(a, b, claim: str, level: float, min_difference: float, paired: 
     opposed = upper < c if sign > 0 else lower > -c
     outcome = "holds" if held else "contradicted" if opposed else "undecided"
     evidence = (f"mean difference {d.mean:.3g}, {_percent(level)} one-sided {word} bound {bound:.3g} (needs {needs}); "
-                + _numbers(d, level, t, p))
+                + _numbers(d, t, p))
     return Verdict(claim, outcome, evidence, level, d.mean, lower, upper, t, d.df, d.n, p, p_opposite)
 
 
@@ -304,7 +304,7 @@ def claim_close(a, b, tolerance: float, claim: str = "a ≈ b", *, level: float 
     held, opposed = lower > -tol and upper < tol, wide_low > tol or wide_high < -tol
     outcome = "holds" if held else "contradicted" if opposed else "undecided"
     evidence = (f"mean difference {d.mean:.3g}, {_percent(level)} one-sided bounds {lower:.3g} to {upper:.3g} (needs both "
-                f"inside ±{tol:.3g}); " + _numbers(d, level, t, p))
+                f"inside ±{tol:.3g}); " + _numbers(d, t, p))
     return Verdict(claim, outcome, evidence, level, d.mean, lower, upper, t, d.df, d.n, p, outside)
 
 
