@@ -42,7 +42,7 @@ HANDOVER_PAUSE = 0.001  # seconds the releasing loop sleeps so that the waiting 
 LOCK_NAME = "cores.lock"
 _local = threading.local()  # depth of nested turns in this thread: inner ones (a train inside a callback) are free
 _warned: set[str] = set()  # the warnings this process has given about turns, each given once
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+_SAFE_OPEN = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)  # no symbolic link, not inherited by exec
 
 
 def turns_directory() -> Path:
@@ -66,7 +66,7 @@ def open_private_directory(directory: Path) -> int:
         directory.mkdir(mode=0o700, parents=True)
     except FileExistsError:
         pass
-    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _NOFOLLOW)  # ELOOP for a symbolic link
+    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _SAFE_OPEN)  # ELOOP for a symbolic link
     info = os.fstat(fd)
     problem = ("is not a folder" if not stat.S_ISDIR(info.st_mode) else
                f"belongs to user {info.st_uid}, not to you ({os.getuid()})" if info.st_uid != os.getuid() else
@@ -129,7 +129,7 @@ class CoreTurns:
         """Open the private folder and its lock file and take the turn; on any OSError, run without turns."""
         try:
             self._directory = open_private_directory(turns_directory())
-            self._file = os.open(LOCK_NAME, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o600, dir_fd=self._directory)
+            self._file = os.open(LOCK_NAME, os.O_RDWR | os.O_CREAT | _SAFE_OPEN, 0o600, dir_fd=self._directory)
             self._acquire()
         except OSError as exc:
             self._give_up(exc)
@@ -177,7 +177,7 @@ class CoreTurns:
             fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             mark = f"wait-{os.getpid()}-{threading.get_ident()}"
-            os.close(os.open(mark, os.O_WRONLY | os.O_CREAT | _NOFOLLOW, 0o600, dir_fd=self._directory))
+            os.close(os.open(mark, os.O_WRONLY | os.O_CREAT | _SAFE_OPEN, 0o600, dir_fd=self._directory))
             start = time.monotonic()
             try:
                 fcntl.flock(self._file, fcntl.LOCK_EX)
