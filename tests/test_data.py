@@ -1,6 +1,8 @@
 """Data: determinism, caching with verification, the CIFAR-10 loader's checksum handling, toy sets."""
 import hashlib
+import io
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -74,14 +76,112 @@ def test_load_cifar10_reads_verified_files(tmp_path):
 def test_load_cifar10_refuses_unverified_files_before_unpickling(tmp_path, monkeypatch):
     table = write_fake_cifar(tmp_path / "cifar-10-batches-py")
     unpickled = []
-    monkeypatch.setattr(pickle, "load", lambda *a, **k: unpickled.append(1))
-    with pytest.raises(DataError, match="fails its md5 check"):
+    monkeypatch.setattr(actlab.data._ArraysOnlyUnpickler, "load", lambda self: unpickled.append(1))
+    with pytest.raises(DataError, match="fails its checksum"):
         load_cifar10(tmp_path)  # the official table: our fake files do not match
     path = tmp_path / "cifar-10-batches-py" / "test_batch"
     path.write_bytes(path.read_bytes()[:-10])  # truncated
-    with pytest.raises(DataError, match="test_batch fails its md5 check"):
+    with pytest.raises(DataError, match="test_batch fails its checksum"):
         load_cifar10(tmp_path, checksums=table)
     assert unpickled == []
+
+
+class Payload:
+    """Unpickling this runs code: it writes a marker file (a stand-in for os.system or worse)."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return exec, (f"open({self.marker!r}, 'w').write('ran')",)
+
+
+def plant_payload(folder, marker) -> str:
+    """Replace data_batch_3 by a batch whose data unpickles through exec; its md5."""
+    (folder / "data_batch_3").write_bytes(pickle.dumps({b"data": Payload(marker), b"labels": [0] * 20}))
+    return hashlib.md5((folder / "data_batch_3").read_bytes()).hexdigest()
+
+
+def test_a_planted_pickle_payload_never_runs(tmp_path):
+    folder = tmp_path / "cifar-10-batches-py"
+    table = write_fake_cifar(folder)
+    marker = tmp_path / "payload-ran"
+    table["data_batch_3"] = plant_payload(folder, marker)
+    assert pickle.loads((folder / "data_batch_3").read_bytes())[b"data"] is None and marker.exists()  # it works
+    marker.unlink()
+    partial = {k: v for k, v in table.items() if k != "data_batch_3"}
+    with pytest.raises(DataError, match=r"data_batch_3 asks to load builtins.exec.*refused"):
+        load_cifar10(tmp_path, checksums=table)  # its checksum matches: the unpickler itself refuses
+    for checksums in (partial, {}):
+        with pytest.raises(DataError, match="no known checksum"):
+            load_cifar10(tmp_path, checksums=checksums)
+        with pytest.warns(UserWarning, match="without a checksum"):
+            with pytest.raises(DataError, match=r"builtins.exec.*refused"):
+                load_cifar10(tmp_path, checksums=checksums, allow_unknown=True)
+    assert not marker.exists()
+
+
+def test_load_cifar10_opens_each_file_once(tmp_path, monkeypatch):
+    """The bytes checked are the bytes loaded: no check, then re-open (a file swapped in between would load)."""
+    import builtins
+    import io
+
+    table = write_fake_cifar(tmp_path / "cifar-10-batches-py")
+    opened = []
+    real_open = io.open
+
+    def counting_open(file, *args, **kwargs):
+        opened.append(Path(file).name)
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(io, "open", counting_open)
+    monkeypatch.setattr(builtins, "open", counting_open)
+    load_cifar10(tmp_path, checksums=table)
+    monkeypatch.undo()
+    assert sorted(n for n in opened if n in table) == sorted(table)
+
+
+def test_load_cifar10_without_some_checksums_needs_an_explicit_opt_out(tmp_path):
+    table = write_fake_cifar(tmp_path / "cifar-10-batches-py")
+    partial = {k: v for k, v in table.items() if k != "test_batch"}
+    with pytest.raises(DataError, match="test_batch has no known checksum.*allow_unknown=True"):
+        load_cifar10(tmp_path, checksums=partial)
+    with pytest.warns(UserWarning, match="without a checksum.*test_batch"):
+        d = load_cifar10(tmp_path, checksums=partial, allow_unknown=True)
+    assert d.x_test.shape == (20, 3, 32, 32) and "test_batch unverified" in d.source
+    sha = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (tmp_path / "cifar-10-batches-py").iterdir()}
+    assert torch.equal(load_cifar10(tmp_path, checksums=sha).x_train, d.x_train)  # sha256 works as md5 does
+    with pytest.raises(ValueError, match="allow_unknown must be True or False"):
+        load_cifar10(tmp_path, checksums=table, allow_unknown="yes")
+
+
+class Python2Pickler(pickle._Pickler):
+    """Pickles bytes as Python 2 str (BINSTRING), as the official CIFAR-10 batches were written by cPickle."""
+
+    dispatch = pickle._Pickler.dispatch.copy()
+
+    def save_py2_str(self, obj):
+        self.write(pickle.BINSTRING + len(obj).to_bytes(4, "little") + obj)
+        self.memoize(obj)
+
+    dispatch[bytes] = save_py2_str
+
+
+def test_load_cifar10_reads_batches_written_as_python_2_did(tmp_path):
+    """Protocol 2, numpy.core.multiarray._reconstruct (NumPy 1's module name), Python ints, py2 strings."""
+    folder = tmp_path / "cifar-10-batches-py"
+    table = write_fake_cifar(folder)
+    images = np.arange(20 * 3072, dtype=np.uint32).astype(np.uint8).reshape(20, 3072)
+    buffer = io.BytesIO()
+    Python2Pickler(buffer, protocol=2).dump({b"batch_label": b"testing batch 1 of 1", b"data": images,
+                                             b"labels": [i % 10 for i in range(20)], b"filenames": [b"a.png"] * 20})
+    data = buffer.getvalue().replace(b"numpy._core.multiarray\n", b"numpy.core.multiarray\n")
+    assert b"cnumpy.core.multiarray\n_reconstruct" in data and b"_codecs" not in data
+    (folder / "test_batch").write_bytes(data)
+    table["test_batch"] = hashlib.md5(data).hexdigest()
+    d = load_cifar10(tmp_path, checksums=table)
+    assert torch.equal(d.x_test, torch.from_numpy(images).reshape(20, 3, 32, 32))
+    assert d.y_test.tolist() == [i % 10 for i in range(20)]
 
 
 def test_load_cifar10_missing(tmp_path):

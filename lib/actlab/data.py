@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import functools
-
 import hashlib
+import io
 import math
 import os
 import pickle
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +35,7 @@ CIFAR10_MD5 = {
     "batches.meta": "5ff9c542aee3614f3951f8cda6e48888",
 }
 CIFAR10_FOLDER = "cifar-10-batches-py"
+CIFAR10_FILES = tuple(CIFAR10_MD5)  # the files load_cifar10 reads
 
 
 def data_dir() -> Path:
@@ -266,15 +268,6 @@ def cifar_like(n_train: int = 50000, n_test: int = 10000, seed: int = 0, cache: 
 # Real CIFAR-10
 # ---------------------------------------------------------------------------
 
-def _md5(path: Path) -> str:
-    """md5 hex digest of a file."""
-    h = hashlib.md5()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def find_cifar10(root: str | Path | None = None) -> Path | None:
     """The cifar-10-batches-py folder under root (or data/), or None if it is not there."""
     root = Path(root or data_dir())
@@ -284,8 +277,102 @@ def find_cifar10(root: str | Path | None = None) -> Path | None:
     return None
 
 
-def load_cifar10(root: str | Path | None = None, checksums: dict[str, str] | None = None) -> Dataset:
-    """Real CIFAR-10 from the official python batches, each verified by md5 before it is unpickled."""
+# What the CIFAR-10 python batches may name when unpickled: NumPy's array (and scalar) reconstruction, taken from
+# NumPy's own reductions rather than imported by name. The official batches (Python 2 cPickle) name
+# numpy.core.multiarray._reconstruct, numpy.ndarray and numpy.dtype; NumPy 2 spells the module numpy._core, and
+# pickle protocol 5 rebuilds arrays with _frombuffer. None of them runs code: they build arrays from bytes.
+_RECONSTRUCT = np.empty(0).__reduce__()[0]
+_FROMBUFFER = np.empty(0).__reduce_ex__(5)[0]
+_SCALAR = np.int64(0).__reduce__()[0]
+PICKLE_ALLOWED = {
+    **{(module, "_reconstruct"): _RECONSTRUCT for module in ("numpy.core.multiarray", "numpy._core.multiarray")},
+    **{(module, "scalar"): _SCALAR for module in ("numpy.core.multiarray", "numpy._core.multiarray")},
+    **{(module, "_frombuffer"): _FROMBUFFER for module in ("numpy.core.numeric", "numpy._core.numeric")},
+    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "dtype"): np.dtype,
+}
+
+
+class _ArraysOnlyUnpickler(pickle.Unpickler):
+    """An unpickler that can rebuild dicts, lists, strings, numbers and NumPy arrays, and nothing that runs code."""
+
+    def __init__(self, data: bytes, name: str):
+        super().__init__(io.BytesIO(data), encoding="bytes")
+        self.name = name
+
+    def find_class(self, module: str, name: str):
+        """The allowed NumPy reconstruction functions; DataError for any other global (os.system, eval ...)."""
+        if (module, name) in PICKLE_ALLOWED:
+            return PICKLE_ALLOWED[(module, name)]
+        raise DataError(f"{self.name} asks to load {module}.{name}, which a CIFAR-10 batch never holds: refused "
+                        "(a pickle file can run code when loaded); the file is not the official one")
+
+
+def _checksum_matches(data: bytes, expected: str) -> tuple[bool, str]:
+    """(whether data's digest equals expected, the digest): md5 for a 32-digit hex string, sha256 for 64 digits."""
+    algorithm = {32: "md5", 64: "sha256"}.get(len(expected))
+    if algorithm is None:
+        raise ValueError(f"checksums values must be md5 (32 hex digits) or sha256 (64 hex digits), got {expected!r}")
+    actual = hashlib.new(algorithm, data).hexdigest()
+    return actual == expected.lower(), actual
+
+
+def _verified_bytes(folder: Path, checksums: dict[str, str], allow_unknown: bool) -> tuple[dict[str, bytes], list]:
+    """(each CIFAR-10 file's bytes, read once and checked against its checksum; the names of files loaded without
+    one); DataError before anything is parsed."""
+    contents, unknown = {}, []
+    for name in CIFAR10_FILES:
+        path = folder / name
+        if not path.exists():
+            raise DataError(f"{path} is missing: the CIFAR-10 folder is incomplete; nothing was loaded")
+        expected = checksums.get(name)
+        if expected is None and not allow_unknown:
+            raise DataError(f"{path} has no known checksum (checksums lacks {name!r}): refused, nothing was loaded. "
+                            "Give its md5 or sha256 in checksums, or pass allow_unknown=True to load it unverified")
+        data = path.read_bytes()
+        if expected is None:
+            unknown.append(name)
+        else:
+            matches, actual = _checksum_matches(data, expected)
+            if not matches:
+                raise DataError(f"{path} fails its checksum (expected {expected}, got {actual}): the file is corrupt, "
+                                "truncated or not the official one; nothing was loaded")
+        contents[name] = data
+    if unknown:
+        warnings.warn(f"CIFAR-10 files loaded without a checksum (allow_unknown=True): {', '.join(unknown)}; they "
+                      "may not be the official data", stacklevel=3)
+    return contents, unknown
+
+
+def _batch(data: bytes, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """One batch's images (N, 3, 32, 32) uint8 and labels (N,) long from its verified bytes; DataError if malformed."""
+    d = _ArraysOnlyUnpickler(data, name).load()
+    try:
+        x = np.asarray(d[b"data"])
+        labels = np.asarray(d[b"labels"])
+    except (TypeError, KeyError, IndexError) as exc:
+        raise DataError(f"{name} is not a CIFAR-10 batch (a dict with b'data' and b'labels'): {exc!r}") from None
+    if x.dtype != np.uint8 or x.ndim != 2 or x.shape[1] != 3072 or labels.shape != (len(x),) \
+            or not np.issubdtype(labels.dtype, np.integer) or not np.all((labels >= 0) & (labels < len(CLASSES))):
+        raise DataError(f"{name} is not a CIFAR-10 batch: data {x.dtype} {x.shape}, labels {labels.dtype} "
+                        f"{labels.shape} (expected uint8 (N, 3072) and N integer labels in 0..9)")
+    return torch.from_numpy(x.reshape(-1, 3, 32, 32).copy()), torch.from_numpy(labels.astype(np.int64))
+
+
+def load_cifar10(root: str | Path | None = None, checksums: dict[str, str] | None = None,
+                 allow_unknown: bool = False) -> Dataset:
+    """Real CIFAR-10 from the official python batches: 50,000 train and 10,000 test uint8 images (N, 3, 32, 32).
+
+    Each file is read once; its bytes are checked against checksums (file name -> md5 or sha256 hex; default the
+    official md5s, CIFAR10_MD5) and those same bytes are unpickled by an unpickler that admits only NumPy's array
+    reconstruction, so no file can run code. Raises DataError when the folder or a file is missing, a file fails
+    its checksum or is not a CIFAR-10 batch, or a file has no checksum in checksums (allow_unknown=True loads such
+    files with a warning, still without the power to run code). Nothing is loaded unless every file passes.
+    """
+    if checksums is not None and not isinstance(checksums, dict):
+        raise ValueError(f"checksums must be a dict of file name -> md5 or sha256 hex, or None, got {checksums!r}")
+    if not isinstance(allow_unknown, bool):
+        raise ValueError(f"allow_unknown must be True or False, got {allow_unknown!r}")
     folder = find_cifar10(root)
     where = Path(root or data_dir())
     if folder is None:
@@ -293,28 +380,17 @@ def load_cifar10(root: str | Path | None = None, checksums: dict[str, str] | Non
             f"CIFAR-10 not found under {where}. Download cifar-10-python.tar.gz from "
             f"https://www.cs.toronto.edu/~kriz/cifar.html and unpack it so that {where / CIFAR10_FOLDER}/data_batch_1 exists."
         )
-    checksums = CIFAR10_MD5 if checksums is None else checksums
-    for name, expected in checksums.items():
-        path = folder / name
-        if not path.exists():
-            raise DataError(f"{path} is missing: the CIFAR-10 folder is incomplete; nothing was loaded")
-        actual = _md5(path)
-        if actual != expected:
-            raise DataError(f"{path} fails its md5 check (expected {expected}, got {actual}): "
-                            "the file is corrupt, truncated or not the official one; nothing was loaded")
-
-    def batch(name):
-        with open(folder / name, "rb") as f:  # verified above: safe to unpickle
-            d = pickle.load(f, encoding="bytes")
-        x = torch.from_numpy(np.asarray(d[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32).copy())
-        return x, torch.tensor(d[b"labels"], dtype=torch.long)
-
-    train = [batch(f"data_batch_{i}") for i in range(1, 6)]
-    x_test, y_test = batch("test_batch")
-    with open(folder / "batches.meta", "rb") as f:
-        classes = tuple(n.decode() for n in pickle.load(f, encoding="bytes")[b"label_names"])
+    contents, unknown = _verified_bytes(folder, CIFAR10_MD5 if checksums is None else checksums, allow_unknown)
+    train = [_batch(contents.pop(f"data_batch_{i}"), f"data_batch_{i}") for i in range(1, 6)]
+    x_test, y_test = _batch(contents.pop("test_batch"), "test_batch")
+    meta = _ArraysOnlyUnpickler(contents.pop("batches.meta"), "batches.meta").load()
+    try:
+        classes = tuple(n.decode() for n in meta[b"label_names"])
+    except (TypeError, KeyError, AttributeError) as exc:
+        raise DataError(f"batches.meta is not CIFAR-10's (a dict with b'label_names', a list of bytes): {exc!r}") from None
+    verified = f"{', '.join(unknown)} unverified" if unknown else "checksum-verified"
     return Dataset(torch.cat([x for x, _ in train]), torch.cat([y for _, y in train]), x_test, y_test, classes,
-                   "CIFAR-10 (real, official python batches, md5-verified)")
+                   f"CIFAR-10 (real, official python batches, {verified})")
 
 
 def image_data(n_train: int = 10000, n_test: int = 2000, seed: int = 0, root: str | Path | None = None) -> Dataset:
