@@ -392,3 +392,54 @@ def test_a_second_record_at_the_same_step_is_not_a_divergence():
     assert math.isnan(row["batch_loss"]) and engine.status != "diverged"
     engine.step()
     assert math.isfinite(engine.record()["batch_loss"])
+
+
+# ----------------------------------------------------------------------------- under real use (issue 20)
+
+
+def _live_loops() -> list:
+    """The playground live-loop tasks on the running event loop that have not finished."""
+    return [t for t in asyncio.all_tasks() if not t.done() and t.get_coro().__qualname__ == "Playground._loop"]
+
+
+async def _click_then_watch(pg, clicks, yield_between: bool) -> tuple[int, set]:
+    """Press the buttons in order (yielding to the event loop between clicks or not), wait for two frames drawn
+    after the last click, and return (live loops then, the tasks that trained during those frames)."""
+    frames, trainers = asyncio.Queue(), set()
+    draw, train = pg._frame, pg.engine.train_for
+    pg._frame = lambda: (draw(), frames.put_nowait(1))[0]
+
+    def train_for(seconds):
+        trainers.add(asyncio.current_task())
+        return train(seconds)
+
+    pg.engine.train_for = train_for
+    for name in clicks:
+        getattr(pg, f"_on_{name}")()
+        if yield_between:
+            await asyncio.sleep(0)
+    while not frames.empty():
+        frames.get_nowait()
+    trainers.clear()
+    for _ in range(2):  # an event per frame: the verdict does not depend on how fast the machine is
+        await asyncio.wait_for(frames.get(), timeout=120)
+    return len(_live_loops()), set(trainers)
+
+
+@pytest.mark.parametrize("yield_between", [False, True], ids=["same-tick", "one-yield-apart"])
+@pytest.mark.parametrize("clicks", [("start", "pause", "start"), ("start", "reset", "start"),
+                                    ("start", "start", "start"), ("start", "pause", "start", "reset", "start"),
+                                    ("reset", "start")], ids="-".join)
+def test_exactly_one_live_loop_whatever_the_clicks(clicks, yield_between):
+    async def scenario():
+        pg = Playground(depth=1, width=4, n=64, fps=60)
+        live, trainers = await _click_then_watch(pg, clicks, yield_between)
+        pg._on_pause()
+        await asyncio.wait_for(asyncio.gather(*_live_loops(), return_exceptions=True), timeout=120)
+        steps = pg.engine.step_count
+        await asyncio.sleep(0)
+        return live, len(trainers), len(_live_loops()), steps == pg.engine.step_count
+
+    live, trainers, after_pause, stopped = asyncio.run(scenario())
+    assert (live, trainers) == (1, 1), f"{live} live loops, {trainers} of them trained after {clicks}"
+    assert after_pause == 0 and stopped

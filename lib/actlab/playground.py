@@ -1127,6 +1127,7 @@ class Playground(widgets.VBox):
 
     @_guarded
     def _on_start(self, button=None) -> None:
+        """Start the live loop unless one runs (clicking again does nothing); see _stop for the one-loop rule."""
         if self._running:
             return
         loop = self._event_loop()
@@ -1140,7 +1141,7 @@ class Playground(widgets.VBox):
         self._running = True
         self.engine.status = "training"
         self._set_status("training")
-        self._task = loop.create_task(self._loop())
+        self._task = loop.create_task(self._loop(self._task))  # the new loop waits until the old one has ended
 
     @staticmethod
     def _event_loop():
@@ -1154,9 +1155,19 @@ class Playground(widgets.VBox):
             except Exception:  # noqa: BLE001 - no kernel loop: the caller says so
                 return None
 
+    def _stop(self) -> bool:
+        """Stop the live loop: cancel its task (it ends at its next yield, before another step); whether it ran.
+
+        The widget owns at most one live loop, self._task: start makes a new one only when none runs, and the new
+        one first waits for the cancelled one to end, so two loops never train at once whatever the clicks."""
+        was_running, self._running = self._running, False
+        if self._task is not None:
+            self._task.cancel()
+        return was_running
+
     @_guarded
     def _on_pause(self, button=None) -> None:
-        was_running, self._running = self._running, False
+        was_running = self._stop()
         if self.engine.status == "training":
             self.engine.status = "paused"
         if was_running and self.engine.history and self.engine.history[-1]["step"] != self.engine.step_count:
@@ -1175,7 +1186,7 @@ class Playground(widgets.VBox):
 
     @_guarded
     def _on_reset(self, button=None) -> None:
-        self._running = False
+        self._stop()
         self.engine.build()
         self.engine.record()
         self.view.layout()
@@ -1215,8 +1226,12 @@ class Playground(widgets.VBox):
         frame = float(np.median(self.frame_times[-4:]))
         return max(self._due - time.perf_counter() - frame, floor, 0.001)
 
-    async def _loop(self) -> None:
-        """Train in slices of at most SLICE seconds, yielding to the event loop after each; redraw fps times a second."""
+    async def _loop(self, previous: asyncio.Task | None = None) -> None:
+        """Train in slices of at most SLICE seconds, yielding to the event loop after each; redraw fps times a second.
+
+        previous: the loop this one replaces (cancelled by pause or reset); this one starts once it has ended."""
+        if previous is not None and not previous.done():
+            await asyncio.wait({previous})
         try:
             while self._running and self.engine.status != "diverged":
                 start, steps = time.perf_counter(), 0
@@ -1232,12 +1247,11 @@ class Playground(widgets.VBox):
         except Exception as exc:  # noqa: BLE001 - the task must not die silently
             self._running = False
             self._refuse(exc)
-        finally:
-            if self.engine.status == "diverged":
-                self._running = False
-                self.engine.record()
-                self.redraw()
-                self._set_status(self.engine.message, error=True)
+        if self.engine.status == "diverged":  # not reached when pause or reset cancelled the loop
+            self._running = False
+            self.engine.record()
+            self.redraw()
+            self._set_status(self.engine.message, error=True)
 
     def redraw(self) -> None:
         """Send the current images, the readout and the configuration line to the view."""
