@@ -443,3 +443,19 @@ def test_exactly_one_live_loop_whatever_the_clicks(clicks, yield_between):
     live, trainers, after_pause, stopped = asyncio.run(scenario())
     assert (live, trainers) == (1, 1), f"{live} live loops, {trainers} of them trained after {clicks}"
     assert after_pause == 0 and stopped
+
+
+def test_engine_leaves_the_global_generator_as_it_was_and_follows_only_its_seed():
+    config = {"activation": "rrelu", "depth": 2, "width": 4, "n": 64}  # RReLU draws its slopes in training
+    runs = []
+    for caller_seed in (1, 2):
+        torch.manual_seed(caller_seed)
+        before = torch.get_rng_state()
+        engine = Engine(config).run(5, record_every=5)
+        engine.update(seed=3)  # a rebuild
+        engine.run(5, record_every=5)
+        assert torch.equal(torch.get_rng_state(), before)
+        runs.append(engine.history)
+    assert runs[0] == runs[1]
+
+

@@ -39,6 +39,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .cores import CoreTurns
+from .seeding import seeded
 from .data import Dataset, toy_2d
 from .activations import activation_names, get_activation, lookup
 from .stats import GUIDE_RATIO, HIST_BINS, activation_stats, hist_range
@@ -353,8 +354,22 @@ def one_thread():
 
 
 
+def _on_own_generator(method):
+    """An Engine method run inside engine.own_generator() (see there)."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self.own_generator():
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
 class Engine:
-    """Seeded training of a PlaygroundNet on a 2-D data set, step by step, with recorded history and statistics."""
+    """Seeded training of a PlaygroundNet on a 2-D data set, step by step, with recorded history and statistics.
+
+    Seeded without global state: the data, the batch order and the initial weights follow config["seed"] alone, and
+    building or training leaves torch's global generator as the caller had it (see own_generator)."""
 
     def __init__(self, config: dict | None = None, data=None):
         self.data_arrays = data
@@ -368,8 +383,10 @@ class Engine:
         self.x_train, self.y_train = self.dataset.inputs("train"), self.dataset.labels("train")
         self.x_test, self.y_test = self.dataset.inputs("test"), self.dataset.labels("test")
         self.classes = len(self.dataset.classes)
-        torch.manual_seed(c["seed"])
-        self.model = PlaygroundNet(c, 2, self.classes)
+        with seeded(c["seed"]):  # nn.Linear draws its initial weights from the global generator: forked, restored
+            self.model = PlaygroundNet(c, 2, self.classes)
+            self.rng_state = torch.get_rng_state()  # the run's own state of it, for what draws in training (RReLU)
+        self._own_rng = False
         self.optimizer = make_optimizer(c["optimizer"], self.model.parameters(), c["lr"])
         self.generator = torch.Generator().manual_seed(c["seed"])
         self.order, self.cursor = torch.randperm(len(self.x_train), generator=self.generator), 0
@@ -381,6 +398,26 @@ class Engine:
         self.status, self.message = "ready", ""
         self.probe = self.x_train[:PROBE]
         self.grid, self.grid_extent = self._grid()
+
+    @contextmanager
+    def own_generator(self):
+        """Run the block on this run's own state of torch's global CPU generator; the caller's is restored after.
+
+        nn.RReLU draws its slopes in training from the global generator, and PyTorch gives it no generator argument;
+        so each run keeps its own state of it (started from its seed in build) and swaps it in while it computes: the
+        run follows only its seed, and the caller's random state is left as it was (the library's rule, checked in
+        tests/test_api.py). Nested blocks use the outer one's state."""
+        if self._own_rng:
+            yield
+            return
+        with torch.random.fork_rng(devices=[]):
+            torch.set_rng_state(self.rng_state)
+            self._own_rng = True
+            try:
+                yield
+            finally:
+                self._own_rng = False
+                self.rng_state = torch.get_rng_state()
 
     def _grid(self) -> tuple[torch.Tensor, tuple[float, float, float, float]]:
         """GRID x GRID points over the (standardised) data with a margin, and their extent (x0, x1, y0, y1)."""
@@ -423,6 +460,7 @@ class Engine:
             group["lr"] = new["lr"]
         return changed
 
+    @_on_own_generator
     def step(self, measure: bool = False) -> None:
         """One optimiser step on the next mini-batch; measure=True records each layer's update ratio."""
         bs = min(self.config["batch_size"], len(self.order))
@@ -458,6 +496,7 @@ class Engine:
         self.model.train(was)
         return out
 
+    @_on_own_generator
     @one_thread()
     def record(self, layers: bool = True) -> dict:
         """Append the current losses, accuracies and (layers=True) per-layer statistics to the history; return
@@ -487,6 +526,7 @@ class Engine:
         self.hists.append(np.array(hists))
         return row
 
+    @_on_own_generator
     def run(self, steps: int, record_every: int = 10) -> "Engine":
         """Train `steps` steps synchronously, recording every record_every steps (and at the start and end)."""
         _int_in("steps", steps, 0, 10**7)
@@ -504,6 +544,7 @@ class Engine:
                 turns.tick()
         return self
 
+    @_on_own_generator
     def train_for(self, seconds: float) -> int:
         """Train until `seconds` have passed (at least one step); returns the steps taken."""
         deadline, done = time.perf_counter() + seconds, 0
@@ -920,13 +961,15 @@ class Playground(widgets.VBox):
         """Karpathy's layout at the current weights: every hidden layer's output histogram on the probe points."""
         from .stats import plot_activation_histograms
 
-        return plot_activation_histograms(self.engine.model, self.engine.probe, title)
+        with self.engine.own_generator():  # RReLU draws in training mode: from the run's generator
+            return plot_activation_histograms(self.engine.model, self.engine.probe, title)
 
     def plot_gradient_histograms(self, title: str = "") -> Figure:
         """The UvA view at the current weights: a histogram of each weight tensor's gradient on the training set."""
         from .stats import plot_gradient_histograms
 
-        return plot_gradient_histograms(self.engine.model, self.engine.x_train, self.engine.y_train, title)
+        with self.engine.own_generator():
+            return plot_gradient_histograms(self.engine.model, self.engine.x_train, self.engine.y_train, title)
 
     def static_png(self) -> bytes:
         """The current images stacked into one PNG, for viewers that do not run widgets."""
