@@ -459,3 +459,42 @@ def test_engine_leaves_the_global_generator_as_it_was_and_follows_only_its_seed(
     assert runs[0] == runs[1]
 
 
+def _write(path, text: str, bom: bool = False):
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8"))
+    return path
+
+
+@pytest.mark.parametrize("bom", [False, True], ids=["plain", "utf8-bom"])
+@pytest.mark.parametrize("header", ["", "x1,x2,label\n"], ids=["no-header", "header"])
+def test_csv_keeps_every_data_row_with_or_without_a_bom_and_header(tmp_path, bom, header):
+    from actlab.playground import read_csv
+
+    rows = [(0.5, 1.5, 1), (2.0, -1.0, 0), (3.25, 4.0, 1)]
+    path = _write(tmp_path / "p.csv", header + "\r\n".join(f"{a},{b},{c}" for a, b, c in rows) + "\r\n", bom)
+    x, y = read_csv(path)
+    assert x.tolist() == [[a, b] for a, b, _ in rows] and y.tolist() == [c for *_, c in rows]
+
+
+@pytest.mark.parametrize("text, line, column", [
+    ("1.0,,0\n2,3,1\n", 1, 2),  # a missing value in the first row is refused like any other
+    ("1,2,0\n2,,1\n", 2, 2),
+    ("x1,x2,label\n1,2,0\n2,3,oops\n", 3, 3),
+    ("1,2,0\n\n2,nan,1\n", 3, 2),  # blank lines are skipped but counted
+    ("1,2,0\n2,3\n", 2, 3),
+])
+def test_csv_names_the_line_and_column_of_a_bad_or_missing_value(tmp_path, text, line, column):
+    from actlab.playground import read_csv
+
+    path = _write(tmp_path / "bad.csv", text, bom=True)
+    with pytest.raises(ValueError, match=f"line {line}, column {column}"):
+        read_csv(path)
+
+
+
+
+def test_the_widget_shows_the_line_of_a_bad_csv_value_and_keeps_the_run(tmp_path):
+    path = _write(tmp_path / "gap.csv", "\n".join(f"{i % 7},{'' if i == 5 else i % 5},{i % 2}" for i in range(40)))
+    pg = Playground(depth=1, width=4)
+    pg.w["csv"].value = str(path)
+    assert "refused" in pg.status.value and "line 6, column 2" in pg.status.value
+    assert pg.engine.config["csv"] is None and pg.w["csv"].value == ""

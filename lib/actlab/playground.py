@@ -89,25 +89,75 @@ def gaussians(n: int = 1000, noise: float = 0.1, seed: int = 0, test_fraction: f
                    f"gaussians(n={n}, noise={noise}, seed={seed})")
 
 
+CSV_COLUMNS = ("x1", "x2", "label")
+
+
+def _csv_number(path, line: int, column: int, cell: str) -> float:
+    """One cell of a data row as a finite float; ValueError naming the file, line and column otherwise."""
+    where = f"csv {path}: line {line}, column {column} ({CSV_COLUMNS[column - 1]})"
+    if not cell.strip():
+        raise ValueError(f"{where}: the value is missing")
+    try:
+        value = float(cell)
+    except ValueError:
+        raise ValueError(f"{where}: {cell!r} is not a number") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{where}: {cell!r} is not a finite number")
+    return value
+
+
+def _is_header(row: list[str]) -> bool:
+    """A first row is a header when none of its cells is a number (e.g. x1,x2,label)."""
+    def number(cell: str) -> bool:
+        try:
+            float(cell)
+        except ValueError:
+            return False
+        return True
+
+    return not any(number(cell) for cell in row)
+
+
 def read_csv(path) -> tuple[np.ndarray, np.ndarray]:
-    """(x, y) from a CSV file: two feature columns then an integer label column; a header row is skipped."""
-    rows = []
-    with open(path, newline="") as handle:
-        for i, row in enumerate(csv_module.reader(handle)):
-            if not row:
-                continue
-            try:
-                rows.append([float(v) for v in row[:3]])
-            except ValueError:
-                if i == 0:
-                    continue  # header
-                raise ValueError(f"csv: row {i + 1} of {path} is not numeric: {row!r}") from None
-            if len(row) < 3:
-                raise ValueError(f"csv: row {i + 1} of {path} has {len(row)} columns; need x1, x2, label")
+    """(x of shape (n, 2), y of n labels) from a CSV file of rows x1, x2, label (float, float, integer).
+
+    Read with the standard library's csv module as UTF-8, with or without a byte-order mark ('utf-8-sig': a
+    spreadsheet's "CSV UTF-8"). The first non-blank row is a header when none of its cells is a number, and is
+    then skipped; every other row is data and is checked alike: exactly three values (trailing empty cells are
+    ignored), finite numbers, an integer label. Blank lines are skipped. Raises ValueError naming the line
+    (1-based, in the file) and column of a bad or missing value, or a file with no data rows.
+    """
+    rows, first = [], True
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            reader = csv_module.reader(handle)
+            for row in reader:
+                while row and not row[-1].strip():
+                    row = row[:-1]  # trailing empty cells (a spreadsheet's unused columns)
+                if not row:
+                    continue
+                if first and _is_header(row):
+                    first = False
+                    continue
+                first = False
+                rows.append(_csv_row(path, reader.line_num, row))
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"csv {path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     if not rows:
-        raise ValueError(f"csv: {path} has no data rows")
+        raise ValueError(f"csv {path}: no data rows (need rows of x1, x2, label)")
     table = np.array(rows)
     return table[:, :2], table[:, 2]
+
+
+def _csv_row(path, line: int, row: list[str]) -> list[float]:
+    """[x1, x2, label] from one data row; ValueError naming the line and column of what is wrong."""
+    if len(row) > 3:
+        raise ValueError(f"csv {path}: line {line}, column 4: {len(row)} values; need three (x1, x2, label)")
+    values = [_csv_number(path, line, column, cell)
+              for column, cell in enumerate(row + [""] * (3 - len(row)), 1)]
+    if values[2] != round(values[2]) or values[2] < 0:
+        raise ValueError(f"csv {path}: line {line}, column 3 (label): {row[2]!r} is not an integer >= 0")
+    return values
 
 
 def arrays_dataset(x, y, test_fraction: float = 0.25, seed: int = 0, source: str = "your data") -> Dataset:
@@ -379,7 +429,7 @@ class Engine:
     def build(self) -> None:
         """(Re)create data, network, optimiser and batch order from the configuration: the same seed, the same run."""
         c = self.config
-        self.dataset = make_dataset(c, self.data_arrays)
+        self.dataset = make_dataset(c, self.data_arrays)  # may raise: nothing of the run is replaced before it
         self.x_train, self.y_train = self.dataset.inputs("train"), self.dataset.labels("train")
         self.x_test, self.y_test = self.dataset.inputs("test"), self.dataset.labels("test")
         self.classes = len(self.dataset.classes)
@@ -430,7 +480,8 @@ class Engine:
 
     def update(self, **changes) -> list[str]:
         """Apply settings: live ones (activation, params, optimizer, lr, batch_size) keep the weights; any other
-        rebuilds the run from its seed. Returns the names of the settings that changed. Raises ValueError."""
+        rebuilds the run from its seed. Returns the names of the settings that changed. Raises ValueError, leaving
+        the run as it was."""
         depth = changes.get("depth", self.config["depth"])
         if depth != self.config["depth"]:  # a new depth keeps the layers' activations, the last one repeated
             for key in ("activation", "params"):
@@ -440,9 +491,13 @@ class Engine:
         new = check_config({**self.config, **changes})
         changed = [k for k in DEFAULTS if new[k] != self.config[k]]
         rebuild = [k for k in changed if k not in LIVE]
-        self.config = new
+        old, self.config = self.config, new
         if rebuild:
-            self.build()
+            try:
+                self.build()
+            except Exception:  # refused data (a bad file, a split too small): the run in use stays as it was
+                self.config = old
+                raise
             return changed
         for layer, (name, params) in enumerate(zip(new["activation"], new["params"])):
             module = self.model.acts[layer]
