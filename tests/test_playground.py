@@ -498,3 +498,21 @@ def test_the_widget_shows_the_line_of_a_bad_csv_value_and_keeps_the_run(tmp_path
     pg.w["csv"].value = str(path)
     assert "refused" in pg.status.value and "line 6, column 2" in pg.status.value
     assert pg.engine.config["csv"] is None and pg.w["csv"].value == ""
+def test_a_split_with_too_few_points_per_class_is_refused_naming_the_numbers():
+    with pytest.raises(ValueError, match=r"test_fraction=0.9.*training.*class"):
+        Engine({"n": 8, "test_fraction": 0.9})
+    gen = np.random.default_rng(0)
+    x, y = gen.normal(size=(40, 2)), np.array([0] * 38 + [1] * 2)
+    with pytest.raises(ValueError, match=r"class 1: 2 points"):
+        Engine({}, data=(x, y))  # 2 points of class 1 cannot give 2 to train and 1 to test, whatever the seed
+    Engine({"n": 200, "test_fraction": 0.9, "dataset": "xor"})  # 20 training points, both classes: accepted
+
+
+def test_the_widget_shows_why_a_split_is_refused_and_keeps_the_run():
+    pg = Playground(depth=1, width=4, n=8, test_fraction=0.25, dataset="xor", seed=1)
+    config, model = pg.config, pg.engine.model
+    pg.w["test_fraction"].value = 0.9
+    assert "refused" in pg.status.value and "test_fraction" in pg.status.value
+    assert pg.config == config and pg.engine.model is model and pg.w["test_fraction"].value == 0.25
+
+

@@ -186,6 +186,28 @@ def arrays_dataset(x, y, test_fraction: float = 0.25, seed: int = 0, source: str
     return Dataset(x[n_test:], y[n_test:], x[:n_test], y[:n_test], classes, source)
 
 
+MIN_TRAIN_PER_CLASS = 2  # two training points per class at least: the training spread (standardisation) is defined
+MIN_TEST_PER_CLASS = 1  # one test point per class at least: the test accuracy covers every class
+
+
+def check_split(dataset: Dataset, test_fraction: float) -> None:
+    """Refuse a split that leaves any class with fewer than MIN_TRAIN_PER_CLASS training points or fewer than
+    MIN_TEST_PER_CLASS test points; the ValueError names test_fraction, the sizes and each short class's counts.
+
+    Why: with n=8, test_fraction=0.9 one point was left to train on; its standard deviation is undefined, the
+    inputs became NaN and the loss was NaN at step 0."""
+    k = len(dataset.classes)
+    train = torch.bincount(dataset.y_train, minlength=k).tolist()
+    test = torch.bincount(dataset.y_test, minlength=k).tolist()
+    short = [f"class {c}: {train[c] + test[c]} points, {train[c]} for training and {test[c]} for test"
+             for c in range(k) if train[c] < MIN_TRAIN_PER_CLASS or test[c] < MIN_TEST_PER_CLASS]
+    if short:
+        raise ValueError(f"test_fraction={test_fraction:g} splits {len(dataset.y_train) + len(dataset.y_test)} points "
+                         f"into {len(dataset.y_train)} for training and {len(dataset.y_test)} for test, which leaves "
+                         f"{'; '.join(short)}; each class needs at least {MIN_TRAIN_PER_CLASS} training points and "
+                         f"{MIN_TEST_PER_CLASS} test point: lower test_fraction, use more points or another seed")
+
+
 def make_dataset(config: dict, data=None) -> Dataset:
     """The configured data set: user arrays (data=(x, y)), a CSV file, or a toy set by name."""
     if data is not None:
@@ -429,7 +451,9 @@ class Engine:
     def build(self) -> None:
         """(Re)create data, network, optimiser and batch order from the configuration: the same seed, the same run."""
         c = self.config
-        self.dataset = make_dataset(c, self.data_arrays)  # may raise: nothing of the run is replaced before it
+        dataset = make_dataset(c, self.data_arrays)
+        check_split(dataset, c["test_fraction"])  # these may raise: nothing of the run is replaced before them
+        self.dataset = dataset
         self.x_train, self.y_train = self.dataset.inputs("train"), self.dataset.labels("train")
         self.x_test, self.y_test = self.dataset.inputs("test"), self.dataset.labels("test")
         self.classes = len(self.dataset.classes)
@@ -1388,7 +1412,8 @@ def summary(steps: int, record_every: int = 10, **config) -> dict:
 
 def playground(data=None, **config) -> Playground:
     """The live training playground. Settings (all optional): dataset (xor, circles, spirals, gaussians, moons),
-    n (8..20000 points), noise [0, 2], test_fraction (0, 0.9], depth 1..32, width 1..512, activation (a registry
+    n (8..20000 points), noise [0, 2], test_fraction (0, 0.9] (refused where it leaves a class fewer than 2 training
+    points or no test point: check_split), depth 1..32, width 1..512, activation (a registry
     name, or one per layer), params (a dict, or one per layer), init (recommended, default, kaiming, xavier, lecun,
     orthogonal, small; scaled by the activation's gain), batch_norm, optimizer (sgd, adam, adamw), lr (0, 10],
     batch_size, seed; data=(x, y) arrays with 2 features, or csv='file.csv' (x1, x2, label). Bad values raise
