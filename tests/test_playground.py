@@ -516,3 +516,18 @@ def test_the_widget_shows_why_a_split_is_refused_and_keeps_the_run():
     assert pg.config == config and pg.engine.model is model and pg.w["test_fraction"].value == 0.25
 
 
+def test_standardisation_floor_follows_the_data_scale():
+    eps = np.finfo(np.float32).eps  # each standardised value is rounded once to float32: std within eps of 1
+    gen = np.random.default_rng(0)
+    x = gen.normal(size=(200, 2)) * np.array([1e-9, 1.0]) + np.array([0.0, 5.0])
+    y = (x[:, 0] > 0).astype(int)
+    engine = Engine({}, data=(x, y))
+    std = engine.x_train.double().std(0)
+    assert torch.all((std - 1).abs() <= eps), std
+    constant = np.column_stack([x[:, 1], np.full(200, 7.25)])
+    engine = Engine({}, data=(constant, y))
+    assert torch.isfinite(engine.x_train).all() and torch.isfinite(engine.x_test).all()
+    assert engine.x_train[:, 1].eq(0).all() and engine.x_test[:, 1].eq(0).all()
+    assert (engine.x_train[:, 0].double().std() - 1).abs() <= eps
+
+

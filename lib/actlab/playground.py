@@ -186,6 +186,23 @@ def arrays_dataset(x, y, test_fraction: float = 0.25, seed: int = 0, source: str
     return Dataset(x[n_test:], y[n_test:], x[:n_test], y[:n_test], classes, source)
 
 
+def standardise(train: torch.Tensor, test: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(train, test) of shape (n, features), each feature standardised with the training mean and (unbiased)
+    standard deviation, computed in float64, returned as float32.
+
+    A feature whose training spread is within its dtype's rounding of its magnitude (std <= eps * max |x|, eps
+    the machine epsilon of the input dtype, 2^-23 for float32) is constant up to rounding: it becomes 0 in both
+    parts (it carries nothing, and gives no NaN). The floor is relative to the data's scale, so features of size
+    1e-9 standardise to std 1 like those of size 1; Dataset.channel_stats' absolute floor of 1e-6 left them at 0.001.
+    """
+    x = train.double()
+    mean, std = x.mean(0), x.std(0)
+    eps = torch.finfo(train.dtype).eps if train.is_floating_point() else 0.0
+    varies = std > eps * x.abs().amax(0)
+    spread = torch.where(varies, std, torch.ones_like(std))
+    return tuple(torch.where(varies, (t.double() - mean) / spread, 0.0).float() for t in (train, test))
+
+
 MIN_TRAIN_PER_CLASS = 2  # two training points per class at least: the training spread (standardisation) is defined
 MIN_TEST_PER_CLASS = 1  # one test point per class at least: the test accuracy covers every class
 
@@ -454,8 +471,8 @@ class Engine:
         dataset = make_dataset(c, self.data_arrays)
         check_split(dataset, c["test_fraction"])  # these may raise: nothing of the run is replaced before them
         self.dataset = dataset
-        self.x_train, self.y_train = self.dataset.inputs("train"), self.dataset.labels("train")
-        self.x_test, self.y_test = self.dataset.inputs("test"), self.dataset.labels("test")
+        self.x_train, self.x_test = standardise(dataset.x_train, dataset.x_test)  # not Dataset.inputs: its floor
+        self.y_train, self.y_test = dataset.labels("train"), dataset.labels("test")
         self.classes = len(self.dataset.classes)
         with seeded(c["seed"]):  # nn.Linear draws its initial weights from the global generator: forked, restored
             self.model = PlaygroundNet(c, 2, self.classes)
