@@ -531,3 +531,17 @@ def test_standardisation_floor_follows_the_data_scale():
     assert (engine.x_train[:, 0].double().std() - 1).abs() <= eps
 
 
+@pytest.mark.parametrize("labels, found", [((1, 2), r"\[1, 2\]"), ((0, 2), r"\[0, 2\]")])
+def test_labels_must_be_zero_to_k_minus_one(labels, found):
+    x = np.random.default_rng(0).normal(size=(40, 2))
+    y = np.resize(labels, 40)
+    with pytest.raises(ValueError, match=rf"labels.*0\.\.K-1.*{found}"):
+        playground(data=(x, y))
+
+
+def test_the_widget_shows_why_csv_labels_are_refused(tmp_path):
+    path = _write(tmp_path / "one_two.csv", "\n".join(f"{i % 7},{i % 5},{1 + i % 2}" for i in range(40)))
+    pg = Playground(depth=1, width=4)
+    pg.w["csv"].value = str(path)
+    assert "refused" in pg.status.value and "0..K-1" in pg.status.value and "[1, 2]" in pg.status.value
+    assert pg.engine.config["csv"] is None and pg.engine.classes == 2

@@ -161,7 +161,8 @@ def _csv_row(path, line: int, row: list[str]) -> list[float]:
 
 
 def arrays_dataset(x, y, test_fraction: float = 0.25, seed: int = 0, source: str = "your data") -> Dataset:
-    """A Dataset from user arrays: x of shape (n, 2), y of n integer labels 0..K-1 (K <= 10), split at random."""
+    """A Dataset from user arrays: x of shape (n, 2), y of n integer labels 0..K-1 (K <= 10, each of them present),
+    split at random with `seed`. Raises ValueError naming what is wrong (labels {1, 2} are refused, not remapped)."""
     x = torch.as_tensor(np.asarray(x, dtype=np.float32))
     y_float = np.asarray(y, dtype=np.float64).ravel()
     if x.dim() != 2 or x.shape[1] != 2:
@@ -175,8 +176,12 @@ def arrays_dataset(x, y, test_fraction: float = 0.25, seed: int = 0, source: str
     if (y_float != np.round(y_float)).any() or y_float.min() < 0 or y_float.max() > 9:
         raise ValueError("data: labels must be integers 0..9")
     y = torch.as_tensor(y_float.astype(np.int64))
-    if len(torch.unique(y)) < 2:
-        raise ValueError("data: labels must contain at least two classes")
+    found = torch.unique(y).tolist()
+    if len(found) < 2:
+        raise ValueError(f"data: labels must contain at least two classes; found only {found}")
+    if found != list(range(len(found))):  # {1, 2} would build a 3-class net with a class that never occurs
+        raise ValueError(f"data: labels must be 0..K-1 with every class present (K = number of classes); found "
+                         f"{found}: renumber them, e.g. y = np.unique(y, return_inverse=True)[1]")
     if not 0 < test_fraction < 1:
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
     order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
