@@ -155,14 +155,10 @@ def test_widget_callbacks_refuse_bad_values_without_raising():
 
 def test_live_loop_trains_redraws_and_stops_on_pause():
     async def scenario(pg):
-        pg._on_start()
-        for _ in range(200):  # until two frames are drawn (0.6 s alone; longer while other processes train)
-            await asyncio.sleep(0.05)
-            if pg.frames >= 2:
-                break
+        await _click_then_watch(pg, ("start",), False)  # until two frames are drawn, however long that takes
         images = pg.boundary_image.value
         pg._on_pause()
-        await asyncio.sleep(0.2)
+        await asyncio.wait_for(asyncio.gather(*_live_loops(), return_exceptions=True), timeout=120)
         return images
 
     pg = Playground(depth=2, width=8, fps=20)

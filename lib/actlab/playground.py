@@ -4,7 +4,8 @@ In the spirit of TensorFlow Playground (Smilkov and Carter, 2016), with any regi
 nets and the per-layer diagnostics of `actlab.stats`. `Engine` is the headless core (seeded, deterministic);
 `Playground` is the widget around it. While it trains, an asyncio task on the kernel's event loop trains in
 slices of SLICE seconds and yields after each, redrawing FPS times a second, so button clicks, slider moves and
-other cells run in between (checked in tests/test_browser_playground.py).
+other cells run in between (checked in tests/test_browser_playground.py). One loop at most, whatever the clicks:
+pause and reset cancel it, and start waits for a cancelled one to end (Playground._stop).
 
 Design for speed: the figures are drawn once with their static parts cached (matplotlib blitting); a frame
 restores the cache, draws only the moving artists and encodes small JPEGs; the decision boundary is a
