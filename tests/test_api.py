@@ -271,7 +271,7 @@ def same(a, b) -> bool:
 CALLS = _calls()
 
 
-OUTSIDE = {"diagnostics.init_grad_profiles": "calls torch.manual_seed; the fix (seeding.seeded) is in diagnostics.py"}
+OUTSIDE = {}  # name -> reason, for a function known to break the rule (strict xfail: fixing it is noticed)
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(reason=OUTSIDE[n], strict=True))

@@ -251,3 +251,27 @@ def test_cifar_like_cache_file_names_the_generator_code(tmp_path, monkeypatch):
     assert data_module.generator_digest() not in path.name
     actlab.cifar_like(50, 10, seed=0, root=tmp_path)
     assert len(list(tmp_path.glob("cifar_like-*.npz"))) == 2
+
+
+def _features(x: torch.Tensor) -> actlab.Dataset:
+    y = torch.arange(len(x)) % 2
+    return actlab.Dataset(x, y, x[:10], y[:10], ("0", "1"), "features")
+
+
+def test_inputs_standardise_features_of_any_scale_to_spread_one():
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(400, 2, generator=gen) * torch.tensor([1e-9, 1.0])  # an absolute floor of 1e-6 gave 0.001
+    std = _features(x).inputs("train").std(0)
+    assert torch.allclose(std, torch.ones(2), atol=1e-5), std
+
+
+def test_a_constant_feature_standardises_to_exactly_zero():
+    x = torch.randn(300, 3, generator=torch.Generator().manual_seed(1))
+    x[:, 1], x[:, 2] = 0.1, 0.0  # 0.1's float32 mean differs from 0.1 in the last bit: a floor would blow it up
+    z = _features(x).inputs("train")
+    assert z[:, 1:].eq(0).all() and not z.isnan().any()
+
+
+def test_toy_2d_refuses_a_split_that_leaves_a_class_too_few_points():
+    with pytest.raises(ValueError, match=r"test_fraction=0.9 splits 8 points into 1 for training and 7 for test"):
+        actlab.toy_2d("xor", n=8, test_fraction=0.9)

@@ -93,11 +93,18 @@ class Dataset:
         return self._memoised("fingerprint", lambda: digest(self.x_train, self.y_train, self.x_test, self.y_test))
 
     def channel_stats(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-channel (or per-feature) mean and standard deviation of the training inputs (follows the data)."""
+        """Per-channel (or per-feature) mean and standard deviation of the training inputs (follows the data).
+
+        Computed in float64. A feature whose spread is within float32 rounding of its magnitude (std <= eps * max |x|)
+        is constant: its std is returned as +inf, so (x - mean) / std maps it to exactly 0 (never NaN). The test is
+        relative to the feature's scale, so features of size 1e-9 standardise to spread 1 like those of size 1."""
         def compute():
             x = self.x_train.float()
             dims = [0, 2, 3] if x.dim() == 4 else [0]
-            return x.mean(dims), x.std(dims).clamp_min(1e-6)
+            x64 = x.double()
+            mean, std = x64.mean(dims), x64.std(dims)
+            varies = std > torch.finfo(torch.float32).eps * x64.abs().amax(dims)
+            return mean.float(), torch.where(varies, std, math.inf).float()
 
         return self._memoised("stats", compute)
 
@@ -456,6 +463,28 @@ def validation_split(data: Dataset, fraction: float = 0.2, seed: int = 0) -> Dat
 
 TOY_KINDS = ("xor", "circles", "spirals", "moons")
 
+MIN_TRAIN_PER_CLASS = 2  # two training points per class at least: the training spread (standardisation) is defined
+MIN_TEST_PER_CLASS = 1  # one test point per class at least: the test accuracy covers every class
+
+
+def check_split(dataset: Dataset, test_fraction: float) -> None:
+    """Refuse a split that leaves any class with fewer than MIN_TRAIN_PER_CLASS training points or fewer than
+    MIN_TEST_PER_CLASS test points; the ValueError names test_fraction, the sizes and each short class's counts.
+
+    Why: with n=8, test_fraction=0.9 one point was left to train on; its standard deviation is undefined, the
+    inputs became NaN and the loss was NaN at step 0."""
+    k = len(dataset.classes)
+    train = torch.bincount(dataset.y_train, minlength=k).tolist()
+    test = torch.bincount(dataset.y_test, minlength=k).tolist()
+    short = [f"class {c}: {train[c] + test[c]} points, {train[c]} for training and {test[c]} for test"
+             for c in range(k) if train[c] < MIN_TRAIN_PER_CLASS or test[c] < MIN_TEST_PER_CLASS]
+    if short:
+        raise ValueError(f"test_fraction={test_fraction:g} splits {len(dataset.y_train) + len(dataset.y_test)} points "
+                         f"into {len(dataset.y_train)} for training and {len(dataset.y_test)} for test, which leaves "
+                         f"{'; '.join(short)}; each class needs at least {MIN_TRAIN_PER_CLASS} training points and "
+                         f"{MIN_TEST_PER_CLASS} test point: lower test_fraction, use more points or another seed")
+
+
 
 def toy_2d(kind: str = "xor", n: int = 1000, noise: float = 0.1, seed: int = 0, test_fraction: float = 0.25) -> Dataset:
     """A 2-D binary classification set (xor, circles, spirals, moons) split into train and test."""
@@ -483,5 +512,7 @@ def toy_2d(kind: str = "xor", n: int = 1000, noise: float = 0.1, seed: int = 0, 
                         torch.stack([1 - torch.cos(angle), 0.5 - torch.sin(angle)], 1)) - torch.tensor([0.5, 0.25])
     x = x + torch.randn(n, 2, generator=gen) * noise * (0.3 if kind != "xor" else 0.15)
     n_test = max(1, int(n * test_fraction))
-    return Dataset(x[n_test:], y[n_test:], x[:n_test], y[:n_test], ("0", "1"),
+    data = Dataset(x[n_test:], y[n_test:], x[:n_test], y[:n_test], ("0", "1"),
                    f"toy_2d({kind!r}, n={n}, noise={noise}, seed={seed})")
+    check_split(data, test_fraction)
+    return data

@@ -18,6 +18,7 @@ from .checks import check_choice, check_number
 from .data import Dataset
 from .hooks import Recorder
 from .models import MLP, activation_modules, recommended_init
+from .seeding import seeded
 from .training import Callback, code_digest, model_device, preserved_state
 from .vocabulary import SATURATED_FRACTION, is_dead, is_near_dead, is_saturated, module_peak_slope
 
@@ -61,13 +62,14 @@ def grad_norms(model: nn.Module, data, batch_size: int = 256) -> dict[str, float
 
 
 def init_grad_profiles(activations, data, depth: int = 10, width: int = 64, seed: int = 0) -> dict[str, dict]:
-    """Per-layer gradient norms at initialisation of a deep MLP, for each activation with its recommended init."""
+    """Per-layer gradient norms at initialisation of a deep MLP, for each activation with its recommended init; every
+    model is drawn inside seeded(seed), so the caller's random state is left as it was."""
     x, y = inputs_of(data)
     profiles = {}
     for name in activations:
-        torch.manual_seed(seed)
         init = recommended_init(name)
-        model = MLP(depth, width, name, in_features=x[0].numel(), out_features=int(y.max()) + 1, init=init)
+        with seeded(seed):
+            model = MLP(depth, width, name, in_features=x[0].numel(), out_features=int(y.max()) + 1, init=init)
         profiles[f"{name} ({init} init)"] = grad_norms(model, (x, y))
     return profiles
 

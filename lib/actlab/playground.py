@@ -199,7 +199,8 @@ def standardise(train: torch.Tensor, test: torch.Tensor) -> tuple[torch.Tensor, 
     A feature whose training spread is within its dtype's rounding of its magnitude (std <= eps * max |x|, eps
     the machine epsilon of the input dtype, 2^-23 for float32) is constant up to rounding: it becomes 0 in both
     parts (it carries nothing, and gives no NaN). The floor is relative to the data's scale, so features of size
-    1e-9 standardise to std 1 like those of size 1; Dataset.channel_stats' absolute floor of 1e-6 left them at 0.001.
+    1e-9 standardise to std 1 like those of size 1 (Dataset.channel_stats applies the same rule in float32 for the
+    image sets; here the 2-D sets are small, so float64 rounds each value once).
     """
     x = train.double()
     mean, std = x.mean(0), x.std(0)
@@ -207,28 +208,6 @@ def standardise(train: torch.Tensor, test: torch.Tensor) -> tuple[torch.Tensor, 
     varies = std > eps * x.abs().amax(0)
     spread = torch.where(varies, std, torch.ones_like(std))
     return tuple(torch.where(varies, (t.double() - mean) / spread, 0.0).float() for t in (train, test))
-
-
-MIN_TRAIN_PER_CLASS = 2  # two training points per class at least: the training spread (standardisation) is defined
-MIN_TEST_PER_CLASS = 1  # one test point per class at least: the test accuracy covers every class
-
-
-def check_split(dataset: Dataset, test_fraction: float) -> None:
-    """Refuse a split that leaves any class with fewer than MIN_TRAIN_PER_CLASS training points or fewer than
-    MIN_TEST_PER_CLASS test points; the ValueError names test_fraction, the sizes and each short class's counts.
-
-    Why: with n=8, test_fraction=0.9 one point was left to train on; its standard deviation is undefined, the
-    inputs became NaN and the loss was NaN at step 0."""
-    k = len(dataset.classes)
-    train = torch.bincount(dataset.y_train, minlength=k).tolist()
-    test = torch.bincount(dataset.y_test, minlength=k).tolist()
-    short = [f"class {c}: {train[c] + test[c]} points, {train[c]} for training and {test[c]} for test"
-             for c in range(k) if train[c] < MIN_TRAIN_PER_CLASS or test[c] < MIN_TEST_PER_CLASS]
-    if short:
-        raise ValueError(f"test_fraction={test_fraction:g} splits {len(dataset.y_train) + len(dataset.y_test)} points "
-                         f"into {len(dataset.y_train)} for training and {len(dataset.y_test)} for test, which leaves "
-                         f"{'; '.join(short)}; each class needs at least {MIN_TRAIN_PER_CLASS} training points and "
-                         f"{MIN_TEST_PER_CLASS} test point: lower test_fraction, use more points or another seed")
 
 
 def make_dataset(config: dict, data=None) -> Dataset:
@@ -477,7 +456,7 @@ class Engine:
         dataset = make_dataset(c, self.data_arrays)
         check_split(dataset, c["test_fraction"])  # these may raise: nothing of the run is replaced before them
         self.dataset = dataset
-        self.x_train, self.x_test = standardise(dataset.x_train, dataset.x_test)  # not Dataset.inputs: its floor
+        self.x_train, self.x_test = standardise(dataset.x_train, dataset.x_test)  # float64: one rounding per value
         self.y_train, self.y_test = dataset.labels("train"), dataset.labels("test")
         self.classes = len(self.dataset.classes)
         with seeded(c["seed"]):  # nn.Linear draws its initial weights from the global generator: forked, restored
