@@ -159,3 +159,14 @@ def test_the_probe_leaves_the_model_and_the_random_state_as_they_were():
     assert all(p.grad is None for p in model.parameters())
     torch.rand(5)  # another global state: the probe draws from its own seed, so the digest is the same
     assert behaviour_digest(model, (2,)) == first
+
+
+def test_a_custom_activation_s_flags_follow_what_it_computes(names):
+    """The inferred flags are remembered per parameters and per behaviour: a callable object whose scale changes
+    gets its new output range (it kept the old one when remembered per parameters alone)."""
+    scaled = Scaled(1.0)
+    names.append("scaled_flags")
+    spec = actlab.custom_activation("scaled_flags", scaled)
+    assert spec.flags()["output_range"] == pytest.approx((-1.0, 1.0))
+    scaled.k = 3.0
+    assert spec.flags()["output_range"] == pytest.approx((-3.0, 3.0))
