@@ -209,11 +209,12 @@ class OpaqueBehaviour(RuntimeError):
 def behaviour_digest(model: nn.Module, input_shape: tuple[int, ...]) -> str:
     """A hash of what model computes, whatever its code looks like (callable objects, module attributes, closures).
 
-    Probes a copy of model on CPU on one thread, in float64 (else, if that fails, in the model's own dtype) with the generator
-    seeded locally (the caller's random state, CPU and GPU, is left as it was; the model is not changed), in
-    training and in eval mode: its outputs and parameter gradients on a fixed batch of PROBE_BATCH inputs of
-    input_shape (one example's shape), and each activation module's values and derivatives on PROBE_GRID. Raises
-    OpaqueBehaviour when the probe fails or two probes disagree (a function that is not deterministic).
+    Probes a copy of model on CPU on one thread, in float64 (else, if that fails, in the model's own dtype) with
+    the generator seeded locally (the caller's random state, CPU and GPU, is left as it was; the model is not
+    changed), in training and in eval mode: its outputs and parameter gradients on a fixed batch of PROBE_BATCH
+    inputs of input_shape (one example's shape), and each activation module's values and derivatives on
+    PROBE_GRID. Raises OpaqueBehaviour when the probe fails or two probes disagree (a function that is not
+    deterministic).
     """
     with _one_thread():
         first, second = _probe(model, tuple(input_shape)), _probe(model, tuple(input_shape))
@@ -240,7 +241,8 @@ def _probe(model: nn.Module, input_shape: tuple[int, ...]) -> str:
     errors = []
     for dtype in (torch.float64, None):
         try:
-            with torch.random.fork_rng(devices=range(torch.cuda.device_count())):
+            gpus = range(torch.cuda.device_count()) if torch.cuda.is_initialized() else []  # never starts CUDA
+            with torch.random.fork_rng(devices=gpus):
                 torch.default_generator.manual_seed(PROBE_SEED)  # what dropout or RReLU draws during the probe
                 return digest(*_responses(model, input_shape, dtype), length=None)
         except Exception as exc:  # noqa: BLE001 - any failure means the probe cannot see this model
