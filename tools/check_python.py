@@ -3,15 +3,19 @@
 Usage: PYTHON tools/check_python.py
 Reads requires-python (">=3.A,<3.B") from pyproject.toml, the one source, and exits 0 when the interpreter running
 it lies in that range; else prints which versions work, which of them are on PATH, and how to pick one
-(`make lab PYTHON=python3.12`), and exits 1. Written for any Python 3 (no f-strings, no tomllib), since the
-interpreter it judges may be old.
+(`make lab PYTHON=python3.12`), and exits 1. Written for any Python from 2.7 on (no f-strings, no tomllib),
+since the interpreter it judges may be old.
 """
 from __future__ import print_function
 
 import os
 import re
-import shutil
 import sys
+
+try:
+    from shutil import which
+except ImportError:  # Python 2
+    from distutils.spawn import find_executable as which
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RANGE = re.compile(r'^requires-python\s*=\s*"\s*>=\s*3\.(\d+)\s*,\s*<\s*3\.(\d+)\s*"', re.M)
@@ -52,7 +56,7 @@ def main():
     version = tuple(sys.version_info[:2])
     if version[0] == 3 and version[1] in minors:
         return 0
-    on_path = ["python3.%d" % m for m in reversed(minors) if shutil.which("python3.%d" % m)]
+    on_path = ["python3.%d" % m for m in reversed(minors) if which("python3.%d" % m)]
     print(message(version, minors, on_path), file=sys.stderr)
     return 1
 
