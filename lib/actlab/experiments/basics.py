@@ -15,10 +15,12 @@ from torch.nn import functional as F
 
 from ..data import Dataset, toy_2d
 from ..custom import gaussian_mean
-from ..diagnostics import SATURATION_SLOPE, Callback, dead_units, inputs_of
+from ..diagnostics import Callback, dead_units, inputs_of
+from ..fingerprint import code_digest
 from ..models import MLP
 from ..seeding import seeded
 from ..training import accuracy, train
+from ..vocabulary import SATURATED_FRACTION, is_saturated, module_peak_slope
 
 FLOAT64_EPS = torch.finfo(torch.float64).eps
 GLOROT_SIGMOID_GAIN = 4.0  # Glorot & Bengio (2010): sigma(x) ~ 1/2 + x/4 near 0, so slope 1/4 needs weights x 4
@@ -155,8 +157,9 @@ def central_difference_bound(h: float, max_value: float, max_slope: float, max_t
     return truncation + rounding
 
 
-def saturation_point(name: str, fraction: float = 0.01) -> float:
-    """The |x| beyond which the derivative of 'sigmoid' or 'tanh' is below `fraction` (0 < fraction < 1) of its peak.
+def saturation_point(name: str, fraction: float = SATURATED_FRACTION) -> float:
+    """The |x| beyond which the derivative of 'sigmoid' or 'tanh' is below `fraction` (0 < fraction < 1) of its peak;
+    the default is the vocabulary's saturation (actlab.vocabulary.SATURATED: 1% of the peak).
 
     Closed forms: sigmoid' = s(1 - s) = fraction/4 at s = (1 + sqrt(1 - fraction))/2, x = ln(s / (1 - s));
     tanh' = 1 - t^2 = fraction at t = sqrt(1 - fraction), x = atanh(t).
@@ -171,9 +174,10 @@ def saturation_point(name: str, fraction: float = 0.01) -> float:
     raise ValueError(f"name must be 'sigmoid' or 'tanh', got {name!r}")
 
 
-def saturated_fraction_normal(name: str, std: float, fraction: float = 0.01) -> float:
-    """Exact probability that z ~ N(0, std^2) lands where the derivative of name is below `fraction` of its peak:
-    P(|z| > x*) = erfc(x* / (std sqrt 2)), x* = saturation_point(name, fraction)."""
+def saturated_fraction_normal(name: str, std: float, fraction: float = SATURATED_FRACTION) -> float:
+    """Exact probability that z ~ N(0, std^2) lands where the derivative of name is below `fraction` of its peak
+    (by default: is saturated in the vocabulary's sense): P(|z| > x*) = erfc(x* / (std sqrt 2)),
+    x* = saturation_point(name, fraction)."""
     std = _check_positive("std", std)
     return math.erfc(saturation_point(name, fraction) / (std * math.sqrt(2)))
 
@@ -273,8 +277,8 @@ def layer_signals(model: MLP, x: torch.Tensor, y: torch.Tensor) -> "pd.DataFrame
     'delta': RMS over the batch of |dL/dz_l| per example (the error signal at the pre-activations, times the batch
     size so it does not depend on it), 'weight grad': norm of dL/dW_l, 'input': RMS norm of the layer's input per
     example, 'rms slope': sqrt(mean f'(z_l)^2), 'weight scale': sqrt(fan_out mean W_(l+1)^2) of the layer above
-    (the output layer for the last), 'saturated': fraction of (example, unit) with |f'(z_l)| < SATURATION_SLOPE,
-    'mean output': the mean of the layer's activations over examples and units.
+    (the output layer for the last), 'saturated': fraction of (example, unit) saturated in the vocabulary's sense
+    (actlab.vocabulary.is_saturated: |f'(z_l)| below 1% of the activation's peak slope), 'mean output': the mean of the layer's activations over examples and units.
     """
     import pandas as pd
 
@@ -285,6 +289,7 @@ def layer_signals(model: MLP, x: torch.Tensor, y: torch.Tensor) -> "pd.DataFrame
     model.zero_grad(set_to_none=True)
     F.cross_entropy(model.out(h), y).backward()
     activation = [m for n, m in model.hidden.named_children() if n.startswith("act")][0]
+    peak = module_peak_slope(activation)
     rows = []
     for i, z in enumerate(pre):
         zz = z.detach().clone().requires_grad_(True)
@@ -296,7 +301,7 @@ def layer_signals(model: MLP, x: torch.Tensor, y: torch.Tensor) -> "pd.DataFrame
                      "input": inputs[i].pow(2).sum(1).mean().sqrt().item(),
                      "rms slope": slope.pow(2).mean().sqrt().item(),
                      "weight scale": (above.shape[0] * above.pow(2).mean()).sqrt().item(),
-                     "saturated": (slope.abs() < SATURATION_SLOPE).float().mean().item(),
+                     "saturated": is_saturated(slope, peak).float().mean().item(),
                      "mean output": outputs[i].mean().item()})
     model.zero_grad(set_to_none=True)
     return pd.DataFrame(rows).set_index("layer")
@@ -341,17 +346,22 @@ def signal_summary(signals: "pd.DataFrame") -> dict[str, float]:
 
 
 class SaturationMonitor(Callback):
-    """Adds the saturated fraction of every activation layer (|f'(z)| < SATURATION_SLOPE) to each epoch record,
-    measured by actlab.dead_units on the first max_examples training inputs."""
+    """Adds the saturated fraction of every activation layer (actlab.vocabulary.SATURATED: |f'(z)| below 1% of the
+    activation's peak slope) to each epoch record, measured by actlab.dead_units on fixed inputs: the first
+    max_examples (>= 1) training inputs of data, taken when the monitor is made. Raises ValueError for max_examples
+    below 1."""
 
     def __init__(self, data: Dataset, max_examples: int = 1000):
-        self.data, self.max_examples = data, _check_int("max_examples", max_examples, 1)
+        self.max_examples = _check_int("max_examples", max_examples, 1)
+        x, y = inputs_of(data)
+        self.inputs = (x[:self.max_examples], y[:self.max_examples])
 
     def key(self) -> str:
-        return f"SaturationMonitor({self.max_examples})"
+        """What the records depend on besides the run: the count and a digest of the inputs measured on."""
+        return f"SaturationMonitor({self.max_examples}, inputs {code_digest(self.inputs[0])})"
 
     def on_epoch_end(self, model, epoch):
-        report = dead_units(model, self.data, max_examples=self.max_examples)
+        report = dead_units(model, self.inputs, max_examples=self.max_examples)
         return {f"saturated/{layer}": value for layer, value in report["saturated_fraction"].items()}
 
 
