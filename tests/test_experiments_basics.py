@@ -212,3 +212,15 @@ def test_layer_signals_judge_saturation_against_the_sigmoids_peak(bias, saturate
         model.hidden.linear1.bias.fill_(bias)
     x, y = torch.randn(8, 48), torch.arange(8)
     assert basics.layer_signals(model, x, y)["saturated"].iloc[0] == saturated
+
+
+def test_deep_mlp_factory_gives_each_activation_its_recommended_init():
+    """Kaiming for ReLU (std sqrt(2 / fan_in)), Xavier for tanh (std sqrt(2 / (fan_in + fan_out))); picklable."""
+    import pickle
+
+    factory = pickle.loads(pickle.dumps(basics.DeepMLP(depth=2, width=400, in_features=400, out_features=10)))
+    torch.manual_seed(0)
+    relu, tanh = factory("relu"), factory("tanh")
+    assert isinstance(relu, actlab.MLP) and len(relu.linear_layers()) == 3
+    assert relu.hidden.linear2.weight.std().item() == pytest.approx(math.sqrt(2 / 400), rel=0.05)
+    assert tanh.hidden.linear2.weight.std().item() == pytest.approx(math.sqrt(2 / 800), rel=0.05)
