@@ -190,3 +190,37 @@ def test_initial_loss_is_ln_k_for_small_logits_and_its_expansion_holds():
     for result in (small, large):
         assert abs(result["loss"] - result["predicted"]) <= result["remainder bound"]
     assert large["loss"] > math.log(10) + 0.5
+
+
+def test_saturation_monitor_key_names_the_data_it_measures_on():
+    """A cached run must not serve saturation measured on other inputs (same size, other values)."""
+    one, other = tiny_images(64, seed=0), tiny_images(64, seed=1)
+    assert basics.SaturationMonitor(one, 32).key() == basics.SaturationMonitor(tiny_images(64, seed=0), 32).key()
+    assert basics.SaturationMonitor(one, 32).key() != basics.SaturationMonitor(other, 32).key()
+    assert basics.SaturationMonitor(one, 32).key() != basics.SaturationMonitor(one, 16).key()
+    with pytest.raises(ValueError, match="max_examples"):
+        basics.SaturationMonitor(one, 0)
+
+
+@pytest.mark.parametrize("bias, saturated", [(5.0, 0.0), (6.5, 1.0)])
+def test_layer_signals_judge_saturation_against_the_sigmoids_peak(bias, saturated):
+    """sigmoid'(5) = 0.0066 is above 1% of the peak 1/4 (not saturated, though below an absolute 0.01);
+    sigmoid'(6.5) = 0.0015 is below it (vocabulary.SATURATED)."""
+    model = actlab.MLP(1, 4, "sigmoid", in_features=48, out_features=10)
+    with torch.no_grad():
+        model.hidden.linear1.weight.zero_()
+        model.hidden.linear1.bias.fill_(bias)
+    x, y = torch.randn(8, 48), torch.arange(8)
+    assert basics.layer_signals(model, x, y)["saturated"].iloc[0] == saturated
+
+
+def test_deep_mlp_factory_gives_each_activation_its_recommended_init():
+    """Kaiming for ReLU (std sqrt(2 / fan_in)), Xavier for tanh (std sqrt(2 / (fan_in + fan_out))); picklable."""
+    import pickle
+
+    factory = pickle.loads(pickle.dumps(basics.DeepMLP(depth=2, width=400, in_features=400, out_features=10)))
+    torch.manual_seed(0)
+    relu, tanh = factory("relu"), factory("tanh")
+    assert isinstance(relu, actlab.MLP) and len(relu.linear_layers()) == 3
+    assert relu.hidden.linear2.weight.std().item() == pytest.approx(math.sqrt(2 / 400), rel=0.05)
+    assert tanh.hidden.linear2.weight.std().item() == pytest.approx(math.sqrt(2 / 800), rel=0.05)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -15,10 +16,12 @@ from torch.nn import functional as F
 
 from ..data import Dataset, toy_2d
 from ..custom import gaussian_mean
-from ..diagnostics import SATURATION_SLOPE, Callback, dead_units, inputs_of
+from ..diagnostics import Callback, dead_units, inputs_of
+from ..fingerprint import code_digest
 from ..models import MLP
 from ..seeding import seeded
 from ..training import accuracy, train
+from ..vocabulary import SATURATED_FRACTION, is_saturated, module_peak_slope
 
 FLOAT64_EPS = torch.finfo(torch.float64).eps
 GLOROT_SIGMOID_GAIN = 4.0  # Glorot & Bengio (2010): sigma(x) ~ 1/2 + x/4 near 0, so slope 1/4 needs weights x 4
@@ -155,8 +158,9 @@ def central_difference_bound(h: float, max_value: float, max_slope: float, max_t
     return truncation + rounding
 
 
-def saturation_point(name: str, fraction: float = 0.01) -> float:
-    """The |x| beyond which the derivative of 'sigmoid' or 'tanh' is below `fraction` (0 < fraction < 1) of its peak.
+def saturation_point(name: str, fraction: float = SATURATED_FRACTION) -> float:
+    """The |x| beyond which the derivative of 'sigmoid' or 'tanh' is below `fraction` (0 < fraction < 1) of its peak;
+    the default is the vocabulary's saturation (actlab.vocabulary.SATURATED: 1% of the peak).
 
     Closed forms: sigmoid' = s(1 - s) = fraction/4 at s = (1 + sqrt(1 - fraction))/2, x = ln(s / (1 - s));
     tanh' = 1 - t^2 = fraction at t = sqrt(1 - fraction), x = atanh(t).
@@ -171,9 +175,10 @@ def saturation_point(name: str, fraction: float = 0.01) -> float:
     raise ValueError(f"name must be 'sigmoid' or 'tanh', got {name!r}")
 
 
-def saturated_fraction_normal(name: str, std: float, fraction: float = 0.01) -> float:
-    """Exact probability that z ~ N(0, std^2) lands where the derivative of name is below `fraction` of its peak:
-    P(|z| > x*) = erfc(x* / (std sqrt 2)), x* = saturation_point(name, fraction)."""
+def saturated_fraction_normal(name: str, std: float, fraction: float = SATURATED_FRACTION) -> float:
+    """Exact probability that z ~ N(0, std^2) lands where the derivative of name is below `fraction` of its peak
+    (by default: is saturated in the vocabulary's sense): P(|z| > x*) = erfc(x* / (std sqrt 2)),
+    x* = saturation_point(name, fraction)."""
     std = _check_positive("std", std)
     return math.erfc(saturation_point(name, fraction) / (std * math.sqrt(2)))
 
@@ -273,8 +278,8 @@ def layer_signals(model: MLP, x: torch.Tensor, y: torch.Tensor) -> "pd.DataFrame
     'delta': RMS over the batch of |dL/dz_l| per example (the error signal at the pre-activations, times the batch
     size so it does not depend on it), 'weight grad': norm of dL/dW_l, 'input': RMS norm of the layer's input per
     example, 'rms slope': sqrt(mean f'(z_l)^2), 'weight scale': sqrt(fan_out mean W_(l+1)^2) of the layer above
-    (the output layer for the last), 'saturated': fraction of (example, unit) with |f'(z_l)| < SATURATION_SLOPE,
-    'mean output': the mean of the layer's activations over examples and units.
+    (the output layer for the last), 'saturated': fraction of (example, unit) saturated in the vocabulary's sense
+    (actlab.vocabulary.is_saturated: |f'(z_l)| below 1% of the activation's peak slope), 'mean output': the mean of the layer's activations over examples and units.
     """
     import pandas as pd
 
@@ -285,6 +290,7 @@ def layer_signals(model: MLP, x: torch.Tensor, y: torch.Tensor) -> "pd.DataFrame
     model.zero_grad(set_to_none=True)
     F.cross_entropy(model.out(h), y).backward()
     activation = [m for n, m in model.hidden.named_children() if n.startswith("act")][0]
+    peak = module_peak_slope(activation)
     rows = []
     for i, z in enumerate(pre):
         zz = z.detach().clone().requires_grad_(True)
@@ -296,7 +302,7 @@ def layer_signals(model: MLP, x: torch.Tensor, y: torch.Tensor) -> "pd.DataFrame
                      "input": inputs[i].pow(2).sum(1).mean().sqrt().item(),
                      "rms slope": slope.pow(2).mean().sqrt().item(),
                      "weight scale": (above.shape[0] * above.pow(2).mean()).sqrt().item(),
-                     "saturated": (slope.abs() < SATURATION_SLOPE).float().mean().item(),
+                     "saturated": is_saturated(slope, peak).float().mean().item(),
                      "mean output": outputs[i].mean().item()})
     model.zero_grad(set_to_none=True)
     return pd.DataFrame(rows).set_index("layer")
@@ -341,17 +347,22 @@ def signal_summary(signals: "pd.DataFrame") -> dict[str, float]:
 
 
 class SaturationMonitor(Callback):
-    """Adds the saturated fraction of every activation layer (|f'(z)| < SATURATION_SLOPE) to each epoch record,
-    measured by actlab.dead_units on the first max_examples training inputs."""
+    """Adds the saturated fraction of every activation layer (actlab.vocabulary.SATURATED: |f'(z)| below 1% of the
+    activation's peak slope) to each epoch record, measured by actlab.dead_units on fixed inputs: the first
+    max_examples (>= 1) training inputs of data, taken when the monitor is made. Raises ValueError for max_examples
+    below 1."""
 
     def __init__(self, data: Dataset, max_examples: int = 1000):
-        self.data, self.max_examples = data, _check_int("max_examples", max_examples, 1)
+        self.max_examples = _check_int("max_examples", max_examples, 1)
+        x, y = inputs_of(data)
+        self.inputs = (x[:self.max_examples], y[:self.max_examples])
 
     def key(self) -> str:
-        return f"SaturationMonitor({self.max_examples})"
+        """What the records depend on besides the run: the count and a digest of the inputs measured on."""
+        return f"SaturationMonitor({self.max_examples}, inputs {code_digest(self.inputs[0])})"
 
     def on_epoch_end(self, model, epoch):
-        report = dead_units(model, self.data, max_examples=self.max_examples)
+        report = dead_units(model, self.inputs, max_examples=self.max_examples)
         return {f"saturated/{layer}": value for layer, value in report["saturated_fraction"].items()}
 
 
@@ -399,6 +410,22 @@ def train_deep(activation: str, init: str, gain: float, data: Dataset, seed: int
             "saturated first layer after training":
                 float(dead_units(model, data, max_examples=1000)["saturated_fraction"].iloc[0]),
             "model": model, "history": history, "moved": distance}
+
+
+@dataclass(frozen=True)
+class DeepMLP:
+    """A picklable model factory for actlab.tune_lr and actlab.compare: the deep MLP of notebooks 02-03 (depth hidden
+    layers of width units, in_features inputs, out_features classes) with each activation's recommended
+    initialisation from the registry (init='recommended': Xavier for sigmoid and tanh, Kaiming for ReLU)."""
+
+    depth: int = 10
+    width: int = 64
+    in_features: int = 3072
+    out_features: int = 10
+
+    def __call__(self, name: str, **params) -> MLP:
+        return MLP(_check_int("depth", self.depth, 1), _check_int("width", self.width, 1), name, params or None,
+                   in_features=self.in_features, out_features=self.out_features, init="recommended")
 
 
 def numbers_only(result: dict) -> dict[str, float]:
@@ -454,8 +481,9 @@ def initial_loss(activation: str, init: str, gain: float, data: Dataset, seed: i
     how the K class means of the logits scatter, about s / sqrt(K), 3 s / sqrt(K) at three standard deviations.
 
     Returns 'loss', 'ln K', 'second order' (mean s^2 / 2), 'label term' (mean l_y - mean(l)), 'remainder bound'
-    (mean range^3 / 6), 'predicted' (ln K + second order - label term), and 'tolerance' for |loss - ln K|:
-    second order + 3 s / sqrt(K) + remainder bound.
+    (mean range^3 / 6) and 'predicted' (ln K + second order - label term). No tolerance for |loss - ln K| is derived
+    from these logits: a margin computed from the run it judges lets almost any network pass (notebook 03 states
+    its tolerance in advance and shows that a mis-scaled output layer fails it).
     """
     x, y = inputs_of(data)
     x, y = x[:n].flatten(1), y[:n]
@@ -469,8 +497,7 @@ def initial_loss(activation: str, init: str, gain: float, data: Dataset, seed: i
     remainder = ((logits.max(1).values - logits.min(1).values) ** 3 / 6).mean().item()
     second = variance.mean().item() / 2
     return {"loss": loss, "ln K": math.log(classes), "second order": second, "label term": label_term,
-            "remainder bound": remainder, "predicted": math.log(classes) + second - label_term,
-            "tolerance": second + 3 * variance.sqrt().mean().item() / math.sqrt(classes) + remainder}
+            "remainder bound": remainder, "predicted": math.log(classes) + second - label_term}
 
 
 def mean_field_variances(name: str, gain: float, depth: int = 30) -> np.ndarray:
