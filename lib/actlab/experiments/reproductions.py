@@ -21,7 +21,6 @@ import argparse
 import json
 import math
 import warnings
-import os
 import sys
 import time
 from concurrent.futures import Executor
@@ -788,16 +787,12 @@ def plot_gelu(rows) -> Figure:
 # make reproduce
 # ---------------------------------------------------------------------------
 
-def _worker_threads(threads: int) -> None:
-    """Process-pool initializer: each worker uses its share of the cores."""
-    torch.set_num_threads(threads)
-
-
 def main(argv=None) -> int:
     """python -m actlab.experiments.reproductions [--full] [--workers N] [--only NAME ...]"""
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--full", action="store_true", help="the full runs (cached under the data folder)")
-    parser.add_argument("--workers", type=int, default=1, help="processes (1: one after another in this process)")
+    parser.add_argument("--workers", type=int, default=1, help="processes, each run on one torch thread (1: one "
+                        "after another in this process); up to the number of cores")
     parser.add_argument("--only", nargs="*", choices=EXPERIMENTS, default=list(EXPERIMENTS))
     args = parser.parse_args(argv)
     if args.workers < 1:
@@ -807,9 +802,7 @@ def main(argv=None) -> int:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        threads = max(1, (os.cpu_count() or 1) // args.workers)
-        executor = ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("spawn"),
-                                       initializer=_worker_threads, initargs=(threads,))
+        executor = ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("spawn"))
     start = time.perf_counter()
     try:
         for name in args.only:
