@@ -315,3 +315,19 @@ def test_the_gelu_runs_never_read_the_test_split(monkeypatch):
         monkeypatch.setattr(rp, "gelu_data", lambda n, data=data: data)
         outs.append(rp.run_gelu_mlp(item))
     assert math.isfinite(outs[1]["val_loss"]) and outs[0] == outs[1]
+
+
+def test_krizhevsky_rates_are_chosen_without_the_test_split(monkeypatch):
+    """Krizhevsky et al. chose each network's rate for training speed: the runs' numbers (training errors, epochs to
+    target) and hence tuned() never read the test split; a test split of NaN changes none of them."""
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.rand(80, 3, 32, 32, generator=gen), torch.arange(80) % 10
+    clean = Dataset(x[:64], y[:64], x[64:], y[64:], tuple("abcdefghij"), "tiny images")
+    poisoned = Dataset(x[:64], y[:64], torch.full_like(x[64:], math.nan), y[64:], tuple("abcdefghij"), "tiny images")
+    item = {"activation": "tanh", "lr": 0.03, "seed": 0, "epochs": 2, "n_train": 64, "target": 0.85}
+    outs = []
+    for data in (clean, poisoned):
+        monkeypatch.setattr(rp, "kriz_data", lambda n, data=data: data)
+        outs.append(rp.run_krizhevsky(item))
+    assert outs[0]["errors"] == outs[1]["errors"] and outs[0]["epochs_to_target"] == outs[1]["epochs_to_target"]
+    assert rp.tuned(outs[:1], "tanh") == 0.03
