@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 import torch
 
+from actlab.cache import load_arrays
+from actlab.data import Dataset
 from actlab.demos import born_dead_fraction
 from actlab.experiments import reproductions as rp
 from actlab.parallel import map_runs
@@ -164,7 +166,7 @@ def test_full_results_are_cached_atomically_and_shown_when_present(tmp_path):
     assert not rp.result("born_dead").full  # nothing cached: the short run
     payload = {"key": rp._key("born_dead", full, fp), "rows": [{"marker": 1}], "seconds": 12.0}
     rp._save(path, payload)
-    assert json.loads(path.read_text()) == payload and list(path.parent.glob("*.tmp")) == []
+    assert load_arrays(path)[1] == payload and list(path.parent.glob("*.tmp")) == []
     shown = rp.result("born_dead")
     assert shown.full and shown.from_cache and shown.rows == [{"marker": 1}] and "FULL" in shown.which()
     stale = {**payload, "key": {**payload["key"], "torch": "0.0"}}
@@ -250,7 +252,82 @@ def test_a_cached_full_result_says_how_it_was_computed(tmp_path):
     """Thread counts and CPU kernels change training's last bits: a shown full result names the ones it ran with."""
     full = rp.settings(True)
     fp, _ = rp._data_identity("selu", full)
-    machine = {"threads_per_run": 3, "cpu_capability": "AVX512"}
     rp._save(rp.cache_file("selu", full, fp), {"key": rp._key("selu", full, fp), "rows": [], "seconds": 1.0,
-                                               "machine": machine})
-    assert "computed them in 1 s, 3 torch thread(s) per run, AVX512 CPU kernels" in rp.result("selu").which()
+                                               "machine": rp.machine()})
+    kernels = torch.backends.cpu.get_cpu_capability()
+    assert f"computed them in 1 s, 1 torch thread(s) per run, {kernels} CPU kernels" in rp.result("selu").which()
+
+
+def test_an_edited_cache_file_is_not_served(tmp_path):
+    """The cached file carries a sha256 of its contents: rows edited by hand (checksum left as it was) are refused
+    with a warning and the short run is shown (the old JSON cache served any edit)."""
+    full = rp.settings(True)
+    fp, _ = rp._data_identity("born_dead", full)
+    path = rp.cache_file("born_dead", full, fp)
+    rp._save(path, {"key": rp._key("born_dead", full, fp), "rows": [{"born_dead": 0.5}], "seconds": 1.0})
+    assert rp.result("born_dead").full
+    with np.load(path) as f:
+        meta = json.loads(f["__meta__"].tobytes())
+    meta["rows"] = [{"born_dead": 0.0}]  # the edit; its sha256 is the one of the original rows
+    np.savez(path, __meta__=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))
+    with pytest.warns(UserWarning, match="checksum"):
+        shown = rp.result("born_dead")
+    assert not shown.full
+
+
+def test_the_key_holds_the_cpu_kernels_and_threads_per_run(tmp_path, monkeypatch):
+    """A result computed with other CPU kernels is not served (its last bits may differ): they are in the key."""
+    full = rp.settings(True)
+    fp, _ = rp._data_identity("selu", full)
+    rp._save(rp.cache_file("selu", full, fp), {"key": rp._key("selu", full, fp), "rows": [], "seconds": 1.0})
+    assert rp.result("selu").full
+    assert rp._key("selu", full, fp)["machine"] == {"threads_per_run": 1,
+                                                    "cpu_capability": torch.backends.cpu.get_cpu_capability()}
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "OTHER")
+    assert not rp.result("selu", use_cache=True).full
+
+
+def test_every_run_is_pinned_to_one_thread_and_the_callers_setting_comes_back():
+    before = torch.get_num_threads()
+    assert rp.OneThread(lambda item: torch.get_num_threads())({}) == rp.THREADS_PER_RUN == 1
+    assert torch.get_num_threads() == before
+
+
+def test_gelu_rates_are_chosen_on_validation_loss_per_activation():
+    """Each activation at its own rate, by median validation loss (not training loss); a diverged run loses."""
+    rows = [{"activation": a, "lr": lr, "seed": s, "val_loss": val, "final_loss": train}
+            for a in rp.GELU_ACTIVATIONS for s in (0, 1, 2)
+            for lr, val, train in ((1e-3, 1.0 if a == "gelu" else 2.0, 0.1), (1e-4, 1.5, 0.5))]
+    rows[0]["val_loss"] = math.nan  # one gelu seed diverged at 1e-3: the median of (inf, 1, 1) is still 1
+    assert rp.gelu_rates(rows) == {"gelu": 1e-3, "relu": 1e-4, "elu": 1e-4}
+
+
+def test_the_gelu_runs_never_read_the_test_split(monkeypatch):
+    """Tuning uses a validation split of the training images: a test split of NaN changes nothing."""
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.randn(120, 6, generator=gen), torch.arange(120) % 3
+    clean = Dataset(x[:100], y[:100], x[100:], y[100:], ("a", "b", "c"), "tiny")
+    poisoned = Dataset(x[:100], y[:100], torch.full_like(x[100:], math.nan), y[100:], ("a", "b", "c"), "tiny")
+    item = {"activation": "gelu", "lr": 1e-3, "seed": 0, "epochs": 2, "n_train": 100, "depth": 2, "width": 8,
+            "validation": 0.2}
+    outs = []
+    for data in (clean, poisoned):
+        monkeypatch.setattr(rp, "gelu_data", lambda n, data=data: data)
+        outs.append(rp.run_gelu_mlp(item))
+    assert math.isfinite(outs[1]["val_loss"]) and outs[0] == outs[1]
+
+
+def test_krizhevsky_rates_are_chosen_without_the_test_split(monkeypatch):
+    """Krizhevsky et al. chose each network's rate for training speed: the runs' numbers (training errors, epochs to
+    target) and hence tuned() never read the test split; a test split of NaN changes none of them."""
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.rand(80, 3, 32, 32, generator=gen), torch.arange(80) % 10
+    clean = Dataset(x[:64], y[:64], x[64:], y[64:], tuple("abcdefghij"), "tiny images")
+    poisoned = Dataset(x[:64], y[:64], torch.full_like(x[64:], math.nan), y[64:], tuple("abcdefghij"), "tiny images")
+    item = {"activation": "tanh", "lr": 0.03, "seed": 0, "epochs": 2, "n_train": 64, "target": 0.85}
+    outs = []
+    for data in (clean, poisoned):
+        monkeypatch.setattr(rp, "kriz_data", lambda n, data=data: data)
+        outs.append(rp.run_krizhevsky(item))
+    assert outs[0]["errors"] == outs[1]["errors"] and outs[0]["epochs_to_target"] == outs[1]["epochs_to_target"]
+    assert rp.tuned(outs[:1], "tanh") == 0.03

@@ -4,20 +4,23 @@ full runs for `make reproduce` (python -m actlab.experiments.reproductions --ful
 Every sweep is a list of plain items (dicts) mapped by actlab.parallel.map_runs over a module-level run function;
 each run seeds itself from its item inside torch.random.fork_rng, so any executor gives the same numbers. Full
 results are cached as JSON under the data folder (ACTLAB_DATA, read at call time), written atomically, keyed by the
-settings, this module's and the library's source, torch's version and the data's fingerprint.
+settings, this module's and the library's source, torch's version, the CPU kernels, the torch threads per run (always
+1: each run is pinned to one thread, so results do not depend on the executor) and the data's fingerprint, and saved
+through actlab.cache.save_arrays (a sha256 over the file's contents: an edited or truncated file is never served).
 
 1. Lu, Shin, Su and Karniadakis (2019/2020): born-dead deep narrow ReLU nets, He vs an asymmetric initialisation.
 2. Glorot and Bengio (2010), figure 2: per-layer activations of a sigmoid MLP over training.
 3. Klambauer, Unterthiner, Mayr and Hochreiter (2017): SELU's fixed point through depth with LeCun-normal weights.
 4. Krizhevsky, Sutskever and Hinton (2012), figure 1: epochs to a training-error target, tanh vs ReLU.
-5. Hendrycks and Gimpel (2016): 8 x 128 MLP, Adam, several learning rates, median training loss, GELU/ReLU/ELU.
+5. Hendrycks and Gimpel (2016): 8 x 128 MLP, Adam, each activation at its learning rate chosen on a validation split,
+   median training loss, GELU/ReLU/ELU.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import math
-import os
+import warnings
 import sys
 import time
 from concurrent.futures import Executor
@@ -29,17 +32,19 @@ import torch
 from matplotlib.figure import Figure
 
 from ..checks import check_choice, check_number
-from ..cache import atomic_write
-from ..data import Dataset, data_dir, image_data
-from ..evidence import Verdict
+from .. import vocabulary
+from ..cache import DataError, load_arrays, save_arrays
+from ..data import Dataset, data_dir, image_data, validation_split
 from ..demos import signal_through_depth
 from ..fingerprint import LIBRARY_DIGEST, digest
 from ..models import MLP, LeNet
-from ..parallel import map_runs, threads_per_run
+from ..diagnostics import slope
+from ..parallel import map_runs
 from ..training import Callback, train
 from .comparison import LINE_STYLES, MARKERS, OKABE_ITO, pooled_features
 
 EXPERIMENTS = ("born_dead", "saturation", "selu", "krizhevsky", "gelu_mlp")
+THREADS_PER_RUN = 1  # every run is pinned to one torch thread: its numbers do not depend on the executor or machine load
 # ---------------------------------------------------------------------------
 # Settings: the notebook's short runs and make reproduce's full runs
 # ---------------------------------------------------------------------------
@@ -79,6 +84,7 @@ class Settings:
     gelu_n_train: int = 1500
     gelu_epochs: int = 4
     gelu_lrs: tuple[float, ...] = (1e-3, 1e-4)
+    gelu_validation: float = 0.2  # share of the training images held out to choose each activation's rate
     gelu_depth: int = 8
     gelu_width: int = 128
 
@@ -109,7 +115,7 @@ class Result:
     data_source: str
     from_cache: bool = False
     seconds: float = 0.0
-    machine: dict | None = None  # how a cached full result was computed: torch threads per run, CPU kernels
+    machine: dict | None = None  # how a full result was computed: torch threads per run, CPU kernels (also its key)
 
     def frame(self):
         """The rows as a pandas DataFrame."""
@@ -122,7 +128,7 @@ class Result:
         if self.full:
             how = (f"loaded from the cache of `make reproduce`, which computed them in {self.seconds:.0f} s"
                    if self.from_cache else f"run now in {self.seconds:.0f} s")
-            if self.machine:  # thread counts and CPU kernels change the last bits of training runs, not the verdicts
+            if self.machine:  # thread counts and CPU kernels change the last bits of training runs: both are keyed
                 how += (f", {self.machine['threads_per_run']} torch thread(s) per run, "
                         f"{self.machine['cpu_capability']} CPU kernels")
             return f"{self.name}: FULL results ({how}); data: {self.data_source}"
@@ -130,29 +136,54 @@ class Result:
                 f"notebook then shows it); data: {self.data_source}")
 
 
+def machine() -> dict:
+    """What changes a run's last bits besides code, settings and data: torch threads per run and the CPU kernels."""
+    return {"threads_per_run": THREADS_PER_RUN, "cpu_capability": torch.backends.cpu.get_cpu_capability()}
+
+
 def _key(name: str, s: Settings, data_fp: str) -> dict:
-    """Everything that changes a full result: settings, this module's and the library's source, torch, data."""
+    """Everything that changes a full result: settings, this module's and the library's source, torch, the CPU
+    kernels and threads per run (machine()), data."""
     key = {"name": name, "settings": asdict(s), "library": LIBRARY_DIGEST,  # the library digest covers this module
-           "torch": torch.__version__, "data": data_fp}
+           "torch": torch.__version__, "machine": machine(), "data": data_fp}
     return json.loads(json.dumps(key))  # as it reads back from JSON (tuples become lists)
 
 
 def cache_file(name: str, s: Settings, data_fp: str) -> Path:
-    """Where a full result is cached: data/cache/repro-<name>-<hash of the key>.json."""
-    return data_dir() / "cache" / f"repro-{name}-{digest(_key(name, s, data_fp))}.json"
+    """Where a full result is cached: data/cache/repro-<name>-<hash of the key>.npz."""
+    return data_dir() / "cache" / f"repro-{name}-{digest(_key(name, s, data_fp))}.npz"
 
 
 def _save(path: Path, payload: dict) -> None:
-    """Write JSON atomically (actlab.cache.atomic_write: a temporary file in the same folder, then os.replace)."""
-    atomic_write(path, lambda f: f.write(json.dumps(payload).encode()))
+    """Write a payload (JSON-able) atomically with its sha256 (actlab.cache.save_arrays, no arrays)."""
+    save_arrays(path, {}, payload)
 
 
 def _load(path: Path) -> dict | None:
-    """A cached payload, or None if absent or unreadable (a corrupt file is ignored and later overwritten)."""
+    """A cached payload, or None if absent; an unreadable or edited file (failing its checksum) is reported in a
+    UserWarning and treated as absent (it is overwritten by the next full run)."""
     try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
+        return load_arrays(path)[1]
+    except FileNotFoundError:
         return None
+    except DataError as exc:
+        warnings.warn(f"cached reproduction {path.name} is not served: {exc}", stacklevel=2)
+        return None
+
+
+class OneThread:
+    """A run function run on THREADS_PER_RUN torch threads (the caller's setting restored after; picklable)."""
+
+    def __init__(self, run):
+        self.run = run
+
+    def __call__(self, item: dict):
+        before = torch.get_num_threads()
+        torch.set_num_threads(THREADS_PER_RUN)
+        try:
+            return self.run(item)
+        finally:
+            torch.set_num_threads(before)
 
 
 class Logged:
@@ -186,21 +217,19 @@ def result(name: str, full: bool = False, executor: Executor | None = None, use_
     s = settings(full)
     data_fp, data_source = _data_identity(name, s)
     start = time.perf_counter()
-    run = Logged(RUNNERS[name], name) if progress else RUNNERS[name]
+    run = OneThread(Logged(RUNNERS[name], name) if progress else RUNNERS[name])
     rows = map_runs(run, items(name, s), executor)
     seconds = time.perf_counter() - start
     if full:
-        machine = {"threads_per_run": threads_per_run(executor) or torch.get_num_threads(),
-                   "cpu_capability": torch.backends.cpu.get_cpu_capability()}
         _save(cache_file(name, s, data_fp), {"key": _key(name, s, data_fp), "rows": rows, "seconds": seconds,
-                                             "machine": machine})
-    return Result(name, rows, full, asdict(s), data_source, seconds=seconds)
+                                             "machine": machine()})
+    return Result(name, rows, full, asdict(s), data_source, seconds=seconds, machine=machine())
 
 
 def cached_full(name: str) -> tuple[dict, str] | None:
     """(payload, data description) of a cached full result that matches the current key, or None. The full data's
     fingerprint is computed only when some cached file exists, so a cold start never builds the full data set."""
-    candidates = sorted((data_dir() / "cache").glob(f"repro-{name}-*.json"))
+    candidates = sorted((data_dir() / "cache").glob(f"repro-{name}-*.npz"))
     if not candidates:
         return None
     data_fp, data_source = _data_identity(name, settings(True))
@@ -251,7 +280,8 @@ def init_weights(init: str, trials: int, fan_in: int, width: int, gen: torch.Gen
 def born_dead(depth: int, width: int, init: str = "he", trials: int = 100, n_inputs: int = 256,
               in_features: int = 2, seed: int = 0) -> float:
     """Fraction (0 to 1) of `trials` fresh ReLU nets (depth hidden layers of width units) born dead: some hidden
-    layer outputs exactly 0 for all n_inputs N(0, I) inputs. The trials run as one batch of matrix products;
+    layer has every unit dead (actlab.vocabulary.is_dead: ReLU's slope exactly 0 at all n_inputs N(0, I) inputs,
+    which for ReLU is an output of exactly 0). The trials run as one batch of matrix products;
     actlab.demos.born_dead_fraction is the one-net-at-a-time definition it is checked against."""
     check_number("depth", depth, 1, integer=True)
     check_number("width", width, 1, integer=True)
@@ -262,8 +292,11 @@ def born_dead(depth: int, width: int, init: str = "he", trials: int = 100, n_inp
     dead = torch.zeros(trials, dtype=torch.bool)
     for _ in range(depth):
         w = init_weights(init, trials, h.shape[-1], width, gen)
-        h = torch.relu(torch.baddbmm(w[:, -1:, :], h, w[:, :-1, :]))
-        dead |= ~(h != 0).flatten(1).any(1)
+        z = torch.baddbmm(w[:, -1:, :], h, w[:, :-1, :])  # (trials, n_inputs, width)
+        h = torch.relu(z)
+        slopes = slope(torch.nn.ReLU(), z)  # ReLU's |f'| by autograd: 0 where z <= 0
+        units = vocabulary.is_dead(slopes.transpose(0, 1).flatten(1))  # (trials * width,): dead units
+        dead |= units.view(trials, width).all(1)
     return dead.double().mean().item()
 
 
@@ -473,14 +506,16 @@ def run_krizhevsky(item: dict) -> dict:
         model = LeNet(item["activation"])
         history = train(model, data, epochs=item["epochs"], lr=item["lr"], batch_size=64, seed=item["seed"],
                         progress=False)
-    errors = [1 - 1 / len(data.classes)] + [1 - e["train_acc"] for e in history.epochs[1:]]
+    errors = [1 - 1 / len(data.classes)] + [1 - e["train_acc"] for e in history.epochs[1:]]  # training data only
     return {**item, "errors": errors, "epochs_to_target": epochs_to(errors, item["target"]),
             "status": history.status}
 
 
 def tuned(rows, activation: str) -> float:
     """The learning rate of the grid with which an activation reaches the target fastest (median over seeds;
-    a run that never reaches it counts as infinitely slow), as Krizhevsky et al. tuned each network."""
+    a run that never reaches it counts as infinitely slow), as Krizhevsky et al. tuned each network ("to make
+    training as fast as possible"). Their criterion is the training error itself, the quantity compared: no test
+    set is read (rows hold training errors only; ties go to the smaller rate)."""
     by_lr = {}
     for r in rows:
         if r["activation"] == activation:
@@ -537,8 +572,10 @@ def unit_norm_rows_(model: torch.nn.Module) -> torch.nn.Module:
 
 def run_gelu_mlp(item: dict) -> dict:
     """One (activation, lr, seed): an 8 x 128 MLP with unit-norm weight rows (as the paper) trained with Adam,
-    batch 128; the training loss per epoch (mean over its batches) and the final test accuracy."""
-    data = gelu_data(item["n_train"])
+    batch 128, on the training images less a stratified validation share (item['validation'], the paper's "5k
+    validation examples from the training set"; actlab.validation_split, seed 0: the test split is never read).
+    Returns the training loss per epoch (mean over its batches), the final one and the final validation loss."""
+    data = validation_split(gelu_data(item["n_train"]), item["validation"])
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(item["seed"])
         model = unit_norm_rows_(MLP(item["depth"], item["width"], item["activation"],
@@ -546,7 +583,23 @@ def run_gelu_mlp(item: dict) -> dict:
         history = train(model, data, epochs=item["epochs"], lr=item["lr"], optimizer="adam", batch_size=128,
                         seed=item["seed"], progress=False)
     losses = [e["train_loss"] for e in history.epochs[1:]]
-    return {**item, "losses": losses, "final_loss": losses[-1], "test_acc": history.final["test_acc"]}
+    return {**item, "losses": losses, "final_loss": losses[-1], "val_loss": history.final["test_loss"]}
+
+
+def gelu_rates(rows) -> dict:
+    """Each activation's learning rate: the grid's rate with the lowest median (over seeds) final validation loss,
+    as Hendrycks and Gimpel tuned each activation on validation examples; ties go to the larger rate. A diverged
+    run (NaN loss) counts as infinitely bad. Returns {activation: lr}."""
+    rates = {}
+    for name in GELU_ACTIVATIONS:
+        by_lr = {}
+        for r in rows:
+            if r["activation"] == name:
+                by_lr.setdefault(r["lr"], []).append(r["val_loss"] if math.isfinite(r["val_loss"]) else math.inf)
+        if not by_lr:
+            raise ValueError(f"no runs of activation {name!r}")
+        rates[name] = min(by_lr, key=lambda lr: (np.median(by_lr[lr]), -lr))
+    return rates
 
 
 # ---------------------------------------------------------------------------
@@ -571,7 +624,7 @@ def items(name: str, s: Settings) -> list[dict]:
         return [{"activation": a, "lr": lr, "seed": seed, "epochs": s.kriz_epochs, "n_train": s.kriz_n_train,
                  "target": s.kriz_target} for a in ("relu", "tanh") for lr in s.kriz_lrs for seed in s.seeds]
     return [{"activation": a, "lr": lr, "seed": seed, "epochs": s.gelu_epochs, "n_train": s.gelu_n_train,
-             "depth": s.gelu_depth, "width": s.gelu_width}
+             "depth": s.gelu_depth, "width": s.gelu_width, "validation": s.gelu_validation}
             for a in GELU_ACTIVATIONS for lr in s.gelu_lrs for seed in s.seeds]
 
 
@@ -589,20 +642,6 @@ def per_seed(rows, value: str, **where) -> np.ndarray:
     if not chosen:
         raise ValueError(f"no rows match {where}")
     return np.array([r[value] for r in chosen], dtype=float)
-
-
-def expect(verdict: Verdict, holds: bool, shown: Result) -> Verdict:
-    """Assert the verdict the notebook's text describes for its short run: the claim holds (holds=True) or does
-    not (holds=False); raises ClaimFailed when the data say otherwise. Full results (make reproduce) are printed,
-    not asserted: the notebook's expectations are those of the committed short run."""
-    print(verdict)
-    if shown.full:
-        print("   (full results: this verdict is printed, not asserted; the asserted expectations are the short run's)")
-        return verdict
-    if holds:
-        return verdict.check()
-    Verdict(f"NOT ({verdict.claim})", not verdict.holds, verdict.evidence).check()
-    return verdict
 
 
 def plot_born_dead(rows) -> Figure:
@@ -715,12 +754,14 @@ def plot_krizhevsky(rows) -> Figure:
     return fig
 
 
-def gelu_table(rows):
-    """Median over seeds of the final training loss, one row per activation, one column per learning rate."""
+def gelu_table(rows, value: str = "final_loss"):
+    """Median over seeds of value ('final_loss': training; 'val_loss': validation), one row per activation, one
+    column per learning rate."""
     import pandas as pd
 
+    check_choice("value", value, ("final_loss", "val_loss"))
     frame = pd.DataFrame(rows)
-    return frame.pivot_table(index="activation", columns="lr", values="final_loss", aggfunc="median").loc[
+    return frame.pivot_table(index="activation", columns="lr", values=value, aggfunc="median").loc[
         list(GELU_ACTIVATIONS)]
 
 
@@ -746,16 +787,12 @@ def plot_gelu(rows) -> Figure:
 # make reproduce
 # ---------------------------------------------------------------------------
 
-def _worker_threads(threads: int) -> None:
-    """Process-pool initializer: each worker uses its share of the cores."""
-    torch.set_num_threads(threads)
-
-
 def main(argv=None) -> int:
     """python -m actlab.experiments.reproductions [--full] [--workers N] [--only NAME ...]"""
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--full", action="store_true", help="the full runs (cached under the data folder)")
-    parser.add_argument("--workers", type=int, default=1, help="processes (1: one after another in this process)")
+    parser.add_argument("--workers", type=int, default=1, help="processes, each run on one torch thread (1: one "
+                        "after another in this process); up to the number of cores")
     parser.add_argument("--only", nargs="*", choices=EXPERIMENTS, default=list(EXPERIMENTS))
     args = parser.parse_args(argv)
     if args.workers < 1:
@@ -765,9 +802,7 @@ def main(argv=None) -> int:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        threads = max(1, (os.cpu_count() or 1) // args.workers)
-        executor = ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("spawn"),
-                                       initializer=_worker_threads, initargs=(threads,))
+        executor = ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("spawn"))
     start = time.perf_counter()
     try:
         for name in args.only:
