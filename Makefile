@@ -88,7 +88,7 @@ bench: install
 	$(BIN)/python -m actlab.bench $(BENCH)
 
 # Notebook 12's full reproductions (five papers), cached under data/cache; the notebook then shows them.
-# WORKERS=2 runs them in two processes (each with its share of the cores).
+# Each run uses one torch thread (results do not depend on the executor); WORKERS=N runs N at a time, up to the cores.
 WORKERS ?= 1
 reproduce: install
 	$(BIN)/python -m actlab.experiments.reproductions --full --workers $(WORKERS)
