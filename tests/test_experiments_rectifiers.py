@@ -150,3 +150,30 @@ def test_train_mode_status_uses_batch_statistics_and_leaves_running_statistics_a
     assert rx.unit_status(model, data)["hidden.act1"]["dead"].all()
     assert not rx.unit_status(model, data, train_mode=True)["hidden.act1"]["dead"].any()  # batch-normalised: mean 0
     assert (model.hidden.norm1.running_mean == 100.0).all() and model.training
+
+
+def test_dead_layer_anatomy_restricted_to_a_mask_of_units():
+    model = rx.make_mlp(0, depth=2, width=4, in_features=3)
+    with torch.no_grad():
+        model.hidden.linear1.weight.copy_(torch.eye(4, 3))
+        model.hidden.linear1.bias.zero_()
+        model.hidden.linear2.weight.copy_(torch.tensor([[-1.0, -1, -1, -1], [1.0, -1, 0, 0], [0.0, 0, 0, 1],
+                                                        [0.0, 1, 0, 0]]))
+        model.hidden.linear2.bias.copy_(torch.tensor([-0.1, -0.1, -0.1, -0.1]))
+    data = (torch.tensor([[0.0, 1.0, 0.0], [0.0, 2.0, 0.0]]), torch.zeros(2, dtype=torch.long))
+    dead = torch.tensor([True, True, True, False])  # unit 3 fires (z = 0.9 and 1.9)
+    report = rx.dead_layer_anatomy(model, data, 2, units=dead)
+    assert report["units"] == 3 and report["negative_weights_and_bias"] == 1
+    assert report["max_z"] == pytest.approx(-0.1)  # the live unit 3 is left out
+    assert rx.dead_layer_anatomy(model, data, 2)["max_z"] == pytest.approx(1.9)
+    none = rx.dead_layer_anatomy(model, data, 2, units=torch.zeros(4, dtype=torch.bool))
+    assert none["units"] == 0 and math.isnan(none["active_on_permuted"])
+    with pytest.raises(ValueError, match="units"):
+        rx.dead_layer_anatomy(model, data, 2, units=torch.ones(3, dtype=torch.bool))
+
+
+def test_newly_alive_counts_units_dead_before_and_alive_after():
+    before = {"a": {"dead": torch.tensor([True, True, False])}, "b": {"dead": torch.tensor([True])}}
+    after = {"a": {"dead": torch.tensor([False, True, False])}, "b": {"dead": torch.tensor([False])}}
+    assert rx.newly_alive(before, after) == 2
+    assert rx.newly_alive(after, before) == 0  # the reverse: no unit was dead in `after` and alive in `before`
