@@ -86,9 +86,11 @@ def _one_layer(activation, bias):
 @pytest.mark.parametrize("activation, bias, dead, near_dead", [
     ("relu", -1.0, True, True),
     ("relu", 0.5, False, False),
-    ("leaky_relu", -1.0, False, True),   # slope 0.01 < 0.1: near-dead although never exactly 0
+    ("leaky_relu", -1.0, False, False),  # slope 0.01 = 1% of its peak 1: not below it, so not near-dead (vocabulary)
+    ("prelu", -1.0, False, False),       # slope 0.25
     ("elu", -1.0, False, False),         # slope e^-1 = 0.37
-    ("elu", -3.0, False, True),          # slope e^-3 = 0.05
+    ("elu", -3.0, False, False),         # slope e^-3 = 0.05, above 1% of ELU's peak 1
+    ("elu", -6.0, False, True),          # slope e^-6 = 0.0025 < 0.01: near-dead, never exactly dead
 ])
 def test_unit_status_separates_exactly_dead_from_near_dead_units(activation, bias, dead, near_dead):
     model, data = _one_layer(activation, bias)
@@ -98,10 +100,10 @@ def test_unit_status_separates_exactly_dead_from_near_dead_units(activation, bia
     assert rx.fractions({"l": status}, "near_dead") == (1 + near_dead) / 2 - 0.5
 
 
-def test_unit_status_rejects_a_threshold_outside_0_1():
+def test_unit_status_takes_no_threshold_of_its_own():
     model, data = _one_layer("relu", -1.0)
-    with pytest.raises(ValueError, match="threshold"):
-        rx.unit_status(model, data, threshold=0)
+    with pytest.raises(TypeError):
+        rx.unit_status(model, data, threshold=0.1)  # the vocabulary's definitions are the only ones
 
 
 def test_dead_layer_anatomy_counts_all_negative_units_and_permuted_activity():

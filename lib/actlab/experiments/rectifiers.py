@@ -14,10 +14,8 @@ from ..data import Dataset
 from ..diagnostics import DeadUnitMonitor, capture_activations, inputs_of
 from ..models import MLP, activation_modules
 from ..seeding import seeded
+from ..vocabulary import is_dead, is_near_dead, module_peak_slope
 from ..training import Callback, History, train
-
-NEAR_DEAD_SLOPE = 0.1  # near-dead: |f'(z)| below a tenth of ReLU's active slope (1) on every input
-
 
 def _check_number(name: str, value, low: float, high: float = math.inf, low_open: bool = False) -> None:
     """Raise ValueError naming the parameter unless low <= value <= high (low < value when low_open)."""
@@ -172,18 +170,18 @@ def slope(module: nn.Module, z: torch.Tensor) -> torch.Tensor:
     return grad.abs()
 
 
-def unit_status(model: nn.Module, data, threshold: float = NEAR_DEAD_SLOPE, train_mode: bool = False,
-                batch_size: int = 64, max_examples: int = 5000) -> dict[str, dict[str, torch.Tensor]]:
-    """Per activation layer, boolean masks over units: 'dead' (output exactly 0 on every input) and 'near_dead'
-    (|f'(z)| < threshold on every input: the unit passes back under threshold x the gradient a live ReLU unit
-    passes). threshold in (0, 1]; train_mode and batch_size as in pre_activations."""
-    _check_number("threshold", threshold, 0.0, 1.0, low_open=True)
+def unit_status(model: nn.Module, data, train_mode: bool = False, batch_size: int = 64,
+                max_examples: int = 5000) -> dict[str, dict[str, torch.Tensor]]:
+    """Per activation layer, boolean masks over units in the course's vocabulary (actlab.vocabulary): 'dead' (slope
+    exactly 0 at every input: vocabulary.is_dead) and 'near_dead' (slope below 1% of the activation's peak slope at
+    every input: vocabulary.is_near_dead; Leaky ReLU's 0.01 is not below it). train_mode and batch_size as in
+    pre_activations; ValueError (from module_peak_slope) for an activation the registry does not know."""
     modules = dict(activation_modules(model))
     status = {}
     for name, z in pre_activations(model, data, train_mode, batch_size, max_examples).items():
-        with torch.no_grad():
-            out = modules[name](z)
-        status[name] = {"dead": (out == 0).all(0), "near_dead": (slope(modules[name], z) < threshold).all(0)}
+        slopes = slope(modules[name], z)
+        status[name] = {"dead": torch.as_tensor(is_dead(slopes)),
+                        "near_dead": torch.as_tensor(is_near_dead(slopes, module_peak_slope(modules[name])))}
     return status
 
 
