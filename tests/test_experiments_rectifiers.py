@@ -86,9 +86,11 @@ def _one_layer(activation, bias):
 @pytest.mark.parametrize("activation, bias, dead, near_dead", [
     ("relu", -1.0, True, True),
     ("relu", 0.5, False, False),
-    ("leaky_relu", -1.0, False, True),   # slope 0.01 < 0.1: near-dead although never exactly 0
+    ("leaky_relu", -1.0, False, False),  # slope 0.01 = 1% of its peak 1: not below it, so not near-dead (vocabulary)
+    ("prelu", -1.0, False, False),       # slope 0.25
     ("elu", -1.0, False, False),         # slope e^-1 = 0.37
-    ("elu", -3.0, False, True),          # slope e^-3 = 0.05
+    ("elu", -3.0, False, False),         # slope e^-3 = 0.05, above 1% of ELU's peak 1
+    ("elu", -6.0, False, True),          # slope e^-6 = 0.0025 < 0.01: near-dead, never exactly dead
 ])
 def test_unit_status_separates_exactly_dead_from_near_dead_units(activation, bias, dead, near_dead):
     model, data = _one_layer(activation, bias)
@@ -98,10 +100,10 @@ def test_unit_status_separates_exactly_dead_from_near_dead_units(activation, bia
     assert rx.fractions({"l": status}, "near_dead") == (1 + near_dead) / 2 - 0.5
 
 
-def test_unit_status_rejects_a_threshold_outside_0_1():
+def test_unit_status_takes_no_threshold_of_its_own():
     model, data = _one_layer("relu", -1.0)
-    with pytest.raises(ValueError, match="threshold"):
-        rx.unit_status(model, data, threshold=0)
+    with pytest.raises(TypeError):
+        rx.unit_status(model, data, threshold=0.1)  # the vocabulary's definitions are the only ones
 
 
 def test_dead_layer_anatomy_counts_all_negative_units_and_permuted_activity():
@@ -150,3 +152,30 @@ def test_train_mode_status_uses_batch_statistics_and_leaves_running_statistics_a
     assert rx.unit_status(model, data)["hidden.act1"]["dead"].all()
     assert not rx.unit_status(model, data, train_mode=True)["hidden.act1"]["dead"].any()  # batch-normalised: mean 0
     assert (model.hidden.norm1.running_mean == 100.0).all() and model.training
+
+
+def test_dead_layer_anatomy_restricted_to_a_mask_of_units():
+    model = rx.make_mlp(0, depth=2, width=4, in_features=3)
+    with torch.no_grad():
+        model.hidden.linear1.weight.copy_(torch.eye(4, 3))
+        model.hidden.linear1.bias.zero_()
+        model.hidden.linear2.weight.copy_(torch.tensor([[-1.0, -1, -1, -1], [1.0, -1, 0, 0], [0.0, 0, 0, 1],
+                                                        [0.0, 1, 0, 0]]))
+        model.hidden.linear2.bias.copy_(torch.tensor([-0.1, -0.1, -0.1, -0.1]))
+    data = (torch.tensor([[0.0, 1.0, 0.0], [0.0, 2.0, 0.0]]), torch.zeros(2, dtype=torch.long))
+    dead = torch.tensor([True, True, True, False])  # unit 3 fires (z = 0.9 and 1.9)
+    report = rx.dead_layer_anatomy(model, data, 2, units=dead)
+    assert report["units"] == 3 and report["negative_weights_and_bias"] == 1
+    assert report["max_z"] == pytest.approx(-0.1)  # the live unit 3 is left out
+    assert rx.dead_layer_anatomy(model, data, 2)["max_z"] == pytest.approx(1.9)
+    none = rx.dead_layer_anatomy(model, data, 2, units=torch.zeros(4, dtype=torch.bool))
+    assert none["units"] == 0 and math.isnan(none["active_on_permuted"])
+    with pytest.raises(ValueError, match="units"):
+        rx.dead_layer_anatomy(model, data, 2, units=torch.ones(3, dtype=torch.bool))
+
+
+def test_newly_alive_counts_units_dead_before_and_alive_after():
+    before = {"a": {"dead": torch.tensor([True, True, False])}, "b": {"dead": torch.tensor([True])}}
+    after = {"a": {"dead": torch.tensor([False, True, False])}, "b": {"dead": torch.tensor([False])}}
+    assert rx.newly_alive(before, after) == 2
+    assert rx.newly_alive(after, before) == 0  # the reverse: no unit was dead in `after` and alive in `before`

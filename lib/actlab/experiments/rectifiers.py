@@ -14,10 +14,8 @@ from ..data import Dataset
 from ..diagnostics import DeadUnitMonitor, capture_activations, inputs_of
 from ..models import MLP, activation_modules
 from ..seeding import seeded
+from ..vocabulary import is_dead, is_near_dead, module_peak_slope
 from ..training import Callback, History, train
-
-NEAR_DEAD_SLOPE = 0.1  # near-dead: |f'(z)| below a tenth of ReLU's active slope (1) on every input
-
 
 def _check_number(name: str, value, low: float, high: float = math.inf, low_open: bool = False) -> None:
     """Raise ValueError naming the parameter unless low <= value <= high (low < value when low_open)."""
@@ -172,18 +170,18 @@ def slope(module: nn.Module, z: torch.Tensor) -> torch.Tensor:
     return grad.abs()
 
 
-def unit_status(model: nn.Module, data, threshold: float = NEAR_DEAD_SLOPE, train_mode: bool = False,
-                batch_size: int = 64, max_examples: int = 5000) -> dict[str, dict[str, torch.Tensor]]:
-    """Per activation layer, boolean masks over units: 'dead' (output exactly 0 on every input) and 'near_dead'
-    (|f'(z)| < threshold on every input: the unit passes back under threshold x the gradient a live ReLU unit
-    passes). threshold in (0, 1]; train_mode and batch_size as in pre_activations."""
-    _check_number("threshold", threshold, 0.0, 1.0, low_open=True)
+def unit_status(model: nn.Module, data, train_mode: bool = False, batch_size: int = 64,
+                max_examples: int = 5000) -> dict[str, dict[str, torch.Tensor]]:
+    """Per activation layer, boolean masks over units in the course's vocabulary (actlab.vocabulary): 'dead' (slope
+    exactly 0 at every input: vocabulary.is_dead) and 'near_dead' (slope below 1% of the activation's peak slope at
+    every input: vocabulary.is_near_dead; Leaky ReLU's 0.01 is not below it). train_mode and batch_size as in
+    pre_activations; ValueError (from module_peak_slope) for an activation the registry does not know."""
     modules = dict(activation_modules(model))
     status = {}
     for name, z in pre_activations(model, data, train_mode, batch_size, max_examples).items():
-        with torch.no_grad():
-            out = modules[name](z)
-        status[name] = {"dead": (out == 0).all(0), "near_dead": (slope(modules[name], z) < threshold).all(0)}
+        slopes = slope(modules[name], z)
+        status[name] = {"dead": torch.as_tensor(is_dead(slopes)),
+                        "near_dead": torch.as_tensor(is_near_dead(slopes, module_peak_slope(modules[name])))}
     return status
 
 
@@ -195,29 +193,42 @@ def fractions(status: dict[str, dict[str, torch.Tensor]], kind: str = "dead") ->
     return sum(int(m.sum()) for m in masks) / sum(m.numel() for m in masks)
 
 
-def dead_layer_anatomy(model: MLP, data, layer: int) -> dict:
-    """What keeps hidden layer `layer` (1-based) of an MLP dead on data's training inputs.
+def dead_layer_anatomy(model: MLP, data, layer: int, units: torch.Tensor | None = None) -> dict:
+    """What keeps units of hidden layer `layer` (1-based, >= 2) of an MLP dead on data's training inputs.
 
-    Returns: units; 'negative_weights_and_bias' (units whose incoming weights are all < 0 and bias < 0: dead for
-    every non-negative input); 'max_z' (largest pre-activation over the training inputs, over all units);
-    'active_on_permuted' (fraction of units active on at least one input when each input's features from the
-    layer below are randomly permuted: same values, new arrangement).
+    units: a boolean mask over the layer's units (e.g. unit_status(...)[name]['dead']), default all of them.
+    Returns, over those units: 'units' (how many); 'negative_weights_and_bias' (units whose incoming weights are all
+    < 0 and bias < 0: dead for every non-negative input); 'max_z' (largest pre-activation over the training inputs;
+    -inf for no unit); 'active_on_permuted' (fraction of them active on at least one input when each input's
+    features from the layer below are randomly permuted: same values, new arrangement; NaN for no unit).
+    ValueError for a bad layer or a mask of the wrong shape.
     """
     linears = [m for m in model.hidden if isinstance(m, nn.Linear)]
     if not (isinstance(layer, int) and 2 <= layer <= len(linears)):
         raise ValueError(f"layer must be an integer from 2 to {len(linears)} (a layer with a ReLU layer below), got {layer!r}")
-    x, _ = inputs_of(data)
-    below = dict(model.hidden_outputs(x))
     lin = linears[layer - 1]
+    mask = torch.ones(lin.out_features, dtype=torch.bool) if units is None else torch.as_tensor(units).cpu()
+    if mask.dtype != torch.bool or mask.shape != (lin.out_features,):
+        raise ValueError(f"units must be a boolean mask of shape ({lin.out_features},), got {mask.dtype} {tuple(mask.shape)}")
+    x, _ = inputs_of(data, next(model.parameters()).device)
+    below = dict(model.hidden_outputs(x))
     with torch.no_grad():
         a = below[layer - 1]
-        z = lin(a)
+        z = lin(a)[:, mask.to(a.device)]
         gen = torch.Generator().manual_seed(0)
-        permuted = torch.stack([row[torch.randperm(row.numel(), generator=gen)] for row in a])
-        z_perm = lin(permuted)
-    return {"units": lin.out_features,
-            "negative_weights_and_bias": int(((lin.weight < 0).all(1) & (lin.bias < 0)).sum()),
-            "max_z": z.max().item(), "active_on_permuted": (z_perm > 0).any(0).float().mean().item()}
+        permuted = torch.stack([row[torch.randperm(row.numel(), generator=gen).to(row.device)] for row in a])
+        z_perm = lin(permuted)[:, mask.to(a.device)]
+    negative = ((lin.weight < 0).all(1) & (lin.bias < 0)).cpu() & mask
+    n = int(mask.sum())
+    return {"units": n, "negative_weights_and_bias": int(negative.sum()),
+            "max_z": z.max().item() if n else -math.inf,
+            "active_on_permuted": (z_perm > 0).any(0).float().mean().item() if n else math.nan}
+
+
+def newly_alive(before: dict[str, dict[str, torch.Tensor]], after: dict[str, dict[str, torch.Tensor]]) -> int:
+    """Units dead in `before` and not dead in `after` (two unit_status results of the same model), summed over
+    the layers of `after`. KeyError if a layer of `after` is missing from `before`."""
+    return sum(int((before[name]["dead"].cpu() & ~s["dead"].cpu()).sum()) for name, s in after.items())
 
 
 class PeakActivation(Callback):
