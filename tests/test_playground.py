@@ -581,3 +581,26 @@ def test_a_bad_share_cores_setting_is_shown_and_the_live_loop_trains_without_tur
     assert "ACTLAB_SHARE_CORES" in status and "without taking turns" in status and "sometimes" in status
     assert pg.frames >= 2 and pg.engine.step_count > 0 and entered and not any(entered)
     assert "paused" in pg.status.value
+
+
+@pytest.mark.parametrize("activation, params, bias, dead, near_dead", [
+    ("relu", {}, -1.0, 1.0, 1.0),  # slope exactly 0 everywhere: dead, and so near-dead
+    ("leaky_relu", {"alpha": 0.005}, -1.0, 0.0, 1.0),  # slope 0.005: below 1% of the peak 1, never 0
+    ("leaky_relu", {"alpha": 0.01}, -1.0, 0.0, 0.0),  # Leaky ReLU's own floor is not near-dead (strict)
+    ("sigmoid", {}, -5.0, 0.0, 0.0),  # sigmoid'(-5) = 0.0066: below 0.01, but 2.7% of sigmoid's peak 1/4
+    ("sigmoid", {}, -7.0, 0.0, 1.0),  # sigmoid'(-7) = 0.00091: below 1% of 1/4
+], ids=["relu", "leaky-0.005", "leaky-0.01", "sigmoid-at-5", "sigmoid-at-7"])
+def test_dead_and_near_dead_units_are_the_vocabularys_and_both_are_shown(activation, params, bias, dead, near_dead):
+    pg = Playground(depth=2, width=4, activation=activation, params=params)
+    with torch.no_grad():  # every unit of layer 1 gets pre-activation `bias` on every probe point
+        pg.engine.model.linears[0].weight.zero_()
+        pg.engine.model.linears[0].bias.fill_(bias)
+    pg.engine.record()
+    pg.redraw()
+    first, second = pg.engine.layer_records[-2:]
+    assert (first["dead_fraction"], first["near_dead_fraction"]) == (dead, near_dead)
+    view = pg.view
+    assert list(view.dead_line.get_ydata()) == [first["dead_fraction"], second["dead_fraction"]]
+    assert list(view.near_dead_line.get_ydata()) == [first["near_dead_fraction"], second["near_dead_fraction"]]
+    labels = [t.get_text() for t in view.dead_line.axes.get_legend().get_texts()]
+    assert "dead units" in labels and "near-dead units" in labels

@@ -123,6 +123,8 @@ def test_summary_reports_the_runs_own_numbers():
     layers = pg.layer_stats
     assert numbers["test_acc"] == pg.history["test_acc"].iloc[-1]
     assert numbers["dead_end"] == layers[layers["step"] == 40]["dead_fraction"].mean()
+    assert numbers["near_dead_start"] == layers[layers["step"] == 0]["near_dead_fraction"].mean()
+    assert numbers["near_dead_end"] == layers[layers["step"] == 40]["near_dead_fraction"].mean()
     moved = layers[layers["step"] > 0]
     assert numbers["ratio_first"] == pytest.approx(moved[moved["layer"] == 1]["update_ratio"].mean())
     assert numbers["ratio_last"] == pytest.approx(moved[moved["layer"] == 3]["update_ratio"].mean())
