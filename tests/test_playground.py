@@ -565,9 +565,14 @@ def test_a_bad_share_cores_setting_is_shown_and_the_live_loop_trains_without_tur
     monkeypatch.setenv("ACTLAB_SHARE_CORES", "sometimes")
     with pytest.raises(ValueError, match="ACTLAB_SHARE_CORES"):
         cores.CoreTurns()  # the headless API refuses the value, naming the variable
-    entered = []
-    monkeypatch.setattr(cores.CoreTurns, "__enter__",
-                        lambda self: (entered.append(self.enabled), self)[1])  # the turns each slice asked for
+    entered, enter = [], cores.CoreTurns.__enter__
+
+    def recording_enter(self):
+        """Note whether this slice's turns are enabled, then enter as usual (the nesting depth stays balanced)."""
+        entered.append(self.enabled)
+        return enter(self)
+
+    monkeypatch.setattr(cores.CoreTurns, "__enter__", recording_enter)
 
     async def scenario(pg):
         await _click_then_watch(pg, ("start",), False)  # two frames trained and drawn, however long that takes
