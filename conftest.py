@@ -55,7 +55,9 @@ def pytest_runtest_setup(item):
         if changed:  # the kernel would run under other numerics (and thread counts) than this session was started with
             pytest.fail(f"{notebook}: the environment changed during the test session ({changed}; at the start: "
                         f"{_NUMERICS_AT_START}); a test leaked it")
-        if os.environ.get("ACTLAB_NOTEBOOK_COLD", "1") == "1":
+        from actlab.checks import env_flag  # imported late, as data_dir below; true/false/yes/no/on/off/1/0, any case
+
+        if env_flag("ACTLAB_NOTEBOOK_COLD", True):
             folder = tempfile.TemporaryDirectory(prefix=f"actlab-{notebook[:2]}-")
             _data_dirs.append(folder)
             os.environ["ACTLAB_DATA"] = folder.name

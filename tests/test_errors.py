@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 import actlab
+from actlab.activations import lookup
 from actlab.checks import check_choice, check_list, check_number, check_range
 from actlab.custom import GradientCheckFailed
 from actlab.models import INITS, init_linear
@@ -167,3 +168,19 @@ def test_per_channel_prelu_on_a_converted_model_keeps_it_and_its_slopes():
     assert model[1] is prelu and model[1].weight.tolist() == pytest.approx([0.1, 0.2, 0.3, 0.4])
     with pytest.raises(ValueError, match="no PReLU"):
         actlab.per_channel_prelu(nn.Sequential(nn.Linear(2, 2), nn.ReLU()), torch.randn(1, 2))
+
+
+def test_registry_parameters_take_numpy_real_scalars_as_python_numbers():
+    for value in (np.float32(0.25), np.float64(0.25), np.int64(0), np.int32(1)):
+        resolved = lookup("leaky_relu").resolve(alpha=value)["alpha"]
+        assert type(resolved) is float and resolved == float(value)
+        assert actlab.get_activation("leaky_relu", alpha=value).negative_slope == float(value)
+    assert actlab.get_activation("elu", alpha=np.float32(1.5))(torch.tensor([-1.0])).item() == pytest.approx(
+        1.5 * math.expm1(-1.0), rel=1e-6)
+    for value in (True, np.bool_(True)):
+        with pytest.raises(TypeError, match="'alpha' must be a number"):
+            actlab.get_activation("leaky_relu", alpha=value)
+    with pytest.raises(ValueError, match="'alpha' must be finite"):
+        actlab.get_activation("leaky_relu", alpha=np.float32("nan"))
+    with pytest.raises(ValueError, match=r"'alpha'=2 is out of range; valid range is \[0, 1\]"):
+        actlab.get_activation("leaky_relu", alpha=np.int64(2))

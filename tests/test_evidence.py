@@ -259,6 +259,12 @@ def test_full_run_reads_the_environment(monkeypatch):
     assert evidence.full_run() is False
     monkeypatch.setenv("ACTLAB_FULL", "1")
     assert evidence.full_run() is True
-    monkeypatch.setenv("ACTLAB_FULL", "yes")
-    with pytest.raises(ValueError, match="ACTLAB_FULL"):
+    for value in ("TRUE", "Yes", " on ", "1"):  # checks.env_flag: any case, spaces ignored
+        monkeypatch.setenv("ACTLAB_FULL", value)
+        assert evidence.full_run() is True, value
+    for value in ("False", "OFF", "no", "0", ""):
+        monkeypatch.setenv("ACTLAB_FULL", value)
+        assert evidence.full_run() is False, value
+    monkeypatch.setenv("ACTLAB_FULL", "maybe")
+    with pytest.raises(ValueError, match="ACTLAB_FULL.*'maybe'"):
         evidence.full_run()

@@ -300,19 +300,30 @@ def test_layer_statistics_and_panel_every_other_frame():
     assert all(math.isfinite(r["update_ratio"]) for r in pg.engine.layer_records[-3:])  # measured on layer frames
 
 
+class FakeClock:
+    """A monotonic clock that moves only when the test moves it (Playground.clock): no verdict depends on load."""
+
+    def __init__(self, now: float = 1000.0):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_training_budget_keeps_training_share_when_frames_are_slow():
     from actlab.playground import TRAIN_SHARE
 
     pg = Playground(depth=1, width=4, fps=10)
+    pg.clock = FakeClock()
 
     def budget_after_frame(wall: float, cpu: float) -> float:
         """The budget computed right after a frame that was due now, with frames of this wall and CPU time."""
         pg.frame_times, pg.frame_cpu = [wall] * 10, [cpu] * 10
-        pg._due = time.perf_counter()
+        pg._due = pg.clock.now
         return pg._training_budget()
 
-    assert budget_after_frame(0.002, 0.002) == pytest.approx(0.1 - 0.002, abs=1e-3)  # cheap frames: the rate holds
-    assert budget_after_frame(0.05, 0.002) == pytest.approx(0.1 - 0.05, abs=1e-3)  # waiting for a core: it holds
+    assert budget_after_frame(0.002, 0.002) == pytest.approx(0.1 - 0.002)  # cheap frames: the rate holds
+    assert budget_after_frame(0.05, 0.002) == pytest.approx(0.1 - 0.05)  # waiting for a core: it holds
     budget = budget_after_frame(0.05, 0.05)
     assert budget == pytest.approx(0.05 * TRAIN_SHARE / (1 - TRAIN_SHARE))
     assert budget / (budget + 0.05) == pytest.approx(TRAIN_SHARE)  # costly frames: fewer frames, not less training
@@ -320,12 +331,17 @@ def test_training_budget_keeps_training_share_when_frames_are_slow():
 
 def test_frames_are_due_on_a_fixed_beat():
     """A period that ran late (loop overhead, a costlier frame) is taken from the next budget, so the rate holds."""
+    from actlab.playground import TRAIN_SHARE
+
     pg = Playground(depth=1, width=4, fps=10)
+    pg.clock = clock = FakeClock()
     pg.frame_times, pg.frame_cpu = [0.01] * 10, [0.001] * 10
-    pg._due = time.perf_counter() + 0.03  # this frame was due 30 ms from now: the next is due 130 ms from now
-    assert pg._training_budget() == pytest.approx(0.13 - 0.01, abs=2e-3)
-    pg._due = time.perf_counter() - 0.5  # far behind (after a pause): a frame now, then a fresh beat, no catching up
-    assert pg._training_budget() < 0.01 and pg._due >= time.perf_counter() - 0.01
+    pg._due = clock.now + 0.03  # this frame was due 30 ms from now: the next is due 130 ms from now
+    assert pg._training_budget() == pytest.approx(0.13 - 0.01)
+    assert pg._due == pytest.approx(clock.now + 0.13)
+    clock.now += 0.5  # far behind (after a pause): a frame now, then a fresh beat, no catching up
+    assert pg._training_budget() == pytest.approx(0.001 * TRAIN_SHARE / (1 - TRAIN_SHARE))  # the CPU floor
+    assert pg._due == clock.now
 
 
 def test_loss_curve_follows_the_history_and_restarts_on_reset():
@@ -405,9 +421,9 @@ async def _click_then_watch(pg, clicks, yield_between: bool) -> tuple[int, set]:
     draw, train = pg._frame, pg.engine.train_for
     pg._frame = lambda: (draw(), frames.put_nowait(1))[0]
 
-    def train_for(seconds):
+    def train_for(seconds, *args, **kwargs):
         trainers.add(asyncio.current_task())
-        return train(seconds)
+        return train(seconds, *args, **kwargs)
 
     pg.engine.train_for = train_for
     for name in clicks:
@@ -541,3 +557,55 @@ def test_the_widget_shows_why_csv_labels_are_refused(tmp_path):
     pg.w["csv"].value = str(path)
     assert "refused" in pg.status.value and "0..K-1" in pg.status.value and "[1, 2]" in pg.status.value
     assert pg.engine.config["csv"] is None and pg.engine.classes == 2
+
+
+def test_a_bad_share_cores_setting_is_shown_and_the_live_loop_trains_without_turns(monkeypatch):
+    from actlab import cores
+
+    monkeypatch.setenv("ACTLAB_SHARE_CORES", "sometimes")
+    with pytest.raises(ValueError, match="ACTLAB_SHARE_CORES"):
+        cores.CoreTurns()  # the headless API refuses the value, naming the variable
+    entered, enter = [], cores.CoreTurns.__enter__
+
+    def recording_enter(self):
+        """Note whether this slice's turns are enabled, then enter as usual (the nesting depth stays balanced)."""
+        entered.append(self.enabled)
+        return enter(self)
+
+    monkeypatch.setattr(cores.CoreTurns, "__enter__", recording_enter)
+
+    async def scenario(pg):
+        await _click_then_watch(pg, ("start",), False)  # two frames trained and drawn, however long that takes
+        status = pg.status.value
+        pg._on_pause()
+        await asyncio.wait_for(asyncio.gather(*_live_loops(), return_exceptions=True), timeout=120)
+        return status
+
+    pg = Playground(depth=1, width=4, n=64, fps=60)
+    status = asyncio.run(scenario(pg))
+    assert "ACTLAB_SHARE_CORES" in status and "without taking turns" in status and "sometimes" in status
+    assert pg.frames >= 2 and pg.engine.step_count > 0 and entered and not any(entered)
+    assert "paused" in pg.status.value
+
+
+@pytest.mark.parametrize("activation, params, bias, dead, near_dead", [
+    ("relu", {}, -1.0, 1.0, 1.0),  # slope exactly 0 everywhere: dead, and so near-dead
+    ("leaky_relu", {"alpha": 0.005}, -1.0, 0.0, 1.0),  # slope 0.005: below 1% of the peak 1, never 0
+    ("leaky_relu", {"alpha": 0.01}, -1.0, 0.0, 0.0),  # Leaky ReLU's own floor is not near-dead (strict)
+    ("sigmoid", {}, -5.0, 0.0, 0.0),  # sigmoid'(-5) = 0.0066: below 0.01, but 2.7% of sigmoid's peak 1/4
+    ("sigmoid", {}, -7.0, 0.0, 1.0),  # sigmoid'(-7) = 0.00091: below 1% of 1/4
+], ids=["relu", "leaky-0.005", "leaky-0.01", "sigmoid-at-5", "sigmoid-at-7"])
+def test_dead_and_near_dead_units_are_the_vocabularys_and_both_are_shown(activation, params, bias, dead, near_dead):
+    pg = Playground(depth=2, width=4, activation=activation, params=params)
+    with torch.no_grad():  # every unit of layer 1 gets pre-activation `bias` on every probe point
+        pg.engine.model.linears[0].weight.zero_()
+        pg.engine.model.linears[0].bias.fill_(bias)
+    pg.engine.record()
+    pg.redraw()
+    first, second = pg.engine.layer_records[-2:]
+    assert (first["dead_fraction"], first["near_dead_fraction"]) == (dead, near_dead)
+    view = pg.view
+    assert list(view.dead_line.get_ydata()) == [first["dead_fraction"], second["dead_fraction"]]
+    assert list(view.near_dead_line.get_ydata()) == [first["near_dead_fraction"], second["near_dead_fraction"]]
+    labels = [t.get_text() for t in view.dead_line.axes.get_legend().get_texts()]
+    assert "dead units" in labels and "near-dead units" in labels

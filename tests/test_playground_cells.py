@@ -123,6 +123,8 @@ def test_summary_reports_the_runs_own_numbers():
     layers = pg.layer_stats
     assert numbers["test_acc"] == pg.history["test_acc"].iloc[-1]
     assert numbers["dead_end"] == layers[layers["step"] == 40]["dead_fraction"].mean()
+    assert numbers["near_dead_start"] == layers[layers["step"] == 0]["near_dead_fraction"].mean()
+    assert numbers["near_dead_end"] == layers[layers["step"] == 40]["near_dead_fraction"].mean()
     moved = layers[layers["step"] > 0]
     assert numbers["ratio_first"] == pytest.approx(moved[moved["layer"] == 1]["update_ratio"].mean())
     assert numbers["ratio_last"] == pytest.approx(moved[moved["layer"] == 3]["update_ratio"].mean())
@@ -149,3 +151,14 @@ def test_updates_frame_and_stats_plots_of_a_playground():
     assert len(pg.plot_activation_histograms().axes[0].lines) == 3
     assert len(pg.plot_gradient_histograms().axes) == 4  # three hidden weight matrices and the output layer
     assert pg.plot(title="a title").get_suptitle() == "a title"
+
+
+def test_sections_use_the_librarys_definitions_of_dead_and_near_dead():
+    import re
+
+    texts = {number: "\n".join(text for _, text in section) for number, section in playground_cells.SECTIONS.items()}
+    for number, text in texts.items():  # no section writes its own threshold for the vocabulary's words
+        assert not re.search(r"(dead|saturated)[^.]*below 0\.01", text), number
+    for number in ("06", "07", "08"):  # the sections that compare dead units cite the definitions and show both
+        assert "actlab.vocabulary.DEAD" in texts[number] and "actlab.vocabulary.NEAR_DEAD" in texts[number]
+        assert "near_dead_end" in texts[number]

@@ -37,7 +37,8 @@ SECTIONS: dict[str, list[tuple[str, str]]] = {
 
 The playground trains a real PyTorch network on a 2-D data set and draws it as it learns: the decision boundary
 with the points (filled: training, ringed: test), the loss curves, and one panel per hidden layer (activation
-histogram, saturated and dead fraction, gradient norm, update/weight ratio). Here it trains the same network, three
+histogram, saturated, near-dead and dead fraction in the course's terms of `actlab.vocabulary`, gradient norm,
+update/weight ratio). Here it trains the same network, three
 hidden layers of 16 units, on the spirals twice: once with a Leaky ReLU of slope 1 on both sides, which is the
 identity $f(x) = x$ (so the whole network is one linear map), and once with tanh.
 
@@ -121,7 +122,8 @@ pg  # live: 15 sigmoid layers
 ## Playground: fifteen tanh layers
 
 The 15-layer network of notebook 02 again, now with tanh (initialised with tanh's gain, 5/3). First Karpathy's view
-at initialisation: every layer's histogram of outputs in one plot, with its saturated share (slope below 0.01).
+at initialisation: every layer's histogram of outputs in one plot, with its saturated share (slope below 1% of the
+activation's peak slope: `print(actlab.vocabulary.SATURATED)`).
 Then the run and its update/weight ratios per layer: compare them with the sigmoid network's. The check below
 measures, over seeds, how far layer 1's relative update lags behind layer 15's for each activation.
 
@@ -164,7 +166,8 @@ pg  # live: 15 tanh layers
 
 Four hidden ReLU layers of 32 units on the spirals with Adam: at learning rate 0.01 the network fits the spirals
 in a few hundred steps. The second figure is the same network at learning rate 0.3: watch the black line
-(the dead fraction: units whose slope is 0 on every probe point) and the boundary, frozen.
+(the dead fraction: units whose slope is exactly 0 on every probe point, `print(actlab.vocabulary.DEAD)`) and the
+boundary, frozen.
 
 **Guided task: make the network die, then rescue it with one change.** """
            + LIVE_NOTE + """ It starts from the healthy network. Raise `lr` to
@@ -246,9 +249,12 @@ def _alternatives(names: tuple[str, str], family: str, checked: tuple[str, ...],
 
 Four hidden layers of 32 units on the spirals, Adam at learning rate 0.03: enough for a large share of ReLU units
 to die during training (notebook 05), here with `{first}`. The runs below put ReLU, `{first}` and `{second}` side
-by side over seeds and print, from the data, whether each ends with fewer dead units than ReLU (a unit is dead
-when its slope is below 0.01 on every probe point) and whether it reaches a higher test accuracy: fewer dead
-units is not the same thing as a better network.
+by side over seeds and print, from the data, whether each ends with fewer dead units than ReLU and whether it
+reaches a higher test accuracy: fewer dead units is not the same thing as a better network. The words are the
+library's (`actlab.vocabulary`): a unit is *dead* when its slope is exactly 0 on every probe point (no gradient
+reaches its weights), *near-dead* when its slope is below 1% of the activation's peak slope on every probe point
+(`print(actlab.vocabulary.DEAD)`, `print(actlab.vocabulary.NEAR_DEAD)`). A Leaky ReLU unit is never dead, and
+with its default slope 0.01 (exactly 1% of its peak) never near-dead either.
 
 **Guided tasks.** """ + LIVE_NOTE + f""" (1) Press *start* and watch the dead fraction (black) stay down.
 (2) Switch the activation to `{second}`, then to `relu`, while it trains: which panel changes? (3) Raise `lr` to
@@ -267,6 +273,7 @@ seeds_by_act = {{name: actlab.over_seeds(lambda seed: actlab.playground.summary(
                 for name in ("relu", "{first}", "{second}")}}
 for name, run in seeds_by_act.items():
     print(f"{{name:10s}} dead fraction {{actlab.describe(run['dead_end'], 2)}}; "
+          f"near-dead {{actlab.describe(run['near_dead_end'], 2)}}; "
           f"test accuracy {{actlab.describe(run['test_acc'], 2)}}")
 seeds_relu = seeds_by_act["relu"]
 dead_verdicts = {{name: actlab.claim_less(seeds_by_act[name]["dead_end"], seeds_relu["dead_end"],
@@ -285,8 +292,8 @@ pg  # live: {first}
 
 
 SECTIONS["06"] = _alternatives(("leaky_relu", "prelu"), "Leaky ReLU and PReLU", ("prelu",),
-                               "# Leaky ReLU's slope is never below 0.01, so it has no dead units by construction: "
-                               "not a check\n")
+                               "# Leaky ReLU's slope is never 0 (at least 0.01), so it has no dead units by "
+                               "construction: not a check\n")
 SECTIONS["07"] = _alternatives(("elu", "selu"), "ELU and SELU", ("elu", "selu"))
 SECTIONS["08"] = _alternatives(("gelu", "silu"), "GELU and SiLU/Swish", ("gelu", "silu"))
 SECTIONS["09"] = [

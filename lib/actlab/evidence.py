@@ -34,13 +34,14 @@ from __future__ import annotations
 
 import math
 import numbers
-import os
 from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
 from scipy import stats
 from tqdm.auto import tqdm
+
+from .checks import env_flag
 
 LEVEL = 0.95  # the default one-sided confidence level, and the lowest one accepted
 OUTCOMES = ("holds", "undecided", "contradicted")
@@ -458,8 +459,6 @@ def over_seeds(experiment: Callable[[int], float | dict], seeds=(0, 1, 2), progr
 
 
 def full_run() -> bool:
-    """True when the environment asks for the notebooks' fuller runs (ACTLAB_FULL=1); False by default."""
-    value = os.environ.get("ACTLAB_FULL", "0").strip()
-    if value not in ("0", "1", ""):
-        raise ValueError(f"ACTLAB_FULL must be 0 or 1, got {value!r}")
-    return value == "1"
+    """True when the environment asks for the notebooks' fuller runs (ACTLAB_FULL=1, true, yes or on, any case);
+    False when unset or empty. Raises ValueError naming ACTLAB_FULL for any other value (checks.env_flag)."""
+    return env_flag("ACTLAB_FULL", False)

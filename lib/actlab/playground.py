@@ -779,8 +779,10 @@ class View:
             ax.set_xlim(0.5, depth + 0.5)
             ax.set_xlabel("layer (1 = input side)")
             ax.grid(alpha=0.3)
-        ax_f.set(ylim=(-0.03, 1.03), title="saturated and dead fraction")
+        ax_f.set(ylim=(-0.03, 1.03), title="saturated, near-dead and dead")  # actlab.vocabulary's terms
         self.sat_line = ax_f.plot(layers, np.zeros(depth), "o-", color="tab:orange", label="saturated", **line)[0]
+        self.near_dead_line = ax_f.plot(layers, np.zeros(depth), "^--", color="tab:gray", label="near-dead units",
+                                        **line)[0]
         self.dead_line = ax_f.plot(layers, np.zeros(depth), "s-", color="k", label="dead units", **line)[0]
         ax_f.legend(fontsize=7, loc="upper left")
         ax_g.set(ylim=(-6, 2), title="log10 weight-gradient norm")
@@ -910,6 +912,7 @@ class View:
             self.hist_ax.set_ylim(0, float(shares.max()) * 1.05 + 1e-9)  # no tick labels: the background stays valid
             rows = e.layer_records[-depth:]
             self.sat_line.set_ydata([r["saturated_fraction"] for r in rows])
+            self.near_dead_line.set_ydata([r["near_dead_fraction"] for r in rows])
             self.dead_line.set_ydata([r["dead_fraction"] for r in rows])
             grads = [math.log10(r["grad_norm"]) if r["grad_norm"] > 0 else -math.inf for r in rows]
             ratios = [r["update_ratio"] for r in rows]
@@ -918,8 +921,8 @@ class View:
             floor = {"grad": self.limit_axes["grad"].get_ylim()[0], "ratio": self.limit_axes["ratio"].get_ylim()[0]}
             self.grad_line.set_ydata([max(g, floor["grad"]) for g in grads])  # -inf (no gradient) on the bottom edge
             self.ratio_line.set_ydata([max(r, floor["ratio"]) for r in ratios])  # -inf: no measurable update
-        self.layers_jpeg = self.layers.jpeg([self.hist_lines, self.sat_line, self.dead_line, self.grad_line,
-                                             self.ratio_line])
+        self.layers_jpeg = self.layers.jpeg([self.hist_lines, self.sat_line, self.near_dead_line, self.dead_line,
+                                             self.grad_line, self.ratio_line])
         self.layers_for = latest
         return self.layers_jpeg
 
@@ -995,8 +998,9 @@ class Playground(widgets.VBox):
 
     @property
     def layer_stats(self):
-        """DataFrame: one row per (record, hidden layer) with mean, std, saturated/dead/near-zero fractions,
-        gradient norm and log10 update ratio."""
+        """DataFrame: one row per (record, hidden layer) with mean, std, saturated, dead, near-dead and near-zero
+        fractions (actlab.vocabulary's terms on the PROBE training points, via actlab.stats.layer_stats), gradient
+        norm and log10 update ratio."""
         return self.engine.layer_frame()
 
     @property
@@ -1417,18 +1421,22 @@ class Playground(widgets.VBox):
 def summary(steps: int, record_every: int = 10, **config) -> dict:
     """Numbers that describe one headless run (no widget) of `steps` steps of a configuration, for over_seeds:
     test_acc and train_loss at the end; dead_start and dead_end, the dead fraction averaged over the hidden layers
-    at the first and last record; ratio_first and ratio_last, layer 1's and the last hidden layer's log10
-    update/weight ratio averaged over the recorded updates, each floored at log10(2^-24) = -7.2, float32's
-    relative resolution (a weight that did not move gives -inf). Settings as in playground(); ValueError if bad."""
+    at the first and last record, and near_dead_start and near_dead_end, the near-dead fraction likewise (the terms
+    of actlab.vocabulary: dead = slope exactly 0 on every probe point, near-dead = |slope| below 1% of the
+    activation's peak slope on every probe point, so dead units are near-dead); ratio_first and ratio_last, layer
+    1's and the last hidden layer's log10 update/weight ratio averaged over the recorded updates, each floored at
+    log10(2^-24) = -7.2, float32's relative resolution (a weight that did not move gives -inf). Settings as in playground(); ValueError if bad."""
     engine = Engine(config).run(steps, record_every)
     history, layers = engine.history_frame(), engine.layer_frame()
     dead = layers.groupby("step")["dead_fraction"].mean()
+    near_dead = layers.groupby("step")["near_dead_fraction"].mean()
     moved = layers[layers["step"] > 0]
     floor = math.log10(2.0 ** -24)
     ratio = moved.groupby("layer")["update_ratio"].mean().clip(lower=floor) if len(moved) else None
     depth = engine.config["depth"]
     return {"test_acc": history["test_acc"].iloc[-1], "train_loss": history["train_loss"].iloc[-1],
             "dead_start": dead.iloc[0], "dead_end": dead.iloc[-1],
+            "near_dead_start": near_dead.iloc[0], "near_dead_end": near_dead.iloc[-1],
             "ratio_first": ratio.loc[1] if ratio is not None else math.nan,
             "ratio_last": ratio.loc[depth] if ratio is not None else math.nan}
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 import difflib
 import functools
 import math
+import numbers
 import re
 from dataclasses import dataclass, field
 from typing import Callable
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -31,8 +33,12 @@ class Param:
     doc: str = ""
 
     def check(self, value, owner: str) -> float:
-        """Return value as a float, or raise a ValueError naming the parameter and its range."""
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        """Return value as a Python float, or raise a ValueError naming the parameter and its range.
+
+        Accepts any real number, NumPy scalars included (np.int64, np.float32: numbers.Real); a bool (Python's or
+        NumPy's) or a non-number raises TypeError, NaN, infinities and values outside [low, high] ValueError.
+        """
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
             raise TypeError(f"{owner}: parameter {self.name!r} must be a number, got {value!r}")
         value = float(value)
         if not math.isfinite(value):
