@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+HANG_GUARD_MS = 120_000  # how long a wait may take before the test calls it a hang: a guard, never a speed limit
+
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("ACTLAB_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = ROOT / "artifacts" / "screenshots"
@@ -126,17 +128,17 @@ def browser():
 
 def run_all_cells(page, timeout_s: float = 180) -> None:
     """Run every cell through the command palette and wait until every code cell has executed."""
-    page.locator(f"{NOTEBOOK} .jp-Cell").first.wait_for(timeout=60_000)
-    page.get_by_text(re.compile(r"\| Idle")).first.wait_for(timeout=60_000)  # the kernel is up
+    page.locator(f"{NOTEBOOK} .jp-Cell").first.wait_for(timeout=HANG_GUARD_MS)
+    page.get_by_text(re.compile(r"\| Idle")).first.wait_for(timeout=HANG_GUARD_MS)  # the kernel is up
     for _ in range(3):
         page.locator(NOTEBOOK).first.click()
         page.keyboard.press("Control+Shift+C")
-        page.locator(".lm-CommandPalette input").wait_for(timeout=10_000)
+        page.locator(".lm-CommandPalette input").wait_for(timeout=HANG_GUARD_MS)
         page.keyboard.type("Run All Cells")
         page.keyboard.press("Enter")
         try:
             page.wait_for_function("""() => [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')]
-                                      .some(p => /\\[(\\*|\\d+)\\]/.test(p.textContent))""", timeout=10_000)
+                                      .some(p => /\\[(\\*|\\d+)\\]/.test(p.textContent))""", timeout=HANG_GUARD_MS)
             break
         except Exception:
             page.keyboard.press("Escape")
@@ -153,7 +155,7 @@ def errors_in(page) -> list[str]:
                         ".jp-OutputArea-output:has-text('Traceback (most recent call last)')").all_text_contents()
 
 
-def wait_for_change(page, locator, before: str, timeout_ms: int = 15_000) -> str:
+def wait_for_change(page, locator, before: str, timeout_ms: int = HANG_GUARD_MS) -> str:
     """Wait until the locator's text differs from before; return the new text."""
     deadline = time.time() + timeout_ms / 1000
     while time.time() < deadline:
@@ -164,8 +166,9 @@ def wait_for_change(page, locator, before: str, timeout_ms: int = 15_000) -> str
     raise AssertionError(f"the plot did not update within {timeout_ms} ms (still {before!r})")
 
 
-def wait_until(page, check, what: str, timeout_ms: int = 15_000) -> None:
-    """Poll check() until it is true, or fail saying what did not happen."""
+def wait_until(page, check, what: str, timeout_ms: int = HANG_GUARD_MS) -> None:
+    """Poll check() until it is true, or fail saying what did not happen (timeout_ms guards against a hang only: a
+    loaded machine may be slow, and speed is reported, never asserted)."""
     deadline = time.time() + timeout_ms / 1000
     while time.time() < deadline:
         if check():
@@ -196,7 +199,7 @@ def test_explorer_in_jupyterlab(lab, browser, notebook):
         run_all_cells(page)
         assert errors_in(page) == [], f"{notebook}: a cell shows an error"
         caption = page.locator(".widget-label", has_text=re.compile(r"^Plot of ")).last
-        caption.wait_for(timeout=30_000)
+        caption.wait_for(timeout=HANG_GUARD_MS)
         explorer = page.locator(".widget-vbox", has=caption).last
         image = explorer.locator(".widget-image").last
         explorer.scroll_into_view_if_needed()
@@ -309,7 +312,7 @@ def open_file_browser(page) -> None:
     """Show JupyterLab's file browser in the left sidebar (as a student usually has it)."""
     if not page.locator(".jp-FileBrowser").first.is_visible():
         page.locator(".jp-SideBar [data-id='filebrowser']").first.click()
-    page.locator(".jp-FileBrowser").first.wait_for(state="visible", timeout=10_000)
+    page.locator(".jp-FileBrowser").first.wait_for(state="visible", timeout=HANG_GUARD_MS)
 
 
 def controls_outside_viewport(page, explorer, width: int, min_track_px: float) -> list[str]:

@@ -7,7 +7,7 @@ import json
 import urllib.request
 import pytest
 
-from test_browser import NOTEBOOK, ARTIFACTS, browser, errors_in, lab, run_all_cells, shutdown_kernels, wait_until  # noqa: F401
+from test_browser import HANG_GUARD_MS, NOTEBOOK, ARTIFACTS, browser, errors_in, lab, run_all_cells, shutdown_kernels, wait_until  # noqa: F401
 
 pytestmark = pytest.mark.browser
 NOTEBOOK_NAME = "playground_browser.ipynb"
@@ -17,7 +17,7 @@ NOTEBOOK_CELLS = [  # (cell type, source)
     ("code", 'print("the kernel answered", 6 * 7)'),
 ]
 PLAYGROUND_TIMINGS: dict[str, float] = {}
-PAUSE_BOUND_MS = 5000  # functional check only: the view must stop; the latency itself is reported, not asserted
+PAUSE_BOUND_MS = 120_000  # a hang guard, not a speed limit: the view must stop; the latency is reported, never asserted
 
 
 class _Summary:
@@ -89,7 +89,7 @@ def test_playground_trains_live_pauses_and_resumes(lab, browser):
         run_all_cells(page)
         assert errors_in(page) == [], "the playground cell shows an error"
         widget = page.locator(".actlab-playground").last
-        widget.wait_for(timeout=30_000)
+        widget.wait_for(timeout=HANG_GUARD_MS)
         widget.scroll_into_view_if_needed()
         images = widget.locator("img.widget-image")
         boundary, loss = images.nth(0), images.nth(1)
@@ -102,7 +102,7 @@ def test_playground_trains_live_pauses_and_resumes(lab, browser):
         wait_until(page, lambda: (seen_boundary.add(boundary.get_attribute("src")),
                                   seen_loss.add(loss.get_attribute("src")),
                                   len(seen_boundary) > 4 and len(seen_loss) > 4)[-1],
-                   "the boundary and the loss curve did not change 4 times", timeout_ms=30_000)
+                   "the boundary and the loss curve did not change 4 times", timeout_ms=HANG_GUARD_MS)
         redraws = page.evaluate(COUNT_CHANGES, [boundary.element_handle(), 3000])
         PLAYGROUND_TIMINGS["redraws per second (boundary image)"] = redraws / 3
         step_text = readout.text_content()
@@ -115,7 +115,7 @@ def test_playground_trains_live_pauses_and_resumes(lab, browser):
         other.locator(".jp-InputArea-editor").click()
         page.keyboard.press("Shift+Enter")
         wait_until(page, lambda: prompt.text_content() not in (before_prompt, "[*]:"),
-                   "another cell did not run while the playground trained", timeout_ms=15_000)
+                   "another cell did not run while the playground trained", timeout_ms=HANG_GUARD_MS)
         step_after = int(readout.locator(".actlab-step").text_content().split()[-1])
         wait_until(page, lambda: int(readout.locator(".actlab-step").text_content().split()[-1]) > step_after,
                    "training stopped when another cell ran")
@@ -143,7 +143,7 @@ def test_playground_trains_live_pauses_and_resumes(lab, browser):
         # 4. resume: training continues from where it paused
         widget.locator(".actlab-start").click()
         wait_until(page, lambda: int(readout.locator(".actlab-step").text_content().split()[-1]) > paused_step,
-                   "training did not resume", timeout_ms=15_000)
+                   "training did not resume", timeout_ms=HANG_GUARD_MS)
         before = boundary.get_attribute("src")
         wait_until(page, lambda: boundary.get_attribute("src") != before, "the boundary did not change after resuming")
         widget.locator(".actlab-pause").click()

@@ -21,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import executed  # noqa: E402
+from actlab.checks import env_flag  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "build" / "site-source"
@@ -49,7 +50,7 @@ def execute(notebook: Path, nb: dict, data_folder: Path) -> dict:
 def with_outputs(notebook: Path, cached_only: bool) -> dict:
     """The notebook with its outputs: saved ones under the current key, else from a run now."""
     nb = json.loads(notebook.read_text())
-    cold = os.environ.get("ACTLAB_NOTEBOOK_COLD", "1") == "1"
+    cold = env_flag("ACTLAB_NOTEBOOK_COLD", True)  # the same reading as conftest.py
     with tempfile.TemporaryDirectory(prefix=f"actlab-site-{notebook.stem[:2]}-") as tmp:
         data = Path(tmp) if cold else Path(os.environ.get("ACTLAB_DATA", ROOT / "data"))
         key = executed.key(nb, data)
