@@ -21,6 +21,38 @@ def test_settings_default_is_smaller_and_full_has_every_activation():
     assert set(quick.activations) < set(full.activations)
     assert len(quick.seeds) >= 3 and len(full.seeds) >= 5
     assert quick.epochs * quick.n_train < full.epochs * full.n_train
+    assert full.grid == actlab.LR_GRID and set(quick.grid) <= set(full.grid)
+    assert quick.tune_n_train <= quick.n_train and full.tune_n_train <= full.n_train
+    assert quick.tune_epochs * quick.tune_n_train < full.tune_epochs * full.tune_n_train
+
+
+def test_t_margin_is_students_one_sided_quantile():
+    assert comparison.t_margin(3) == pytest.approx(2.919986, abs=1e-6)  # t(0.95, 2 degrees of freedom)
+    assert comparison.t_margin(5) == pytest.approx(2.131847, abs=1e-6)  # t(0.95, 4)
+    assert comparison.t_margin(3, 0.99) > comparison.t_margin(3)
+    for bad in (1, 2.5, True):
+        with pytest.raises(ValueError, match="n_seeds"):
+            comparison.t_margin(bad)
+    for bad in (0.5, 1.0, 95):
+        with pytest.raises(ValueError, match="level"):
+            comparison.t_margin(3, bad)
+
+
+def _paired(ratio_to_se: float, n: int) -> np.ndarray:
+    """n paired differences whose mean is ratio_to_se standard errors (sd 1 about the mean)."""
+    z = np.arange(n) - (n - 1) / 2
+    z = z / z.std(ddof=1)
+    return ratio_to_se / math.sqrt(n) + z
+
+
+def test_decide_uses_the_t_quantile_and_names_the_outcome():
+    zero = np.zeros(3)
+    assert comparison.decide(_paired(2.9, 3), zero, "a > b", "a < b")[0] == "undecided"  # needs 2.92 SE
+    assert comparison.decide(_paired(3.0, 3), zero, "a > b", "a < b")[0] == "holds"
+    assert comparison.decide(_paired(2.8, 5), np.zeros(5), "a > b", "a < b")[0] == "holds"  # needs 2.13 SE
+    outcome, verdict = comparison.decide(-_paired(3.0, 3), zero, "a > b", "a < b")
+    assert outcome == "contradicted" and verdict.claim == "a < b"
+    assert comparison.decide(_paired(3.0, 3), zero, "a > b", "a < b", min_difference=10.0)[0] == "undecided"
 
 
 def test_chance_band_and_accuracy_se():
@@ -71,6 +103,16 @@ def test_steps_to_common_loss_uses_the_worse_best_level():
     assert fast_steps < slow_steps == 200
     with pytest.raises(ValueError, match="window"):
         comparison.steps_to_common_loss(_history([1.0] * 5), fast, window=10)
+
+
+def test_convergence_steps_ratio_is_slow_over_fast():
+    fast, slow = _history(np.linspace(2.0, 0.5, 200)), _history(np.linspace(2.0, 1.0, 200))
+    result = actlab.Comparison({("relu", 0): fast, ("tanh", 0): slow, ("relu", 1): fast, ("tanh", 1): slow}, {}, "t")
+    table = comparison.convergence_steps(result, "relu", "tanh", window=10)
+    assert list(table.index) == [0, 1]
+    assert (table["ratio"] == table["Tanh steps"] / table["ReLU steps"]).all() and (table["ratio"] > 1).all()
+    with pytest.raises(ValueError, match="sigmoid"):
+        comparison.convergence_steps(result, "relu", "sigmoid", window=10)
 
 
 def test_time_callables_reports_ratios_to_the_reference():
@@ -128,6 +170,16 @@ def test_readable_summary_has_readable_headers_and_ranks(small_result):
     assert table["rank"].tolist() == [1, 2] and table["test acc"].is_monotonic_decreasing
     acc = comparison.final_accuracies(result)
     assert acc.shape == (2, 2) and table.loc["ReLU", "test acc"] == pytest.approx(acc["relu"].mean())
+
+
+def test_side_by_side_puts_each_data_set_in_its_own_columns(small_result):
+    _, result = small_result
+    tuning = actlab.Tuning(None, {"relu": 0.1, "leaky_relu": 0.03}, "validation")
+    table = comparison.side_by_side({"circles": (tuning, result), "again": (tuning, result)})
+    assert list(table.columns.get_level_values(0).unique()) == ["circles", "again"]
+    assert table.loc["Leaky ReLU", ("circles", "lr")] == 0.03
+    acc = comparison.final_accuracies(result)
+    assert table.loc["ReLU", ("again", "test acc")] == pytest.approx(acc["relu"].mean())
 
 
 def test_plot_runs_shares_a_whole_number_epoch_axis(small_result):
