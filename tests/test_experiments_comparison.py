@@ -26,44 +26,6 @@ def test_settings_default_is_smaller_and_full_has_every_activation():
     assert quick.tune_epochs * quick.tune_n_train < full.tune_epochs * full.tune_n_train
 
 
-def test_t_margin_is_students_one_sided_quantile():
-    assert comparison.t_margin(3) == pytest.approx(2.919986, abs=1e-6)  # t(0.95, 2 degrees of freedom)
-    assert comparison.t_margin(5) == pytest.approx(2.131847, abs=1e-6)  # t(0.95, 4)
-    assert comparison.t_margin(3, 0.99) > comparison.t_margin(3)
-    for bad in (1, 2.5, True):
-        with pytest.raises(ValueError, match="n_seeds"):
-            comparison.t_margin(bad)
-    for bad in (0.5, 1.0, 95):
-        with pytest.raises(ValueError, match="level"):
-            comparison.t_margin(3, bad)
-
-
-def _paired(ratio_to_se: float, n: int) -> np.ndarray:
-    """n paired differences whose mean is ratio_to_se standard errors (sd 1 about the mean)."""
-    z = np.arange(n) - (n - 1) / 2
-    z = z / z.std(ddof=1)
-    return ratio_to_se / math.sqrt(n) + z
-
-
-def test_decide_uses_the_t_quantile_and_names_the_outcome():
-    zero = np.zeros(3)
-    assert comparison.decide(_paired(2.9, 3), zero, "a > b", "a < b")[0] == "undecided"  # needs 2.92 SE
-    assert comparison.decide(_paired(3.0, 3), zero, "a > b", "a < b")[0] == "holds"
-    assert comparison.decide(_paired(2.8, 5), np.zeros(5), "a > b", "a < b")[0] == "holds"  # needs 2.13 SE
-    outcome, verdict = comparison.decide(-_paired(3.0, 3), zero, "a > b", "a < b")
-    assert outcome == "contradicted" and verdict.claim == "a < b"
-    assert comparison.decide(_paired(3.0, 3), zero, "a > b", "a < b", min_difference=10.0)[0] == "undecided"
-
-
-def test_chance_band_and_accuracy_se():
-    assert comparison.chance_band(1000) == pytest.approx(0.1 + 3 * math.sqrt(0.09 / 1000))
-    assert comparison.accuracy_se(0.5, 100) == pytest.approx(0.05)
-    with pytest.raises(ValueError, match="n_test"):
-        comparison.chance_band(0)
-    with pytest.raises(ValueError, match="p must be"):
-        comparison.accuracy_se(1.5, 100)
-
-
 def _forced_mlp(activation: str) -> nn.Module:
     """A 1-hidden-layer MLP of 4 units whose unit 0 has pre-activation -100 on every input."""
     torch.manual_seed(0)

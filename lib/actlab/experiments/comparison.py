@@ -103,38 +103,6 @@ def accuracy_se(p: float, n_test: int) -> float:
 
 
 # ---------------------------------------------------------------------------
-# Deciding a paired claim at a stated one-sided level
-# ---------------------------------------------------------------------------
-
-def t_margin(n_seeds: int, level: float = 0.95) -> float:
-    """Student's t quantile for a one-sided claim at level (0.5 to 1, exclusive) on n_seeds paired values (>= 2):
-    a mean difference decides the claim when it exceeds this many standard errors (n_seeds - 1 degrees of
-    freedom; scipy.stats.t.ppf). E.g. 2.92 for 3 seeds at 0.95. Until actlab.evidence decides at a stated level,
-    notebook 09 passes it as claim_greater's margin_se."""
-    from scipy import stats
-
-    if not (isinstance(n_seeds, int) and not isinstance(n_seeds, bool) and n_seeds >= 2):
-        raise ValueError(f"n_seeds must be an integer >= 2, got {n_seeds!r}")
-    if not (isinstance(level, float) and 0.5 < level < 1):
-        raise ValueError(f"level must be a float in (0.5, 1), got {level!r}")
-    return float(stats.t.ppf(level, n_seeds - 1))
-
-
-def decide(a, b, claim: str, opposite: str, level: float = 0.95, min_difference: float = 0.0):
-    """(outcome, verdict) of the claim mean(a) > mean(b), paired by seed, at a one-sided level: 'holds' when it is
-    decided, 'contradicted' when the opposite (mean(a) < mean(b)) is decided at the same level, else 'undecided'.
-    a, b: one value per seed (b may be a number); min_difference in a's units (>= 0). verdict prints the numbers."""
-    from ..evidence import claim_greater, claim_less
-
-    margin = t_margin(len(np.asarray(a).reshape(-1)), level)
-    forward = claim_greater(a, b, claim=claim, margin_se=margin, min_difference=min_difference)
-    if forward:
-        return "holds", forward
-    backward = claim_less(a, b, claim=opposite, margin_se=margin, min_difference=min_difference)
-    return ("contradicted", backward) if backward else ("undecided", forward)
-
-
-# ---------------------------------------------------------------------------
 # Dead and near-dead units
 # ---------------------------------------------------------------------------
 
