@@ -21,15 +21,9 @@ def test_settings_default_is_smaller_and_full_has_every_activation():
     assert set(quick.activations) < set(full.activations)
     assert len(quick.seeds) >= 3 and len(full.seeds) >= 5
     assert quick.epochs * quick.n_train < full.epochs * full.n_train
-
-
-def test_chance_band_and_accuracy_se():
-    assert comparison.chance_band(1000) == pytest.approx(0.1 + 3 * math.sqrt(0.09 / 1000))
-    assert comparison.accuracy_se(0.5, 100) == pytest.approx(0.05)
-    with pytest.raises(ValueError, match="n_test"):
-        comparison.chance_band(0)
-    with pytest.raises(ValueError, match="p must be"):
-        comparison.accuracy_se(1.5, 100)
+    assert full.grid == actlab.LR_GRID and set(quick.grid) <= set(full.grid)
+    assert quick.tune_n_train <= quick.n_train and full.tune_n_train <= full.n_train
+    assert quick.tune_epochs * quick.tune_n_train < full.tune_epochs * full.tune_n_train
 
 
 def _forced_mlp(activation: str) -> nn.Module:
@@ -71,6 +65,16 @@ def test_steps_to_common_loss_uses_the_worse_best_level():
     assert fast_steps < slow_steps == 200
     with pytest.raises(ValueError, match="window"):
         comparison.steps_to_common_loss(_history([1.0] * 5), fast, window=10)
+
+
+def test_convergence_steps_ratio_is_slow_over_fast():
+    fast, slow = _history(np.linspace(2.0, 0.5, 200)), _history(np.linspace(2.0, 1.0, 200))
+    result = actlab.Comparison({("relu", 0): fast, ("tanh", 0): slow, ("relu", 1): fast, ("tanh", 1): slow}, {}, "t")
+    table = comparison.convergence_steps(result, "relu", "tanh", window=10)
+    assert list(table.index) == [0, 1]
+    assert (table["ratio"] == table["Tanh steps"] / table["ReLU steps"]).all() and (table["ratio"] > 1).all()
+    with pytest.raises(ValueError, match="sigmoid"):
+        comparison.convergence_steps(result, "relu", "sigmoid", window=10)
 
 
 def test_time_callables_reports_ratios_to_the_reference():
@@ -128,6 +132,16 @@ def test_readable_summary_has_readable_headers_and_ranks(small_result):
     assert table["rank"].tolist() == [1, 2] and table["test acc"].is_monotonic_decreasing
     acc = comparison.final_accuracies(result)
     assert acc.shape == (2, 2) and table.loc["ReLU", "test acc"] == pytest.approx(acc["relu"].mean())
+
+
+def test_side_by_side_puts_each_data_set_in_its_own_columns(small_result):
+    _, result = small_result
+    tuning = actlab.Tuning(None, {"relu": 0.1, "leaky_relu": 0.03}, "validation")
+    table = comparison.side_by_side({"circles": (tuning, result), "again": (tuning, result)})
+    assert list(table.columns.get_level_values(0).unique()) == ["circles", "again"]
+    assert table.loc["Leaky ReLU", ("circles", "lr")] == 0.03
+    acc = comparison.final_accuracies(result)
+    assert table.loc["ReLU", ("again", "test acc")] == pytest.approx(acc["relu"].mean())
 
 
 def test_plot_runs_shares_a_whole_number_epoch_axis(small_result):
