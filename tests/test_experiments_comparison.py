@@ -43,14 +43,12 @@ def test_unit_health_counts_exactly_dead_and_near_dead_units():
     assert 0.25 < relu["flat"] < 1  # the forced unit always, the others on their negative inputs
     elu = comparison.unit_health(_forced_mlp("elu"), (x, y))  # e^-100: not exactly dead, but no gradient
     assert elu["dead"] == 0 and elu["near_dead"] == 0.25
-    leaky = comparison.unit_health(_forced_mlp("leaky_relu"), (x, y))  # slope 0.01 <= threshold
-    assert leaky["dead"] == 0 and leaky["near_dead"] == 0.25
-    strict = comparison.unit_health(_forced_mlp("leaky_relu"), (x, y), threshold=0.001)
-    assert strict["near_dead"] == 0
-    tanh = comparison.unit_health(_forced_mlp("tanh"), (x, y))  # tanh'(-100) = 0: the forced unit only
-    assert tanh["near_dead"] == 0.25 and tanh["flat"] == pytest.approx(0.25, abs=0.02)
-    with pytest.raises(ValueError, match="threshold"):
-        comparison.unit_health(_forced_mlp("relu"), (x, y), threshold=1.0)
+    leaky = comparison.unit_health(_forced_mlp("leaky_relu"), (x, y))  # slope 0.01 = 1% of its peak: not below it
+    assert leaky["dead"] == 0 and leaky["near_dead"] == 0  # the vocabulary's near-dead (09 used to count 0.25)
+    tanh = comparison.unit_health(_forced_mlp("tanh"), (x, y))  # float32 tanh'(-100) = 0: the forced unit only
+    assert tanh["dead"] == 0.25 and tanh["near_dead"] == 0.25 and tanh["flat"] == pytest.approx(0.25, abs=0.02)
+    sigmoid = comparison.unit_health(_forced_mlp("sigmoid"), (x, y))  # judged against sigmoid's peak 1/4, not 1
+    assert sigmoid["near_dead"] == 0.25
 
 
 def _history(steps):

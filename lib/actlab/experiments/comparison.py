@@ -23,15 +23,11 @@ from ..data import Dataset
 from ..diagnostics import activation_batches
 from ..models import MLP, LeNet, activation_modules, swap_activation
 from ..activations import lookup
+from .. import vocabulary
 from ..seeding import seeded
 from ..training import Callback, accuracy, train
 from ..tuning import LR_GRID
 
-# A unit is near-dead when it passes back at most 1% of the gradient an active ReLU unit passes (slope 1) on every
-# input examined: |f'(z)| <= 0.01. 0.01 is Leaky ReLU's default negative slope (Maas et al. 2013), so a Leaky ReLU
-# unit that is negative on every input counts: it learns 100x slower than an active unit, which is what "dying"
-# costs in practice. An exactly dead unit (output 0 everywhere) is near-dead too.
-NEAR_DEAD_SLOPE = 0.01
 
 # Colour-blind-safe palette (Okabe and Ito 2008) with a line style and marker per run, so overlapping lines stay
 # distinguishable in print and for readers who cannot tell the colours apart.
@@ -119,27 +115,28 @@ def _any_per_unit(mask: torch.Tensor) -> torch.Tensor:
     return mask.any(dim=tuple(d for d in range(mask.dim()) if d != 1))
 
 
-def unit_health(model: nn.Module, data, threshold: float = NEAR_DEAD_SLOPE, max_examples: int = 2000,
-                batch_size: int = 500) -> dict[str, float]:
+def unit_health(model: nn.Module, data, max_examples: int = 2000, batch_size: int = 500) -> dict[str, float]:
     """How much of a model's activation layers passes back (almost) no gradient, on the first max_examples
-    training inputs; a unit is a channel of a convolution or a feature of a fully connected layer.
+    training inputs, in the course's one vocabulary (actlab.vocabulary); a unit is a channel of a convolution or a
+    feature of a fully connected layer.
 
-    Returns fractions (0 to 1) over all units: 'dead' (output exactly 0 on every input), 'near_dead'
-    (|f'(z)| <= threshold on every input and position) and 'flat' (the mean over units of the share of their
-    inputs and positions with |f'(z)| <= threshold). data: a Dataset or an (x, y) pair; threshold in [0, 1).
+    Returns fractions (0 to 1) over all units: 'dead' (vocabulary.DEAD: slope exactly 0 on every input and
+    position), 'near_dead' (vocabulary.NEAR_DEAD: saturated, |f'(z)| below 1% of the activation's peak slope, on
+    every input and position) and 'flat' (the mean over units of the share of their inputs and positions that are
+    saturated). data: a Dataset or an (x, y) pair. Raises ValueError for a model without registry activations.
     """
-    if not (isinstance(threshold, (int, float)) and 0 <= threshold < 1):
-        raise ValueError(f"threshold must be a slope in [0, 1), got {threshold!r}")
     modules = dict(activation_modules(model))
     if not modules:
         raise ValueError("unit_health: the model has no activation modules")
+    peaks = {name: vocabulary.module_peak_slope(module) for name, module in modules.items()}
     alive, steep, flat, entries = {}, {}, {}, {}
     with torch.no_grad():
         for sites in activation_batches(model, data, batch_size, max_examples):
-            for site, (name, z, a) in sites.items():
-                low = _slope(modules[name], z) <= threshold
-                alive[site] = alive.get(site, False) | _any_per_unit(a != 0)
-                steep[site] = steep.get(site, False) | _any_per_unit(~low)
+            for site, (name, z, _) in sites.items():
+                slope = _slope(modules[name], z)
+                low = torch.as_tensor(vocabulary.is_saturated(slope, peaks[name]))
+                alive[site] = alive.get(site, False) | ~torch.as_tensor(vocabulary.is_dead(slope))
+                steep[site] = steep.get(site, False) | ~torch.as_tensor(vocabulary.is_near_dead(slope, peaks[name]))
                 other = tuple(d for d in range(low.dim()) if d != 1)
                 flat[site] = flat.get(site, 0) + low.sum(dim=other)
                 entries[site] = entries.get(site, 0) + low.numel() // low.shape[1]
@@ -149,11 +146,11 @@ def unit_health(model: nn.Module, data, threshold: float = NEAR_DEAD_SLOPE, max_
             "flat": sum((flat[n].double() / entries[n]).sum().item() for n in flat) / units}
 
 
-def health_frame(result: Comparison, data, threshold: float = NEAR_DEAD_SLOPE, max_examples: int = 2000):
+def health_frame(result: Comparison, data, max_examples: int = 2000):
     """unit_health of every trained model of a comparison: one row per (activation, seed)."""
     import pandas as pd
 
-    rows = [{"activation": name, "seed": seed, **unit_health(model, data, threshold, max_examples)}
+    rows = [{"activation": name, "seed": seed, **unit_health(model, data, max_examples)}
             for (name, seed), model in result.models.items()]
     return pd.DataFrame(rows)
 
