@@ -112,9 +112,9 @@ def test_every_public_name_has_its_own_docstring(name):
 
 
 def test_notebooks_use_only_the_public_api():
-    """A notebook reaches actlab through actlab.<name in __all__> or actlab.experiments, never a module's insides
-    (actlab.diagnostics.inputs_of was one)."""
-    allowed = set(actlab.__all__) | {"experiments"}
+    """A notebook reaches actlab through actlab.<name in __all__>, actlab.experiments or actlab.vocabulary, never a
+    module's insides (actlab.diagnostics.inputs_of was one)."""
+    allowed = set(actlab.__all__) | {"experiments", "vocabulary"}
     for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
         for source in notebook_code(path):
             for node in ast.walk(ast.parse(source)):
@@ -206,6 +206,7 @@ def fixed_linear(n_in: int, n_out: int) -> torch.nn.Linear:
 def _calls():
     """(name, zero-argument call) of library functions that draw random numbers: small sizes, same seed."""
     from actlab.experiments import basics, comparison, rectifiers, smooth
+    from actlab.playground import Engine
 
     img = actlab.cifar_like(200, 100, seed=0, cache=False)
     toy = actlab.toy_2d("circles", n=200, seed=0)
@@ -247,6 +248,9 @@ def _calls():
         "smooth.noise_passed": lambda: smooth.noise_passed(["rrelu"], [-1.0], n=50)["monte carlo"].tolist(),
         "smooth.stochastic_vs_gelu": lambda: smooth.stochastic_vs_gelu(
             torch.linspace(-2, 2, 8).reshape(2, 4), depth=2, width=4, samples=10).values,
+        "playground.Engine(rrelu)": lambda: Engine({"activation": "rrelu", "depth": 2, "width": 4, "n": 64}).run(
+            3, record_every=3).history,
+        "diagnostics.init_grad_profiles": lambda: actlab.init_grad_profiles(["rrelu", "relu"], toy, depth=2, width=4),
     }
 
 
@@ -267,7 +271,11 @@ def same(a, b) -> bool:
 CALLS = _calls()
 
 
-@pytest.mark.parametrize("name", list(CALLS))
+OUTSIDE = {}  # name -> reason, for a function known to break the rule (strict xfail: fixing it is noticed)
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(reason=OUTSIDE[n], strict=True))
+                                  if n in OUTSIDE else n for n in CALLS])
 def test_library_functions_leave_the_global_generator_alone_and_follow_only_their_seed(name, tmp_path, monkeypatch):
     """torch.random.get_rng_state() is the same before and after the call, and the result does not depend on the
     state the caller left the global generator in (seeds 1 and 2 before the call)."""

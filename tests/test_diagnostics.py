@@ -418,5 +418,6 @@ def test_per_channel_prelu_keeps_alphas_already_per_channel():
     actlab.per_channel_prelu(net, x)
     assert torch.equal(inner[1].weight.detach(), torch.tensor([0.1, 0.5, 0.9]))
     assert torch.equal(net[1].weight.detach(), torch.full((3,), 0.3)) and torch.equal(net(x), before)
-    with pytest.raises(ValueError, match="no PReLU with a single alpha"):
-        actlab.per_channel_prelu(net, x)
+    assert actlab.per_channel_prelu(net, x) is net  # a second call (a re-run cell) leaves the model as it is
+    assert torch.equal(inner[1].weight.detach(), torch.tensor([0.1, 0.5, 0.9]))
+    assert torch.equal(net[1].weight.detach(), torch.full((3,), 0.3)) and torch.equal(net(x), before)

@@ -141,3 +141,29 @@ def test_library_code_has_no_bare_assert():
 def test_library_validators_share_one_message_style(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_compare_takes_numpy_integer_seeds_and_refuses_bools_and_floats():
+    data = actlab.toy_2d("xor", n=64)
+    result = actlab.compare(["relu"], data, seeds=np.arange(1), epochs=1, progress=False)
+    assert [type(seed) for _, seed in result.histories] == [int]  # converted, as TrainConfig takes them
+    plain = actlab.compare(["relu"], data, seeds=[0], epochs=1, progress=False)
+    assert result.histories[("relu", 0)].steps == plain.histories[("relu", 0)].steps  # the same run
+    for bad in ([True], [0.0], np.array([1.5]), []):
+        with pytest.raises(ValueError, match="seeds must be a non-empty list of integers"):
+            actlab.compare(["relu"], data, seeds=bad, epochs=1, progress=False)
+
+
+def test_per_channel_prelu_on_a_converted_model_keeps_it_and_its_slopes():
+    """Re-running a notebook cell: the second call leaves the model and its learned per-channel slopes alone."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.PReLU(init=0.2), nn.Flatten(), nn.Linear(64, 2))
+    example = torch.randn(2, 3, 6, 6)
+    actlab.per_channel_prelu(model, example)
+    prelu = model[1]
+    with torch.no_grad():
+        prelu.weight.copy_(torch.tensor([0.1, 0.2, 0.3, 0.4]))  # as if learned
+    assert actlab.per_channel_prelu(model, example) is model
+    assert model[1] is prelu and model[1].weight.tolist() == pytest.approx([0.1, 0.2, 0.3, 0.4])
+    with pytest.raises(ValueError, match="no PReLU"):
+        actlab.per_channel_prelu(nn.Sequential(nn.Linear(2, 2), nn.ReLU()), torch.randn(1, 2))

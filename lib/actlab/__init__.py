@@ -1,6 +1,7 @@
 """actlab: the helper library of the activation-functions course.
 
-The public API is `__all__`, grouped by topic below. Importing actlab applies the course's matplotlib style and
+The public API is `__all__`, grouped by topic below, and the module `actlab.vocabulary` (the course's definitions of
+dead, near-dead, saturated and vanishing). Importing actlab applies the course's matplotlib style and
 changes nothing else: a notebook calls `actlab.setup_notebook()` to display returned figures as PNG.
 """
 __version__ = "0.1.0"
@@ -19,8 +20,9 @@ from .diagnostics import (DeadUnitMonitor, GradNormMonitor, capture_activations,
                           snapshot_weights)
 from .stats import (LayerStatsMonitor, activation_stats, init_gradients, layer_stats, plot_activation_histograms,
                     plot_colorful_dimension, plot_gradient_histograms, plot_update_ratios, update_ratios)
-from .evidence import (ClaimFailed, Verdict, claim_close, claim_greater, claim_in_seeds, claim_less, describe,
-                       full_run, over_seeds)
+from .evidence import (ClaimFailed, ClaimFamily, Verdict, claim_close, claim_greater, claim_in_seeds, claim_less,
+                       describe, full_run, holm, over_seeds)
+from . import vocabulary  # the course's one vocabulary (dead, near-dead, saturated, vanishing): actlab.vocabulary.*
 from .playground import Playground, playground
 from .plot import curves, plot_activation, plot_compare, plot_gallery, plot_images, plot_softmax, registry_table
 from .explore import Explorer, SliderPlot, explore, slider_plot
@@ -46,9 +48,9 @@ __all__ = [
     # statistics: per-layer activation and gradient statistics, update ratios
     "LayerStatsMonitor", "activation_stats", "init_gradients", "layer_stats", "plot_activation_histograms",
     "plot_colorful_dimension", "plot_gradient_histograms", "plot_update_ratios", "update_ratios",
-    # evidence: claims decided over seeds with a stated margin
-    "ClaimFailed", "Verdict", "claim_close", "claim_greater", "claim_in_seeds", "claim_less", "describe", "full_run",
-    "over_seeds",
+    # evidence: claims decided over seeds with Student's t at a stated level, families of claims by Holm's method
+    "ClaimFailed", "ClaimFamily", "Verdict", "claim_close", "claim_greater", "claim_in_seeds", "claim_less", "describe",
+    "full_run", "holm", "over_seeds",
     # playground: the in-notebook training playground
     "Playground", "playground",
     # plotting and style: static figures, interactive explorers, the course's look and notebook display

@@ -1,6 +1,6 @@
 """Speed measurements behind `make bench`: every speed is a ratio of two things timed in this one run.
 
-    python -m actlab.bench [explorer] [train] [data] [monitor] [kernels] [playground] [sweep]
+    python -m actlab.bench [explorer] [train] [data] [monitor] [kernels] [playground] [sweep] [key]
 """
 from __future__ import annotations
 
@@ -146,6 +146,52 @@ def bench_monitor(n: int = 10000, epochs: int = 1, repeats: int = 3) -> dict:
         print(f"monitor: {name:30s} {value:6.2f} s for {epochs} epoch(s) of {n} images, median of {repeats} "
               f"({value / seconds['no monitor']:.3f}x of no monitor)")
     return seconds
+
+
+def _seconds(fn, repeats: int) -> list[float]:
+    """Wall seconds of repeats calls of fn()."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def bench_key(n: int = 50000, n_test: int = 10000, epochs: int = 1, rounds: int = 3, repeats: int = 5) -> dict:
+    """The training cache's key (actlab.cache.cache_key) for LeNet on the n-image set, and its share of a short run.
+
+    Each round times the key repeats times (and its two costly parts: the data's fingerprint, a sha256 of its
+    bytes, and the behaviour probe), then one fresh training run of epochs epoch(s) on the same data with
+    cache=False; key share = median key seconds / median run seconds. Targets (issue 20): key at most 0.5 s for
+    n = 50,000, share under 5%. Printed, never asserted.
+    """
+    from .cache import cache_key
+    from .fingerprint import behaviour_digest
+
+    data = actlab.cifar_like(n, n_test, seed=0)
+    torch.manual_seed(0)
+    model, shape = actlab.LeNet("relu"), tuple(data.x_train.shape[1:])
+    config = {"device": str(actlab.pick_device())}
+    cache_key(model, data, config, [])  # warm-up
+    parts: dict[str, list[float]] = {"key": [], "data fingerprint": [], "behaviour probe": [], "run": []}
+    for _ in range(rounds):
+        parts["key"] += _seconds(lambda: cache_key(model, data, config, []), repeats)
+        parts["data fingerprint"] += _seconds(data.fingerprint, repeats)
+        parts["behaviour probe"] += _seconds(lambda: behaviour_digest(model, shape), repeats)
+        torch.manual_seed(0)
+        parts["run"] += _seconds(lambda: actlab.train(actlab.LeNet("relu"), data, epochs=epochs, progress=False), 1)
+    result = {name: float(np.median(times)) for name, times in parts.items()}
+    result.update(key_min=min(parts["key"]), key_max=max(parts["key"]), share=result["key"] / result["run"])
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"cache key: LeNet on {n:,} + {n_test:,} cifar_like images, {rounds} rounds x {repeats} repeats, "
+          f"{os.cpu_count()} CPUs, load average {load:.1f} at the end")
+    print(f"  cache_key: median {result['key']:.3f} s (min {result['key_min']:.3f}, max {result['key_max']:.3f}); "
+          f"of it the data fingerprint {result['data fingerprint']:.3f} s, the behaviour probe "
+          f"{result['behaviour probe']:.3f} s (target: at most 0.5 s)")
+    print(f"  a {epochs}-epoch training run on the same data: median {result['run']:.2f} s over {rounds}; "
+          f"key / run = {100 * result['share']:.2f}% (target: under 5%)")
+    return result
 
 
 # Settings that decide how two training processes share the cores; a worker process starts with exactly one variant's.
@@ -324,7 +370,7 @@ def bench_sweep(n: int = 5000, epochs: int = 1, rounds: int = 3, workers: int = 
 
 
 BENCHES = {"explorer": bench_explorer, "train": bench_train, "data": bench_data, "monitor": bench_monitor,
-           "kernels": bench_kernels, "playground": bench_playground, "sweep": bench_sweep}
+           "kernels": bench_kernels, "playground": bench_playground, "sweep": bench_sweep, "key": bench_key}
 
 
 def main(argv: list[str]) -> None:

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from . import __version__
-from .fingerprint import LIBRARY_DIGEST, code_digest, digest
+from .fingerprint import LIBRARY_DIGEST, OpaqueBehaviour, behaviour_digest, code_digest, digest
 
 T = TypeVar("T")
 # What a restore function raises for an entry that does not fit (a missing part, a wrong shape or type).
@@ -85,9 +85,14 @@ def load(path: Path, restore: Callable[[dict, dict], T]) -> T | None:
 # ---------------------------------------------------------------------------
 
 def cache_key(model: nn.Module, data, config: dict, callbacks) -> dict:
-    """Everything that changes a run's result: settings, code (model, activations, library, torch), data, callbacks.
+    """Everything that changes a run's result: settings, code (model, activations, library, torch), behaviour (what
+    the model and its activations compute on a fixed probe: fingerprint.behaviour_digest), data (its bytes),
+    callbacks.
 
-    Raises ValueError when a callback cannot be cached (it has no key() or its key() is None).
+    Code alone cannot name a run: a callable object's state, a module attribute a lambda reads or a closure's
+    weights change what runs and not how its code looks; the behaviour probe sees them. Raises ValueError when a
+    callback cannot be cached (it has no key() or its key() is None); OpaqueBehaviour when the model's behaviour
+    cannot be probed (then the run must not be cached, see cached).
     """
     keys = [getattr(cb, "key", lambda: None)() for cb in callbacks]
     refused = [type(cb).__name__ for cb, key in zip(callbacks, keys) if key is None]
@@ -98,6 +103,7 @@ def cache_key(model: nn.Module, data, config: dict, callbacks) -> dict:
             "cpu_capability": torch.backends.cpu.get_cpu_capability(), "threads": torch.get_num_threads(),
             "default_dtype": str(torch.get_default_dtype()), "architecture": repr(model),
             "init": digest(model.state_dict()), "code": code_digest(model), "data": data.fingerprint(),
+            "behaviour": behaviour_digest(model, tuple(data.x_train.shape[1:])),
             "callbacks": [(key, code_digest(type(cb))) for cb, key in zip(callbacks, keys)],
             "rng": digest(*_generator_states(config.get("device", "cpu")))}
 
@@ -163,8 +169,15 @@ def cached(run: Callable[[], T], model: nn.Module, data, config: dict, callbacks
            folder: Path) -> T:
     """The layer around training: the result saved in folder for a run with the same cache_key when there is one
     (from_cache set, the random generators left as the run left them), else run() saved unless it was
-    interrupted. A result has status, from_cache and to_dict()."""
-    path, device = cache_path(cache_key(model, data, config, callbacks), folder), config.get("device", "cpu")
+    interrupted. A result has status, from_cache and to_dict(). What the key cannot see is never served: a model
+    whose behaviour cannot be probed (OpaqueBehaviour) is run, not cached, with a UserWarning saying why."""
+    try:
+        key = cache_key(model, data, config, callbacks)
+    except OpaqueBehaviour as exc:
+        warnings.warn(f"cache=True: this run is neither served from nor saved to the cache, because the cache key "
+                      f"cannot see what the model computes: {exc}", stacklevel=3)
+        return run()
+    path, device = cache_path(key, folder), config.get("device", "cpu")
     result = load_run(path, model, callbacks, parse, device)
     if result is not None:
         result.from_cache = True

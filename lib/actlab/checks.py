@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import math
 import numbers
+import os
 
 
 def _interval(low: float, high: float, low_open: bool = False, high_open: bool = False) -> str:
@@ -91,3 +92,20 @@ def check_list(name: str, value, min_length: int = 1) -> list:
     if len(items) < min_length:
         raise ValueError(message)
     return items
+
+
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+
+
+def env_flag(name: str, default: bool) -> bool:
+    """The boolean environment variable name: 1, true, yes, on or 0, false, no, off, in any case (spaces around are
+    ignored); default when it is unset or empty. Raises ValueError naming the variable for any other value."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if value.lower() in TRUE_WORDS:
+        return True
+    if value.lower() in FALSE_WORDS:
+        return False
+    raise ValueError(f"{name} must be one of {', '.join(TRUE_WORDS + FALSE_WORDS)} (any case), got {value!r}")

@@ -1,6 +1,7 @@
 """Grids of training runs: several activations times several seeds, as a tidy table with plots."""
 from __future__ import annotations
 
+import numbers
 import warnings
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -234,8 +235,9 @@ def _check_grid(activations, seeds, executor) -> tuple[list[str], list[int]]:
         raise ValueError(f"activations must be a non-empty list of names, got {activations!r}")
     names = [lookup(a).name for a in activations]
     seeds = list(seeds)
-    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+    if not seeds or not all(isinstance(s, numbers.Integral) and not isinstance(s, (bool, np.bool_)) for s in seeds):
         raise ValueError(f"seeds must be a non-empty list of integers, got {seeds!r}")
+    seeds = [int(s) for s in seeds]  # NumPy integers (np.arange) as plain ints, as TrainConfig takes them
     sharing = runs_per_process(executor)
     if sharing is not None and sharing > 1:
         raise ValueError(f"executor runs up to {sharing} trainings in one process at once, where they would share "

@@ -9,11 +9,19 @@ each time slice when another process is waiting. Alone, a loop never waits; two 
 one after the other (``python -m actlab.bench kernels`` measures it).
 
 Turns are taken only by loops that use more than one thread (``torch.get_num_threads() > 1``): one-thread processes,
-such as the workers of a process pool, use one core each and do not need them. ``ACTLAB_SHARE_CORES=0`` turns it off.
+such as the workers of a process pool, use one core each and do not need them. ``ACTLAB_SHARE_CORES=0`` (or false,
+no, off, in any case) turns it off.
+
+The turns folder must be private: a real folder (not a symbolic link) owned by this user that no other user can
+write; it is created with mode 0700, and every file in it is opened relative to the checked folder without
+following symbolic links. Whenever turns cannot be taken safely (a folder that fails these checks, a file that cannot
+be created, a lock call that fails) the loop runs without turns, with one warning per reason: training never fails
+because of them. POSIX only (fcntl.flock); elsewhere loops run without turns.
 """
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 import threading
 import time
@@ -22,6 +30,8 @@ from pathlib import Path
 
 import torch
 
+from .checks import env_flag
+
 try:
     import fcntl
 except ImportError:  # Windows: no flock; loops run without turns
@@ -29,7 +39,10 @@ except ImportError:  # Windows: no flock; loops run without turns
 
 SLICE_SECONDS = 0.1  # a turn lasts at least this long when another process waits: ~1 handover per 100 ms of work
 HANDOVER_PAUSE = 0.001  # seconds the releasing loop sleeps so that the waiting one wakes and takes the turn
+LOCK_NAME = "cores.lock"
 _local = threading.local()  # depth of nested turns in this thread: inner ones (a train inside a callback) are free
+_warned: set[str] = set()  # the warnings this process has given about turns, each given once
+_SAFE_OPEN = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)  # no symbolic link, not inherited by exec
 
 
 def turns_directory() -> Path:
@@ -39,9 +52,36 @@ def turns_directory() -> Path:
 
 
 def sharing_enabled() -> bool:
-    """Whether loops in this process take turns: flock exists, ACTLAB_SHARE_CORES is not 0, torch uses > 1 thread."""
-    wanted = os.environ.get("ACTLAB_SHARE_CORES", "1").strip() not in ("0", "false", "no", "off")
-    return fcntl is not None and wanted and torch.get_num_threads() > 1
+    """Whether loops in this process take turns: flock exists, ACTLAB_SHARE_CORES is not off, torch uses > 1 thread.
+
+    Raises ValueError naming ACTLAB_SHARE_CORES when it is not a boolean word (checks.env_flag).
+    """
+    return fcntl is not None and env_flag("ACTLAB_SHARE_CORES", True) and torch.get_num_threads() > 1
+
+
+def open_private_directory(directory: Path) -> int:
+    """A descriptor of directory, created with mode 0700 if absent; OSError unless it is a real folder owned by this
+    user that neither group nor others can write (checked on the opened folder itself, so it cannot be swapped)."""
+    try:
+        directory.mkdir(mode=0o700, parents=True)
+    except FileExistsError:
+        pass
+    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _SAFE_OPEN)  # ELOOP for a symbolic link
+    info = os.fstat(fd)
+    problem = ("is not a folder" if not stat.S_ISDIR(info.st_mode) else
+               f"belongs to user {info.st_uid}, not to you ({os.getuid()})" if info.st_uid != os.getuid() else
+               f"can be written by other users (mode {stat.S_IMODE(info.st_mode):o})" if info.st_mode & 0o022 else None)
+    if problem:
+        os.close(fd)
+        raise PermissionError(f"the turns folder {directory} {problem}: not private")
+    return fd
+
+
+def _warn_once(message: str) -> None:
+    """A UserWarning, given once per process for each message."""
+    if message not in _warned:
+        _warned.add(message)
+        warnings.warn(message, stacklevel=4)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -60,7 +100,8 @@ class CoreTurns:
 
     slice_seconds: > 0, how long a turn lasts at least before it is handed to a waiting process.
     enabled: None decides by sharing_enabled(); True or False forces it (tests, benchmarks).
-    Entering may block while another process holds the turn; the turn is released on exit, also on error.
+    Entering may block while another process holds the turn; the turn is released on exit, also on error. Any
+    failure of the turns themselves (folder, files, locks: OSError) ends them for this loop with one warning.
     """
 
     def __init__(self, slice_seconds: float = SLICE_SECONDS, enabled: bool | None = None):
@@ -70,76 +111,99 @@ class CoreTurns:
         self.enabled = sharing_enabled() if enabled is None else bool(enabled and fcntl is not None)
         self.waited_seconds = 0.0  # time spent waiting for other processes' turns
         self.handovers = 0
-        self._file = None
+        self._directory = None  # descriptor of the checked turns folder while turns are taken
+        self._file = None  # descriptor of the lock file, likewise
         self._since = 0.0
 
     def __enter__(self) -> "CoreTurns":
         if self.enabled and getattr(_local, "depth", 0) == 0:
-            self._open()
+            self._start()
         _local.depth = getattr(_local, "depth", 0) + 1
         return self
 
     def __exit__(self, *exc) -> None:
         _local.depth -= 1
-        if self._file is not None:
-            fcntl.flock(self._file, fcntl.LOCK_UN)
-            self._file.close()
-            self._file = None
+        self._close()
 
-    def _open(self) -> None:
-        """Open the shared lock file and take the turn; without a writable folder, run without turns (a warning)."""
+    def _start(self) -> None:
+        """Open the private folder and its lock file and take the turn; on any OSError, run without turns."""
         try:
-            self._directory = turns_directory()
-            self._directory.mkdir(parents=True, exist_ok=True)
-            self._file = open(self._directory / "cores.lock", "a+")
-        except OSError as exc:
-            warnings.warn(f"training runs without taking turns at the cores ({exc}); set ACTLAB_CORES_DIR to a "
-                          f"writable folder", stacklevel=3)
-            return
-        try:
+            self._directory = open_private_directory(turns_directory())
+            self._file = os.open(LOCK_NAME, os.O_RDWR | os.O_CREAT | _SAFE_OPEN, 0o600, dir_fd=self._directory)
             self._acquire()
+        except OSError as exc:
+            self._give_up(exc)
         except BaseException:  # interrupted while waiting: nothing is held
-            self._file.close()
-            self._file = None
+            self._close()
             raise
+
+    def _give_up(self, exc: OSError) -> None:
+        """Stop taking turns in this loop, with one warning per reason: training goes on without them."""
+        self._close()
+        _warn_once(f"training runs without taking turns at the cores ({exc}); set ACTLAB_CORES_DIR to a private "
+                   "writable folder, or ACTLAB_SHARE_CORES=0 to silence this")
+
+    def _close(self) -> None:
+        """Release the turn (if held) and close the descriptors; never raises."""
+        if self._file is not None:
+            try:
+                fcntl.flock(self._file, fcntl.LOCK_UN)
+            except OSError:
+                pass  # closing releases it as well
+            os.close(self._file)
+            self._file = None
+        if self._directory is not None:
+            os.close(self._directory)
+            self._directory = None
 
     def tick(self) -> None:
         """Hand the turn over if this one has lasted a slice and another process waits; then take it back."""
         if self._file is None or time.monotonic() - self._since < self.slice_seconds:
             return
-        if not self._others_waiting():
-            self._since = time.monotonic()
-            return
-        fcntl.flock(self._file, fcntl.LOCK_UN)
-        time.sleep(HANDOVER_PAUSE)
-        self.handovers += 1
-        self._acquire()
+        try:
+            if not self._others_waiting():
+                self._since = time.monotonic()
+                return
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+            time.sleep(HANDOVER_PAUSE)
+            self.handovers += 1
+            self._acquire()
+        except OSError as exc:
+            self._give_up(exc)
 
     def _acquire(self) -> None:
-        """Take the turn, marking this process as waiting while another holds it."""
+        """Take the turn, marking this process as waiting while another holds it (OSError if the mark fails)."""
         try:
             fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            mark = self._directory / f"wait-{os.getpid()}-{threading.get_ident()}"
-            mark.touch()
+            mark = f"wait-{os.getpid()}-{threading.get_ident()}"
+            os.close(os.open(mark, os.O_WRONLY | os.O_CREAT | _SAFE_OPEN, 0o600, dir_fd=self._directory))
             start = time.monotonic()
             try:
                 fcntl.flock(self._file, fcntl.LOCK_EX)
             finally:
-                mark.unlink(missing_ok=True)
+                self._remove(mark)
                 self.waited_seconds += time.monotonic() - start
         self._since = time.monotonic()
 
+    def _remove(self, mark: str) -> None:
+        """Delete a wait mark from the turns folder if it is still there."""
+        try:
+            os.unlink(mark, dir_fd=self._directory)
+        except FileNotFoundError:
+            pass
+
     def _others_waiting(self) -> bool:
         """Whether a live process (or another thread of this one) has marked itself as waiting."""
-        for mark in self._directory.glob("wait-*"):
+        own = f"wait-{os.getpid()}-{threading.get_ident()}"
+        for name in os.listdir(self._directory):
             try:
-                pid = int(mark.name.split("-")[1])
+                pid = int(name.split("-")[1]) if name.startswith("wait-") else None
             except (IndexError, ValueError):
                 continue
-            if mark.name == f"wait-{os.getpid()}-{threading.get_ident()}":
+            if pid is None or name == own:
                 continue
             if _pid_alive(pid):
                 return True
-            mark.unlink(missing_ok=True)  # left by a process that was killed while waiting
+            self._remove(name)  # left by a process that was killed while waiting
         return False

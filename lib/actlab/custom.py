@@ -10,11 +10,20 @@ import torch
 from torch import nn
 
 from .activations import Param, Spec, lookup, register
+from .fingerprint import PROBE_GRID, digest
 
 PROBE = torch.linspace(-8, 8, 160001, dtype=torch.float64)  # h = 1e-4: a slope change above 1e-2 per step is a kink
 TAIL = torch.tensor([30.0, 100.0, 1000.0], dtype=torch.float64)  # each tail is judged at the farthest finite point
 VERY_FAR = torch.tensor([1e2, 1e3, 1e6], dtype=torch.float64)  # boundedness: the farthest finite value
 TAILS = {(True, True): "both", (True, False): "negative", (False, True): "positive", (False, False): "none"}
+
+
+def response_digest(forward: Callable[..., torch.Tensor], derivative: Callable[..., torch.Tensor], **params) -> str:
+    """A hash of forward's and derivative's values on fingerprint.PROBE_GRID (float64, out to +-1000) at params:
+    names what a function computes now, whatever its code looks like (a callable object's state, a global it reads).
+    """
+    with torch.no_grad():
+        return digest(forward(PROBE_GRID, **params), derivative(PROBE_GRID, **params))
 
 
 def autograd_derivative(forward: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
@@ -135,8 +144,10 @@ def custom_activation(name: str, forward: Callable[..., torch.Tensor], derivativ
 
     forward(x, **params) must be elementwise. Without derivative, autograd's is used. Property flags and the
     output range are inferred numerically (infer_properties) at whatever parameters they are asked at
-    (spec.flags(**params)); the gradient is checked at the defaults before registering. module: an nn.Module
-    class taking the parameters as keywords (default: the formula itself, as actlab.Activation).
+    (spec.flags(**params)), and remembered per parameters and per what forward computes (response_digest: a
+    callable object whose state changes, or a function reading a changed global, is inferred afresh); the
+    gradient is checked at the defaults before registering. module: an nn.Module class taking the parameters as
+    keywords (default: the formula itself, as actlab.Activation).
     """
     if not callable(forward):
         raise TypeError("forward must be a function forward(x, **params) -> tensor")
@@ -144,11 +155,11 @@ def custom_activation(name: str, forward: Callable[..., torch.Tensor], derivativ
     defaults = {p.name: p.default for p in params}
 
     @functools.lru_cache(maxsize=256)
-    def inferred(frozen: tuple) -> dict:
+    def inferred(frozen: tuple, behaviour: str) -> dict:
         return infer_properties(forward, derivative, **dict(frozen))
 
-    def rule(flag: str):
-        return lambda **p: inferred(tuple(sorted(p.items())))[flag]
+    def rule(flag: str):  # remembered per parameters and per what forward computes (its state may change)
+        return lambda **p: inferred(tuple(sorted(p.items())), response_digest(forward, derivative, **p))[flag]
 
     rule("monotonic")(**defaults)  # infer at the defaults now: a function that cannot be probed is refused here
     check_gradient(forward, derivative, **defaults)

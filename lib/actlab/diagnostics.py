@@ -1,4 +1,8 @@
-"""Instruments: gradient norms per layer, dead and saturated units, mean activations; as calls and as training callbacks."""
+"""Instruments: gradient norms per layer, dead and saturated units, mean activations; as calls and as training callbacks.
+
+Dead, near-dead and saturated are the course's vocabulary (`actlab.vocabulary`): slopes |f'(z)| by autograd through
+each activation module, thresholds relative to the activation's peak slope from the registry.
+"""
 from __future__ import annotations
 
 import math
@@ -14,9 +18,13 @@ from .checks import check_choice, check_number
 from .data import Dataset
 from .hooks import Recorder
 from .models import MLP, activation_modules, recommended_init
+from .seeding import seeded
 from .training import Callback, code_digest, model_device, preserved_state
+from .vocabulary import SATURATED_FRACTION, is_dead, is_near_dead, is_saturated, module_peak_slope
 
-SATURATION_SLOPE = 0.01  # a unit is saturated on an input when |f'(z)| is below this fraction of 1
+# Kept while actlab.experiments.basics moves to actlab.vocabulary: the old absolute slope (|f'(z)| < 0.01). The
+# vocabulary's saturation is relative to the activation's peak slope (is_saturated); use that.
+SATURATION_SLOPE = SATURATED_FRACTION
 
 
 def weight_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -54,13 +62,14 @@ def grad_norms(model: nn.Module, data, batch_size: int = 256) -> dict[str, float
 
 
 def init_grad_profiles(activations, data, depth: int = 10, width: int = 64, seed: int = 0) -> dict[str, dict]:
-    """Per-layer gradient norms at initialisation of a deep MLP, for each activation with its recommended init."""
+    """Per-layer gradient norms at initialisation of a deep MLP, for each activation with its recommended init; every
+    model is drawn inside seeded(seed), so the caller's random state is left as it was."""
     x, y = inputs_of(data)
     profiles = {}
     for name in activations:
-        torch.manual_seed(seed)
         init = recommended_init(name)
-        model = MLP(depth, width, name, in_features=x[0].numel(), out_features=int(y.max()) + 1, init=init)
+        with seeded(seed):
+            model = MLP(depth, width, name, in_features=x[0].numel(), out_features=int(y.max()) + 1, init=init)
         profiles[f"{name} ({init} init)"] = grad_norms(model, (x, y))
     return profiles
 
@@ -149,11 +158,6 @@ def capture_activations(model: nn.Module):
         yield recorder.records
 
 
-def _active_units(a: torch.Tensor) -> torch.Tensor:
-    """Per unit (dim 1: channel or feature), whether any example or position is non-zero (NaN counts as non-zero)."""
-    return (a != 0).any(dim=tuple(d for d in range(a.dim()) if d != 1))
-
-
 def slope(module: nn.Module, z: torch.Tensor) -> torch.Tensor:
     """|f'(z)| of an activation module at z (same shape), by autograd; an in-place module works on a copy, never on z."""
     z = z.detach().clone().requires_grad_(True)
@@ -183,10 +187,11 @@ def _nan_max(a: torch.Tensor) -> float:
     return math.nan if a.isnan().any() else a.max().item()
 
 
-def _tally(module: nn.Module, z: torch.Tensor, a: torch.Tensor) -> dict:
-    """One batch's counts at one activation call site (inputs z, outputs a), to be summed over batches by _merge."""
+def _tally(module: nn.Module, z: torch.Tensor, a: torch.Tensor, peak: float) -> dict:
+    """One batch's counts at one activation call site (inputs z, outputs a; the module's peak slope), to be summed over
+    batches by _merge: units not dead and not near-dead (vocabulary), saturated entries, and the output statistics."""
     d = slope(module, z)
-    return {"alive": _active_units(a), "saturated": (d < SATURATION_SLOPE).sum().item(),
+    return {"alive": ~is_dead(d), "steep": ~is_near_dead(d, peak), "saturated": is_saturated(d, peak).sum().item(),
             "undefined": d.isnan().sum().item(), "slopes": d.numel(), "sum": a.sum().item(),
             "zeros": (a == 0).sum().item(), "count": a.numel(), "peak": _nan_max(a)}
 
@@ -196,15 +201,16 @@ def _merge(total: dict | None, part: dict) -> dict:
     if total is None:
         return part
     peak = math.nan if math.isnan(total["peak"]) or math.isnan(part["peak"]) else max(total["peak"], part["peak"])
-    merged = {key: total[key] + part[key] for key in part if key not in ("alive", "peak")}
-    return {**merged, "alive": total["alive"] | part["alive"], "peak": peak}
+    merged = {key: total[key] + part[key] for key in part if key not in ("alive", "steep", "peak")}
+    return {**merged, "alive": total["alive"] | part["alive"], "steep": total["steep"] | part["steep"], "peak": peak}
 
 
 def _dead_row(site: str, kind: str, t: dict) -> dict:
     """dead_units' row of one call site from its merged tally t."""
-    dead = ~t["alive"]
+    dead, near_dead = ~t["alive"], ~t["steep"]
     return {"layer": site, "activation": kind, "units": dead.numel(), "dead": int(dead.sum()),
-            "dead_fraction": dead.float().mean().item(),
+            "dead_fraction": dead.float().mean().item(), "near_dead": int(near_dead.sum()),
+            "near_dead_fraction": near_dead.float().mean().item(),
             "saturated_fraction": math.nan if t["undefined"] else t["saturated"] / t["slopes"],  # NaN is not "not saturated"
             "zero_fraction": t["zeros"] / t["count"], "mean_activation": t["sum"] / t["count"],
             "max_activation": t["peak"]}
@@ -212,34 +218,42 @@ def _dead_row(site: str, kind: str, t: dict) -> dict:
 
 @torch.no_grad()
 def dead_units(model: nn.Module, data, batch_size: int = 1000, max_examples: int = 5000):
-    """Per activation layer: dead units (output 0 on every input), saturation, sparsity, mean and largest output.
+    """Per activation layer: dead and near-dead units, saturation, sparsity, mean and largest output.
 
     data is a Dataset (its training inputs are used) or an (x, y) pair; at most max_examples inputs are used.
     One row per activation call site (a module used twice gets "name (call 1)", "name (call 2)"). The model
     is measured in eval mode and left as found; in-place activations are measured like out-of-place ones.
-    Saturated: |f'(z)| < SATURATION_SLOPE; NaN where an input is NaN.
+    Columns: activation (class name), units; dead, dead_fraction (slope exactly 0 on every input: vocabulary.DEAD;
+    for ReLU, output 0 on every input); near_dead, near_dead_fraction (saturated on every input:
+    vocabulary.NEAR_DEAD); saturated_fraction (share of (input, unit) entries with |f'(z)| below 1% of the
+    activation's peak slope: vocabulary.SATURATED; NaN where an input is NaN); zero_fraction (outputs exactly 0);
+    mean_activation; max_activation (NaN if any output is NaN). A unit is a feature or a convolution channel.
+    Raises ValueError for a model without activation modules or one the registry does not know.
     """
     import pandas as pd
 
     modules = dict(activation_modules(model))
     if not modules:
         raise ValueError("dead_units: the model has no activation modules")
+    peaks = {name: module_peak_slope(module) for name, module in modules.items()}
     names, tallies = {}, {}
     for batch in activation_batches(model, data, batch_size, max_examples):
         for site, (name, z, a) in batch.items():
             names[site] = name
-            tallies[site] = _merge(tallies.get(site), _tally(modules[name], z, a))
+            tallies[site] = _merge(tallies.get(site), _tally(modules[name], z, a, peaks[name]))
     rows = [_dead_row(site, type(modules[names[site]]).__name__, t) for site, t in tallies.items()]
     return pd.DataFrame(rows).set_index("layer")
 
 
 @torch.no_grad()
 def dead_masks(model: nn.Module, data, batch_size: int = 1000, max_examples: int = 5000) -> dict[str, torch.Tensor]:
-    """Per activation layer, a boolean mask of the units that output 0 on every input of data."""
+    """Per activation call site, a boolean mask of the dead units (vocabulary.DEAD: slope exactly 0 on every input of
+    data; for ReLU, output 0 on every input). Arguments as in dead_units."""
+    modules = dict(activation_modules(model))
     alive: dict[str, torch.Tensor] = {}
     for batch in activation_batches(model, data, batch_size, max_examples):
-        for name, (_, _, a) in batch.items():
-            alive[name] = alive.get(name, False) | _active_units(a)
+        for site, (name, z, _) in batch.items():
+            alive[site] = alive.get(site, False) | ~is_dead(slope(modules[name], z))
     return {name: ~mask for name, mask in alive.items()}
 
 

@@ -67,6 +67,18 @@ def _padded(low: float, high: float, pad: float = 0.08) -> tuple[float, float]:
     return low - pad * span, high + pad * span
 
 
+def _finite_span(values: np.ndarray) -> tuple[float, float]:
+    """(least, greatest) of the finite values (NaN and infinities cannot be drawn); (nan, nan) if there are none."""
+    finite = values[np.isfinite(values)]
+    return (float(finite.min()), float(finite.max())) if finite.size else (np.nan, np.nan)
+
+
+def _holds(limits: tuple[float, float], *arrays: np.ndarray) -> bool:
+    """Whether every finite value of the arrays lies within limits (low, high)."""
+    low, high = _finite_span(np.concatenate(arrays))
+    return not np.isfinite(low) or (limits[0] <= low and high <= limits[1])
+
+
 def _shown(value) -> str:
     """A control's value as the caption shows it: numbers with :g, ranges as (low, high)."""
     if isinstance(value, (tuple, list)):
@@ -188,31 +200,33 @@ class Explorer(_Guarded, _StaticFallback, widgets.VBox):
         put back, with the reason in the caption."""
         self._guarded(lambda: self.redraw(full=False), change)
 
-    def _limits(self) -> tuple[tuple[float, float], tuple[float, float]]:
-        """Y limits that hold the curves for every value of each slider, so the axes stay still while dragging."""
+    def _limits(self, shown) -> tuple[tuple[float, float], tuple[float, float]]:
+        """Y limits that hold the shown curves (a Curves) and those for every value of each slider, so the axes stay
+        still while one slider is dragged; redraw draws again with new limits when a curve would leave them."""
         entry, current = lookup(self.name), self.params()
-        trials = [current]
+        ys, ds = [shown.y], [shown.dy, shown.dy_analytic]
         for p in entry.params:
             for value in np.linspace(p.low, p.high, SWEEP_STEPS):
                 trial = {**current, p.name: float(value)}
                 if entry.constraint(**trial) is None:
-                    trials.append(trial)
-        ys, ds = [], []
-        for trial in trials:
-            c = curves(self.name, self.window.value, 101, **trial)
-            ys.append(c.y)
-            ds.append(np.concatenate([c.dy, c.dy_analytic]))
-        ys, ds = np.concatenate(ys), np.concatenate(ds)
-        return _padded(ys.min(), ys.max()), _padded(ds.min(), ds.max())
+                    c = curves(self.name, self.window.value, 101, **trial)
+                    ys.append(c.y)
+                    ds += [c.dy, c.dy_analytic]
+        return _padded(*_finite_span(np.concatenate(ys))), _padded(*_finite_span(np.concatenate(ds)))
+
+    def _fits(self, c) -> bool:
+        """Whether the curves c lie within the axes' current y limits."""
+        return _holds(self.ax_f.get_ylim(), c.y) and _holds(self.ax_d.get_ylim(), c.dy, c.dy_analytic)
 
     def redraw(self, full: bool = False) -> None:
-        """Update the plot; full=True re-draws axes and ticks, otherwise only the moving artists."""
+        """Update the plot; full=True re-draws axes and ticks, otherwise only the moving artists (and the axes too
+        when a curve would leave them: every curve is always inside its axes)."""
         c = curves(self.name, self.window.value, self.points, **self.params())
         self.line_f.set_data(c.x, c.y)
         self.line_d.set_data(c.x, c.dy)
         self.line_a.set_data(c.x, c.dy_analytic)
-        if full or self.background is None:
-            ylim_f, ylim_d = self._limits()
+        if full or self.background is None or not self._fits(c):
+            ylim_f, ylim_d = self._limits(c)
             for ax, ylim in ((self.ax_f, ylim_f), (self.ax_d, ylim_d)):
                 ax.set_xlim(*self.window.value)
                 ax.set_ylim(*ylim)

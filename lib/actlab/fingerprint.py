@@ -2,9 +2,13 @@
 
 digest(*values) hashes what determines each value's behaviour: for data (tensors, arrays, bytes) its type, shape
 and bytes; for code (functions, classes, nn.Modules) its bytecode, constants, closures and referenced globals.
+Code is not enough to name what a model computes (a callable object's state, a module attribute a lambda reads, a
+closure's weights), so behaviour_digest hashes what a model and its activations compute on a fixed probe.
 """
 from __future__ import annotations
 
+import contextlib
+import copy
 import dataclasses
 import functools
 import hashlib
@@ -68,13 +72,15 @@ def _feed(h, value, seen: dict, depth: int = 0) -> None:
 
 
 def _feed_tensor(h, value) -> None:
-    """A tensor or array: its kind, shape, dtype and bytes."""
+    """A tensor or array: its kind, shape, dtype and memory bytes (read in place, without a copy when contiguous)."""
     if isinstance(value, torch.Tensor):
         h.update(f"tensor{tuple(value.shape)}{value.dtype}".encode())
-        value = value.detach().cpu().contiguous().numpy()
-    else:
-        h.update(f"array{value.shape}{value.dtype}".encode())
-    h.update(np.ascontiguousarray(value).tobytes())
+        value = value.detach().cpu().resolve_conj().resolve_neg().contiguous()  # any dtype, bfloat16 included
+        h.update(memoryview(value.reshape(-1).view(torch.uint8).numpy()))
+        return
+    h.update(f"array{value.shape}{value.dtype}".encode())
+    value = np.ascontiguousarray(value)
+    h.update(value.tobytes() if value.dtype.hasobject else memoryview(value.reshape(-1).view(np.uint8)))
 
 
 def _feed_collection(h, value, seen: dict, depth: int) -> None:
@@ -181,6 +187,120 @@ def _feed_other(h, value, seen: dict, depth: int) -> None:
     except Exception:  # noqa: BLE001 - an object whose repr fails is identified by its type alone
         text = "<no repr>"
     h.update(_ADDRESS.sub("", text).encode())
+
+
+# ---------------------------------------------------------------------------
+# Behaviour: what a model and its activations compute, whatever their code looks like
+# ---------------------------------------------------------------------------
+
+PROBE_SEED = 2024  # the probe's own generator; the caller's random state is never drawn from
+PROBE_BATCH = 8  # inputs in the probe batch: N(0, 1), as the training inputs are standardised
+# The activation grid, float64: a step of 0.01 on [-8, 8] and 100 log-spaced points each way out to +-1e3, so that
+# a change anywhere in [-1000, 1000] (a clipping threshold, a far tail) changes the probe's values.
+PROBE_GRID = torch.cat([-torch.logspace(3, 0.91, 100, dtype=torch.float64),
+                        torch.linspace(-8, 8, 1601, dtype=torch.float64),
+                        torch.logspace(0.91, 3, 100, dtype=torch.float64)])
+
+
+class OpaqueBehaviour(RuntimeError):
+    """A model whose behaviour the probe cannot see: it fails on the probe, or gives two answers to one probe."""
+
+
+def behaviour_digest(model: nn.Module, input_shape: tuple[int, ...]) -> str:
+    """A hash of what model computes, whatever its code looks like (callable objects, module attributes, closures).
+
+    Probes a copy of model on CPU on one thread, in float64 (else, if that fails, in the model's own dtype) with
+    the generator seeded locally (the caller's random state, CPU and GPU, is left as it was; the model is not
+    changed), in training and in eval mode: its outputs and parameter gradients on a fixed batch of PROBE_BATCH
+    inputs of input_shape (one example's shape), and each activation module's values and derivatives on
+    PROBE_GRID. Raises OpaqueBehaviour when the probe fails or two probes disagree (a function that is not
+    deterministic).
+    """
+    with _one_thread():
+        first, second = _probe(model, tuple(input_shape)), _probe(model, tuple(input_shape))
+    if second != first:
+        raise OpaqueBehaviour(f"{type(model).__name__} gives different outputs for the same probe (a function that "
+                              "is not deterministic given the random seed)")
+    return first
+
+
+@contextlib.contextmanager
+def _one_thread():
+    """torch on one thread for the probe, then as it was: its numbers then do not depend on the thread count, and
+    a tiny batch runs 10-50x faster on one thread than on two that wait for cores another process holds."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _probe(model: nn.Module, input_shape: tuple[int, ...]) -> str:
+    """One probe's digest: in float64, else in the model's own dtype; OpaqueBehaviour if both fail."""
+    errors = []
+    for dtype in (torch.float64, None):
+        try:
+            gpus = range(torch.cuda.device_count()) if torch.cuda.is_initialized() else []  # never starts CUDA
+            with torch.random.fork_rng(devices=gpus):
+                torch.default_generator.manual_seed(PROBE_SEED)  # what dropout or RReLU draws during the probe
+                return digest(*_responses(model, input_shape, dtype), length=None)
+        except Exception as exc:  # noqa: BLE001 - any failure means the probe cannot see this model
+            errors.append(f"{type(exc).__name__}: {exc}")
+    raise OpaqueBehaviour(f"{type(model).__name__} cannot be probed ({'; '.join(errors)})")
+
+
+def _responses(model: nn.Module, input_shape: tuple[int, ...], dtype) -> list[torch.Tensor]:
+    """A CPU copy's outputs and parameter gradients on the probe batch, and its activations' values and
+    derivatives on PROBE_GRID, in training then in eval mode (dtype None: the model's own)."""
+    copy_ = copy.deepcopy(model).cpu()
+    if dtype is not None:
+        copy_ = copy_.to(dtype)
+    dtype = next((p.dtype for p in copy_.parameters() if p.is_floating_point()), torch.get_default_dtype())
+    gen = torch.Generator().manual_seed(PROBE_SEED)
+    x = torch.randn((PROBE_BATCH, *input_shape), generator=gen, dtype=dtype)
+    responses = []
+    for training in (True, False):
+        copy_.train(training)
+        responses += _model_response(copy_, x, gen)
+        for name, module in copy_.named_modules():
+            if _is_activation(module):
+                responses += [name, *_grid_response(module, PROBE_GRID.to(dtype))]
+    return responses
+
+
+def _model_response(model: nn.Module, x: torch.Tensor, gen: torch.Generator) -> list[torch.Tensor]:
+    """The model's outputs on x and the gradients of a random projection of them (from gen) by every parameter."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    with torch.enable_grad():
+        out = model(x)
+        if not isinstance(out, torch.Tensor):
+            raise TypeError(f"the model returned a {type(out).__name__}, not a tensor")
+        if not params or not out.requires_grad:
+            return [out.detach()]
+        weights = torch.randn(out.shape, generator=gen, dtype=torch.float64).to(out.dtype)
+        grads = torch.autograd.grad((out * weights).sum(), params, allow_unused=True)  # no .grad is touched
+    return [out.detach(), *(torch.zeros(0) if g is None else g for g in grads)]
+
+
+def _is_activation(module: nn.Module) -> bool:
+    """True for a module that may be an elementwise function: torch.nn's activations and any leaf module of a
+    class from outside torch (actlab's own, or the user's); torch's layers are named by torch's version."""
+    cls = type(module)
+    return cls.__module__ == "torch.nn.modules.activation" or (not _from_torch(cls) and not any(module.children()))
+
+
+def _grid_response(module: nn.Module, grid: torch.Tensor) -> list:
+    """An activation's values and derivatives on grid; a module that is not elementwise (it refuses a 1-D input)
+    says so and is seen through the model's response."""
+    x = grid.clone().requires_grad_(True)
+    try:
+        with torch.enable_grad():
+            y = module(x)
+            slope = torch.autograd.grad(y.sum(), x)[0] if y.requires_grad else torch.zeros(0)
+    except (RuntimeError, TypeError, ValueError, IndexError) as exc:
+        return [f"not elementwise: {type(exc).__name__}"]
+    return [y.detach(), slope]
 
 
 _FEEDERS = (

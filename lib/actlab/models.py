@@ -196,13 +196,16 @@ def per_channel_prelu(model: nn.Module, example: torch.Tensor) -> nn.Module:
     """Replace each single-alpha PReLU in model (in place) by one with an alpha per channel, keeping its value.
 
     example (a batch of inputs, channels in dim 1) is run once to learn each PReLU's channel count; PReLUs that
-    already have an alpha per channel, or that the example never reaches, are kept. Apart from the replaced
-    modules the model is left as found (BatchNorm statistics, modes, gradients); example is moved to the model's
-    device. Raises ValueError when the model has no single-alpha PReLU.
+    already have an alpha per channel (a model this function converted before: calling it again, as a re-run
+    notebook cell does, changes nothing), that see one channel, or that the example never reaches, are kept. Apart
+    from the replaced modules the model is left as found (BatchNorm statistics, modes, gradients); example is moved
+    to the model's device. Raises ValueError when the model has no PReLU at all.
     """
+    if not any(isinstance(m, nn.PReLU) for m in model.modules()):
+        raise ValueError("per_channel_prelu: the model has no PReLU to give an alpha per channel")
     prelus = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.PReLU) and m.weight.numel() == 1]
     if not prelus:
-        raise ValueError("per_channel_prelu: the model has no PReLU with a single alpha to replace")
+        return model  # every PReLU has its alphas per channel already
     channels = {}
 
     def record(name, module, args):
@@ -211,7 +214,7 @@ def per_channel_prelu(model: nn.Module, example: torch.Tensor) -> nn.Module:
     with torch.no_grad(), preserved_state(model), Hooks(prelus, pre=record):
         model(example.to(model_device(model)))
     for name, module in prelus:
-        if name in channels:
+        if channels.get(name, 1) > 1:
             replace_module(model, name, _prelu_per_channel(module, channels[name]))
     return model
 

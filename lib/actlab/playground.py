@@ -4,7 +4,8 @@ In the spirit of TensorFlow Playground (Smilkov and Carter, 2016), with any regi
 nets and the per-layer diagnostics of `actlab.stats`. `Engine` is the headless core (seeded, deterministic);
 `Playground` is the widget around it. While it trains, an asyncio task on the kernel's event loop trains in
 slices of SLICE seconds and yields after each, redrawing FPS times a second, so button clicks, slider moves and
-other cells run in between (checked in tests/test_browser_playground.py).
+other cells run in between (checked in tests/test_browser_playground.py). One loop at most, whatever the clicks:
+pause and reset cancel it, and start waits for a cancelled one to end (Playground._stop).
 
 Design for speed: the figures are drawn once with their static parts cached (matplotlib blitting); a frame
 restores the cache, draws only the moving artists and encodes small JPEGs; the decision boundary is a
@@ -39,6 +40,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .cores import CoreTurns
+from .seeding import seeded
 from .data import Dataset, toy_2d
 from .activations import activation_names, get_activation, lookup
 from .stats import GUIDE_RATIO, HIST_BINS, activation_stats, hist_range
@@ -88,29 +90,80 @@ def gaussians(n: int = 1000, noise: float = 0.1, seed: int = 0, test_fraction: f
                    f"gaussians(n={n}, noise={noise}, seed={seed})")
 
 
+CSV_COLUMNS = ("x1", "x2", "label")
+
+
+def _csv_number(path, line: int, column: int, cell: str) -> float:
+    """One cell of a data row as a finite float; ValueError naming the file, line and column otherwise."""
+    where = f"csv {path}: line {line}, column {column} ({CSV_COLUMNS[column - 1]})"
+    if not cell.strip():
+        raise ValueError(f"{where}: the value is missing")
+    try:
+        value = float(cell)
+    except ValueError:
+        raise ValueError(f"{where}: {cell!r} is not a number") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{where}: {cell!r} is not a finite number")
+    return value
+
+
+def _is_header(row: list[str]) -> bool:
+    """A first row is a header when none of its cells is a number (e.g. x1,x2,label)."""
+    def number(cell: str) -> bool:
+        try:
+            float(cell)
+        except ValueError:
+            return False
+        return True
+
+    return not any(number(cell) for cell in row)
+
+
 def read_csv(path) -> tuple[np.ndarray, np.ndarray]:
-    """(x, y) from a CSV file: two feature columns then an integer label column; a header row is skipped."""
-    rows = []
-    with open(path, newline="") as handle:
-        for i, row in enumerate(csv_module.reader(handle)):
-            if not row:
-                continue
-            try:
-                rows.append([float(v) for v in row[:3]])
-            except ValueError:
-                if i == 0:
-                    continue  # header
-                raise ValueError(f"csv: row {i + 1} of {path} is not numeric: {row!r}") from None
-            if len(row) < 3:
-                raise ValueError(f"csv: row {i + 1} of {path} has {len(row)} columns; need x1, x2, label")
+    """(x of shape (n, 2), y of n labels) from a CSV file of rows x1, x2, label (float, float, integer).
+
+    Read with the standard library's csv module as UTF-8, with or without a byte-order mark ('utf-8-sig': a
+    spreadsheet's "CSV UTF-8"). The first non-blank row is a header when none of its cells is a number, and is
+    then skipped; every other row is data and is checked alike: exactly three values (trailing empty cells are
+    ignored), finite numbers, an integer label. Blank lines are skipped. Raises ValueError naming the line
+    (1-based, in the file) and column of a bad or missing value, or a file with no data rows.
+    """
+    rows, first = [], True
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            reader = csv_module.reader(handle)
+            for row in reader:
+                while row and not row[-1].strip():
+                    row = row[:-1]  # trailing empty cells (a spreadsheet's unused columns)
+                if not row:
+                    continue
+                if first and _is_header(row):
+                    first = False
+                    continue
+                first = False
+                rows.append(_csv_row(path, reader.line_num, row))
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"csv {path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     if not rows:
-        raise ValueError(f"csv: {path} has no data rows")
+        raise ValueError(f"csv {path}: no data rows (need rows of x1, x2, label)")
     table = np.array(rows)
     return table[:, :2], table[:, 2]
 
 
+def _csv_row(path, line: int, row: list[str]) -> list[float]:
+    """[x1, x2, label] from one data row; ValueError naming the line and column of what is wrong."""
+    if len(row) > 3:
+        raise ValueError(f"csv {path}: line {line}, column 4: {len(row)} values; need three (x1, x2, label)")
+    values = [_csv_number(path, line, column, cell)
+              for column, cell in enumerate(row + [""] * (3 - len(row)), 1)]
+    if values[2] != round(values[2]) or values[2] < 0:
+        raise ValueError(f"csv {path}: line {line}, column 3 (label): {row[2]!r} is not an integer >= 0")
+    return values
+
+
 def arrays_dataset(x, y, test_fraction: float = 0.25, seed: int = 0, source: str = "your data") -> Dataset:
-    """A Dataset from user arrays: x of shape (n, 2), y of n integer labels 0..K-1 (K <= 10), split at random."""
+    """A Dataset from user arrays: x of shape (n, 2), y of n integer labels 0..K-1 (K <= 10, each of them present),
+    split at random with `seed`. Raises ValueError naming what is wrong (labels {1, 2} are refused, not remapped)."""
     x = torch.as_tensor(np.asarray(x, dtype=np.float32))
     y_float = np.asarray(y, dtype=np.float64).ravel()
     if x.dim() != 2 or x.shape[1] != 2:
@@ -124,8 +177,12 @@ def arrays_dataset(x, y, test_fraction: float = 0.25, seed: int = 0, source: str
     if (y_float != np.round(y_float)).any() or y_float.min() < 0 or y_float.max() > 9:
         raise ValueError("data: labels must be integers 0..9")
     y = torch.as_tensor(y_float.astype(np.int64))
-    if len(torch.unique(y)) < 2:
-        raise ValueError("data: labels must contain at least two classes")
+    found = torch.unique(y).tolist()
+    if len(found) < 2:
+        raise ValueError(f"data: labels must contain at least two classes; found only {found}")
+    if found != list(range(len(found))):  # {1, 2} would build a 3-class net with a class that never occurs
+        raise ValueError(f"data: labels must be 0..K-1 with every class present (K = number of classes); found "
+                         f"{found}: renumber them, e.g. y = np.unique(y, return_inverse=True)[1]")
     if not 0 < test_fraction < 1:
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
     order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
@@ -133,6 +190,24 @@ def arrays_dataset(x, y, test_fraction: float = 0.25, seed: int = 0, source: str
     n_test = max(1, int(len(x) * test_fraction))
     classes = tuple(str(k) for k in range(int(y.max()) + 1))
     return Dataset(x[n_test:], y[n_test:], x[:n_test], y[:n_test], classes, source)
+
+
+def standardise(train: torch.Tensor, test: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(train, test) of shape (n, features), each feature standardised with the training mean and (unbiased)
+    standard deviation, computed in float64, returned as float32.
+
+    A feature whose training spread is within its dtype's rounding of its magnitude (std <= eps * max |x|, eps
+    the machine epsilon of the input dtype, 2^-23 for float32) is constant up to rounding: it becomes 0 in both
+    parts (it carries nothing, and gives no NaN). The floor is relative to the data's scale, so features of size
+    1e-9 standardise to std 1 like those of size 1 (Dataset.channel_stats applies the same rule in float32 for the
+    image sets; here the 2-D sets are small, so float64 rounds each value once).
+    """
+    x = train.double()
+    mean, std = x.mean(0), x.std(0)
+    eps = torch.finfo(train.dtype).eps if train.is_floating_point() else 0.0
+    varies = std > eps * x.abs().amax(0)
+    spread = torch.where(varies, std, torch.ones_like(std))
+    return tuple(torch.where(varies, (t.double() - mean) / spread, 0.0).float() for t in (train, test))
 
 
 def make_dataset(config: dict, data=None) -> Dataset:
@@ -353,8 +428,22 @@ def one_thread():
 
 
 
+def _on_own_generator(method):
+    """An Engine method run inside engine.own_generator() (see there)."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self.own_generator():
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
 class Engine:
-    """Seeded training of a PlaygroundNet on a 2-D data set, step by step, with recorded history and statistics."""
+    """Seeded training of a PlaygroundNet on a 2-D data set, step by step, with recorded history and statistics.
+
+    Seeded without global state: the data, the batch order and the initial weights follow config["seed"] alone, and
+    building or training leaves torch's global generator as the caller had it (see own_generator)."""
 
     def __init__(self, config: dict | None = None, data=None):
         self.data_arrays = data
@@ -364,12 +453,16 @@ class Engine:
     def build(self) -> None:
         """(Re)create data, network, optimiser and batch order from the configuration: the same seed, the same run."""
         c = self.config
-        self.dataset = make_dataset(c, self.data_arrays)
-        self.x_train, self.y_train = self.dataset.inputs("train"), self.dataset.labels("train")
-        self.x_test, self.y_test = self.dataset.inputs("test"), self.dataset.labels("test")
+        dataset = make_dataset(c, self.data_arrays)
+        check_split(dataset, c["test_fraction"])  # these may raise: nothing of the run is replaced before them
+        self.dataset = dataset
+        self.x_train, self.x_test = standardise(dataset.x_train, dataset.x_test)  # float64: one rounding per value
+        self.y_train, self.y_test = dataset.labels("train"), dataset.labels("test")
         self.classes = len(self.dataset.classes)
-        torch.manual_seed(c["seed"])
-        self.model = PlaygroundNet(c, 2, self.classes)
+        with seeded(c["seed"]):  # nn.Linear draws its initial weights from the global generator: forked, restored
+            self.model = PlaygroundNet(c, 2, self.classes)
+            self.rng_state = torch.get_rng_state()  # the run's own state of it, for what draws in training (RReLU)
+        self._own_rng = False
         self.optimizer = make_optimizer(c["optimizer"], self.model.parameters(), c["lr"])
         self.generator = torch.Generator().manual_seed(c["seed"])
         self.order, self.cursor = torch.randperm(len(self.x_train), generator=self.generator), 0
@@ -382,6 +475,26 @@ class Engine:
         self.probe = self.x_train[:PROBE]
         self.grid, self.grid_extent = self._grid()
 
+    @contextmanager
+    def own_generator(self):
+        """Run the block on this run's own state of torch's global CPU generator; the caller's is restored after.
+
+        nn.RReLU draws its slopes in training from the global generator, and PyTorch gives it no generator argument;
+        so each run keeps its own state of it (started from its seed in build) and swaps it in while it computes: the
+        run follows only its seed, and the caller's random state is left as it was (the library's rule, checked in
+        tests/test_api.py). Nested blocks use the outer one's state."""
+        if self._own_rng:
+            yield
+            return
+        with torch.random.fork_rng(devices=[]):
+            torch.set_rng_state(self.rng_state)
+            self._own_rng = True
+            try:
+                yield
+            finally:
+                self._own_rng = False
+                self.rng_state = torch.get_rng_state()
+
     def _grid(self) -> tuple[torch.Tensor, tuple[float, float, float, float]]:
         """GRID x GRID points over the (standardised) data with a margin, and their extent (x0, x1, y0, y1)."""
         x = torch.cat([self.x_train, self.x_test])
@@ -393,7 +506,8 @@ class Engine:
 
     def update(self, **changes) -> list[str]:
         """Apply settings: live ones (activation, params, optimizer, lr, batch_size) keep the weights; any other
-        rebuilds the run from its seed. Returns the names of the settings that changed. Raises ValueError."""
+        rebuilds the run from its seed. Returns the names of the settings that changed. Raises ValueError, leaving
+        the run as it was."""
         depth = changes.get("depth", self.config["depth"])
         if depth != self.config["depth"]:  # a new depth keeps the layers' activations, the last one repeated
             for key in ("activation", "params"):
@@ -403,9 +517,13 @@ class Engine:
         new = check_config({**self.config, **changes})
         changed = [k for k in DEFAULTS if new[k] != self.config[k]]
         rebuild = [k for k in changed if k not in LIVE]
-        self.config = new
+        old, self.config = self.config, new
         if rebuild:
-            self.build()
+            try:
+                self.build()
+            except Exception:  # refused data (a bad file, a split too small): the run in use stays as it was
+                self.config = old
+                raise
             return changed
         for layer, (name, params) in enumerate(zip(new["activation"], new["params"])):
             module = self.model.acts[layer]
@@ -423,6 +541,7 @@ class Engine:
             group["lr"] = new["lr"]
         return changed
 
+    @_on_own_generator
     def step(self, measure: bool = False) -> None:
         """One optimiser step on the next mini-batch; measure=True records each layer's update ratio."""
         bs = min(self.config["batch_size"], len(self.order))
@@ -458,6 +577,7 @@ class Engine:
         self.model.train(was)
         return out
 
+    @_on_own_generator
     @one_thread()
     def record(self, layers: bool = True) -> dict:
         """Append the current losses, accuracies and (layers=True) per-layer statistics to the history; return
@@ -487,6 +607,7 @@ class Engine:
         self.hists.append(np.array(hists))
         return row
 
+    @_on_own_generator
     def run(self, steps: int, record_every: int = 10) -> "Engine":
         """Train `steps` steps synchronously, recording every record_every steps (and at the start and end)."""
         _int_in("steps", steps, 0, 10**7)
@@ -504,6 +625,7 @@ class Engine:
                 turns.tick()
         return self
 
+    @_on_own_generator
     def train_for(self, seconds: float) -> int:
         """Train until `seconds` have passed (at least one step); returns the steps taken."""
         deadline, done = time.perf_counter() + seconds, 0
@@ -920,13 +1042,15 @@ class Playground(widgets.VBox):
         """Karpathy's layout at the current weights: every hidden layer's output histogram on the probe points."""
         from .stats import plot_activation_histograms
 
-        return plot_activation_histograms(self.engine.model, self.engine.probe, title)
+        with self.engine.own_generator():  # RReLU draws in training mode: from the run's generator
+            return plot_activation_histograms(self.engine.model, self.engine.probe, title)
 
     def plot_gradient_histograms(self, title: str = "") -> Figure:
         """The UvA view at the current weights: a histogram of each weight tensor's gradient on the training set."""
         from .stats import plot_gradient_histograms
 
-        return plot_gradient_histograms(self.engine.model, self.engine.x_train, self.engine.y_train, title)
+        with self.engine.own_generator():
+            return plot_gradient_histograms(self.engine.model, self.engine.x_train, self.engine.y_train, title)
 
     def static_png(self) -> bytes:
         """The current images stacked into one PNG, for viewers that do not run widgets."""
@@ -1127,6 +1251,7 @@ class Playground(widgets.VBox):
 
     @_guarded
     def _on_start(self, button=None) -> None:
+        """Start the live loop unless one runs (clicking again does nothing); see _stop for the one-loop rule."""
         if self._running:
             return
         loop = self._event_loop()
@@ -1140,7 +1265,7 @@ class Playground(widgets.VBox):
         self._running = True
         self.engine.status = "training"
         self._set_status("training")
-        self._task = loop.create_task(self._loop())
+        self._task = loop.create_task(self._loop(self._task))  # the new loop waits until the old one has ended
 
     @staticmethod
     def _event_loop():
@@ -1154,9 +1279,19 @@ class Playground(widgets.VBox):
             except Exception:  # noqa: BLE001 - no kernel loop: the caller says so
                 return None
 
+    def _stop(self) -> bool:
+        """Stop the live loop: cancel its task (it ends at its next yield, before another step); whether it ran.
+
+        The widget owns at most one live loop, self._task: start makes a new one only when none runs, and the new
+        one first waits for the cancelled one to end, so two loops never train at once whatever the clicks."""
+        was_running, self._running = self._running, False
+        if self._task is not None:
+            self._task.cancel()
+        return was_running
+
     @_guarded
     def _on_pause(self, button=None) -> None:
-        was_running, self._running = self._running, False
+        was_running = self._stop()
         if self.engine.status == "training":
             self.engine.status = "paused"
         if was_running and self.engine.history and self.engine.history[-1]["step"] != self.engine.step_count:
@@ -1175,7 +1310,7 @@ class Playground(widgets.VBox):
 
     @_guarded
     def _on_reset(self, button=None) -> None:
-        self._running = False
+        self._stop()
         self.engine.build()
         self.engine.record()
         self.view.layout()
@@ -1215,8 +1350,12 @@ class Playground(widgets.VBox):
         frame = float(np.median(self.frame_times[-4:]))
         return max(self._due - time.perf_counter() - frame, floor, 0.001)
 
-    async def _loop(self) -> None:
-        """Train in slices of at most SLICE seconds, yielding to the event loop after each; redraw fps times a second."""
+    async def _loop(self, previous: asyncio.Task | None = None) -> None:
+        """Train in slices of at most SLICE seconds, yielding to the event loop after each; redraw fps times a second.
+
+        previous: the loop this one replaces (cancelled by pause or reset); this one starts once it has ended."""
+        if previous is not None and not previous.done():
+            await asyncio.wait({previous})
         try:
             while self._running and self.engine.status != "diverged":
                 start, steps = time.perf_counter(), 0
@@ -1232,12 +1371,11 @@ class Playground(widgets.VBox):
         except Exception as exc:  # noqa: BLE001 - the task must not die silently
             self._running = False
             self._refuse(exc)
-        finally:
-            if self.engine.status == "diverged":
-                self._running = False
-                self.engine.record()
-                self.redraw()
-                self._set_status(self.engine.message, error=True)
+        if self.engine.status == "diverged":  # not reached when pause or reset cancelled the loop
+            self._running = False
+            self.engine.record()
+            self.redraw()
+            self._set_status(self.engine.message, error=True)
 
     def redraw(self) -> None:
         """Send the current images, the readout and the configuration line to the view."""
@@ -1276,7 +1414,8 @@ def summary(steps: int, record_every: int = 10, **config) -> dict:
 
 def playground(data=None, **config) -> Playground:
     """The live training playground. Settings (all optional): dataset (xor, circles, spirals, gaussians, moons),
-    n (8..20000 points), noise [0, 2], test_fraction (0, 0.9], depth 1..32, width 1..512, activation (a registry
+    n (8..20000 points), noise [0, 2], test_fraction (0, 0.9] (refused where it leaves a class fewer than 2 training
+    points or no test point: check_split), depth 1..32, width 1..512, activation (a registry
     name, or one per layer), params (a dict, or one per layer), init (recommended, default, kaiming, xavier, lecun,
     orthogonal, small; scaled by the activation's gain), batch_norm, optimizer (sgd, adam, adamw), lr (0, 10],
     batch_size, seed; data=(x, y) arrays with 2 features, or csv='file.csv' (x1, x2, label). Bad values raise

@@ -5,11 +5,12 @@ update-to-data ratio with a 1e-3 guide (Karpathy, "Building makemore part 3", 20
 (fastai course, 2019: a histogram of activations per step, one panel per layer), and gradient histograms per
 layer at initialisation (Lippe, UvA deep learning tutorial 3, "Activation functions", 2022).
 
-Definitions, per activation layer, in the registry's terms (f is the layer's registry activation, z its input):
-saturated fraction: share of (example, unit) pairs with |f'(z)| < SATURATION_SLOPE (the course's convention,
-`diagnostics.SATURATION_SLOPE`), f' taken by autograd through the layer's own module (learned parameters
-included); dead fraction: share of units with |f'(z)| < SATURATION_SLOPE on every probe example (no gradient
-flows through them); near-zero fraction: share of outputs with |f(z)| < NEAR_ZERO.
+Definitions, per activation layer, in the course's vocabulary (`actlab.vocabulary`; f is the layer's activation,
+z its input, f' taken by autograd through the layer's own module, learned parameters included): saturated fraction:
+share of (example, unit) pairs with |f'(z)| below 1% of f's peak slope (vocabulary.SATURATED); dead fraction:
+share of units whose slope is exactly 0 on every probe example (vocabulary.DEAD); near-dead fraction: share of units
+saturated on every probe example (vocabulary.NEAR_DEAD); near-zero fraction: share of outputs with |f(z)| <
+NEAR_ZERO (a histogram statistic, not a vocabulary term).
 """
 from __future__ import annotations
 
@@ -22,11 +23,12 @@ from torch import nn
 from torch.nn import functional as F
 
 from .checks import check_number
-from .diagnostics import SATURATION_SLOPE, slope
+from .diagnostics import slope
 from .hooks import Recorder
 from .models import activation_modules
 from .activations import Activation, lookup
 from .training import Callback, code_digest, model_device, preserved_state
+from .vocabulary import is_dead, is_near_dead, is_saturated, module_peak_slope, registry_entry
 
 NEAR_ZERO = 0.01  # an output counts as near zero below this magnitude
 HIST_BINS = 41
@@ -36,13 +38,8 @@ GUIDE_RATIO = -3.0  # Karpathy's rule of thumb: log10 update/data ratio near -3
 
 def activation_name(module: nn.Module) -> str | None:
     """The registry name of an activation module (None when the registry does not know its class)."""
-    if isinstance(module, Activation):
-        return module.spec.name
-    name = getattr(module, "actlab_name", None) or type(module).__name__
-    try:
-        return lookup(name).name
-    except ValueError:
-        return None
+    found = registry_entry(module)
+    return found[0].name if found else None
 
 
 def hist_range(name: str | None, params: dict | None = None) -> tuple[float, float]:
@@ -58,18 +55,22 @@ def hist_range(name: str | None, params: dict | None = None) -> tuple[float, flo
 
 
 def layer_stats(z: torch.Tensor, a: torch.Tensor, d: torch.Tensor, value_range=(-HIST_LIMIT, HIST_LIMIT),
-                bins: int = HIST_BINS) -> dict:
+                bins: int = HIST_BINS, *, peak_slope: float = 1.0) -> dict:
     """Statistics of one layer from its inputs z, outputs a and slopes d = |f'(z)|, each (examples, units).
 
-    Returns mean, std, saturated_fraction, dead_fraction, near_zero_fraction (all floats; fractions in [0, 1])
-    and hist: the share of outputs in each of `bins` equal bins over value_range (outliers in the edge bins).
+    peak_slope: the activation's peak slope (actlab.vocabulary.peak_slope; 1 for ReLU, tanh and most rectifiers,
+    1/4 for the sigmoid), which the saturation thresholds are relative to. Returns mean, std, saturated_fraction,
+    dead_fraction, near_dead_fraction, near_zero_fraction (all floats; fractions in [0, 1], in the vocabulary's terms
+    with every (example, unit) column a unit) and hist: the share of outputs in each of `bins` equal bins over
+    value_range (outliers in the edge bins).
     """
     a2, d2 = a.reshape(a.shape[0], -1) if a.dim() > 1 else a[:, None], d.reshape(d.shape[0], -1) if d.dim() > 1 else d[:, None]
-    flat = d2 < SATURATION_SLOPE
     low, high = value_range
     hist = torch.histc(a2.float().clamp(low, high), bins=bins, min=low, max=high)
     return {"mean": a2.mean().item(), "std": a2.std().item() if a2.numel() > 1 else 0.0,
-            "saturated_fraction": flat.float().mean().item(), "dead_fraction": flat.all(0).float().mean().item(),
+            "saturated_fraction": is_saturated(d2, peak_slope).float().mean().item(),
+            "dead_fraction": is_dead(d2).float().mean().item(),
+            "near_dead_fraction": is_near_dead(d2, peak_slope).float().mean().item(),
             "near_zero_fraction": (a2.abs() < NEAR_ZERO).float().mean().item(),
             "hist": (hist / max(a2.numel(), 1)).cpu().numpy()}
 
@@ -113,7 +114,8 @@ def activation_stats(model: nn.Module, x: torch.Tensor, bins: int = HIST_BINS,
         act = getattr(module, "actlab_name", None) or activation_name(module)
         value_range = _value_range(module, act)
         rows.append({"layer": layer, "module": site, "activation": act or type(module).__name__,
-                     "range": value_range, **layer_stats(z, a, slope(module, z), value_range, bins)})
+                     "range": value_range,
+                     **layer_stats(z, a, slope(module, z), value_range, bins, peak_slope=module_peak_slope(module))})
     return rows
 
 
@@ -196,7 +198,7 @@ class LayerStatsMonitor(Callback):
         self._before = None
 
     def activations(self):
-        """One row per (step, layer): mean, std, saturated, dead and near-zero fractions (no histograms)."""
+        """One row per (step, layer): mean, std, saturated, dead, near-dead and near-zero fractions (no histograms)."""
         import pandas as pd
 
         return pd.DataFrame([{k: v for k, v in r.items() if k not in ("hist", "range")} for r in self.records])

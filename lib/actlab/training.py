@@ -396,9 +396,11 @@ def train(model: nn.Module, data: Dataset, epochs: int = 3, lr: float = 0.01, op
     (ValueError). A loss that turns NaN or infinite stops the run (status 'diverged'; an epoch with no finished step
     records NaN); Ctrl-C or a kernel interrupt stops it too (status 'interrupted', never cached). Either way the
     history so far is returned and a warning says so. The cache (actlab.cache.cache_key, in data_dir()/cache) covers
-    the settings, the model's code and initial weights, the activation functions' code, the library's and torch's
-    code, the data as it is now, the global random state and the callbacks; it is computed only when cache=True.
-    Callbacks without key() make cache=True raise.
+    the settings, the model's code and initial weights, what the model and its activations compute on a fixed probe
+    (so a callable object's state, a global a lambda reads or a closure's weights count), the library's and torch's
+    code, the data's bytes as they are now, the global random state and the callbacks; it is computed only when
+    cache=True. A model the probe cannot see (it fails on the probe, or answers one probe two ways) is trained
+    without the cache, with a warning. Callbacks without key() make cache=True raise.
     """
     given = TrainConfig(epochs, lr, optimizer, momentum, batch_size, seed, device, weight_decay, tuple(callbacks),
                         progress, cache, channels_last)

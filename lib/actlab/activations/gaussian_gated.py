@@ -81,8 +81,8 @@ class Swish(nn.Module):
         super().__init__()
         self.beta = beta
 
-    def forward(self, x):
-        return swish_forward(x, self.beta)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.sigmoid(self.beta * x)  # swish_forward written out: TorchScript types beta as a float here
 
     def extra_repr(self):
         return f"beta={self.beta:g}"

@@ -82,9 +82,26 @@ def leaky_family(slope, **fields) -> Spec:
     return Spec(**rules, needs_exp=False, init=init, **fields)
 
 
-def prelu_in_input_dtype(module: nn.PReLU, x: torch.Tensor) -> torch.Tensor:
-    """PReLU's forward with its slope cast to x's dtype (gradients still reach the weight in its own dtype)."""
-    return F.prelu(x, module.weight.to(x.dtype))
+class InputDtypeForward:
+    """The forward of one torch.nn.PReLU with its slope cast to the input's dtype (see follow_input_dtype).
+
+    An object of its own rather than a function bound to the module: a method bound to the module would pickle as
+    getattr(module, "forward") and come back as torch.nn.PReLU's own forward; a functools.partial cannot be
+    scripted. A method bound to this holder pickles with it, and TorchScript compiles its source as the module's
+    forward (self.weight is then the module's weight).
+    """
+
+    def __init__(self, module: nn.PReLU):
+        self.module = module
+
+    @property
+    def weight(self) -> nn.Parameter:
+        """The module's slope parameter, shape (num_parameters,)."""
+        return self.module.weight
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """PReLU of x (any shape, channels in dim 1) with the slope in x's dtype; gradients reach the weight."""
+        return F.prelu(x, self.weight.to(x.dtype))
 
 
 def follow_input_dtype(module: nn.PReLU) -> nn.PReLU:
@@ -92,9 +109,12 @@ def follow_input_dtype(module: nn.PReLU) -> nn.PReLU:
 
     torch.nn.PReLU's float32 weight refuses float64 input. The instance's forward is replaced rather than the
     class subclassed, so the module stays exactly a torch.nn.PReLU for isinstance and type checks (the
-    diagnostics and models find activations by type). Copies and pickles keep the replacement.
+    diagnostics and models find activations by type). Copies, pickles and torch.jit.script keep the replacement.
+    The flag attribute makes TorchScript tell the module from a plain torch.nn.PReLU: it compiles one forward per
+    class and set of attributes, and without the flag would reuse a plain PReLU's forward scripted before.
     """
-    module.forward = functools.partial(prelu_in_input_dtype, module)
+    module.forward = InputDtypeForward(module).forward
+    module.follows_input_dtype = True
     return module
 
 

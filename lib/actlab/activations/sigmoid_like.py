@@ -6,24 +6,18 @@ import math
 import torch
 from torch import nn
 
-from .common import log1pexp, sigmoid_slope, step
+from .common import log1pexp, sigmoid_slope
 from .core import KAIMING, XAVIER, Spec, register
 
 
-class HeavisideFunction(torch.autograd.Function):
-    """Heaviside step whose backward is the true derivative: zero everywhere (x != 0)."""
+def heaviside_forward(x: torch.Tensor) -> torch.Tensor:
+    """H(x) = 1 where x > 0, else 0 (NaN included), in x's dtype; its gradient is 0 everywhere, and it stays in the
+    autograd graph (the weights before it get a zero gradient, not None).
 
-    @staticmethod
-    def forward(ctx, x):
-        return step(x)
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        return torch.zeros_like(grad_out)
-
-
-def heaviside_forward(x):
-    return HeavisideFunction.apply(x)
+    Written as sign(x) clipped at 0 because torch.sign's derivative is 0: plain PyTorch, so torch.jit.script
+    compiles and saves the module (a torch.autograd.Function would run as a Python call that cannot be saved).
+    """
+    return torch.nan_to_num(torch.sign(x).clamp(min=0), nan=0.0)
 
 
 def heaviside_derivative(x):
