@@ -66,6 +66,18 @@ def test_pushed_negative_kills_relu_and_only_slows_elu():
     assert list(elu.columns) == ["dead_fraction", "near_dead_fraction"]
 
 
+def test_trained_layer_stats_counts_exact_zeros_per_run():
+    data = actlab.toy_2d("xor", n=200, seed=0)
+    runs = actlab.compare(["relu", "elu"], data, seeds=(0, 1), epochs=1, progress=False)
+    table = smooth.trained_layer_stats(runs, data, max_examples=100)
+    assert list(table.index) == [("relu", 0), ("relu", 1), ("elu", 0), ("elu", 1)]
+    relu_model = runs.models[("relu", 0)]
+    expected = actlab.dead_units(relu_model, data, max_examples=100)["zero_fraction"].mean()
+    assert table.loc[("relu", 0), "zero fraction"] == pytest.approx(expected) and expected > 0.1
+    assert (table.loc["elu", "zero fraction"] == 0).all()  # ELU is exactly 0 only at z = 0 exactly
+    assert (table["mean |mean output|"] > 0).all()
+
+
 def _timings(ratio, low, high):
     """A time_activations-shaped table with one row, ELU, of forward ratios."""
     import pandas as pd

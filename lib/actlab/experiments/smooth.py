@@ -95,6 +95,24 @@ def near_dead_units(model: nn.Module, x: torch.Tensor, batch_size: int = 500):
     return table[["units", "dead", "near_dead", "dead_fraction", "near_dead_fraction", "zero_fraction"]]
 
 
+def trained_layer_stats(comparison, data, max_examples: int = 1000):
+    """Per run of a Comparison: the size of its layers' mean outputs and their share of exact zeros, over layers.
+
+    Each trained model is probed on the first max_examples training inputs of data (a Dataset or an (x, y) pair;
+    actlab.dead_units, eval mode). Columns: 'mean |mean output|' (each activation layer's mean output, its absolute
+    value averaged over the layers) and 'zero fraction' (each layer's share of outputs exactly 0, averaged over the
+    layers: exact sparsity, 0 to 1). Returns a DataFrame indexed by (activation, seed).
+    """
+    import pandas as pd
+
+    rows = []
+    for (name, seed), model in comparison.models.items():
+        table = dead_units(model, data, max_examples=max_examples)
+        rows.append({"activation": name, "seed": seed, "mean |mean output|": table["mean_activation"].abs().mean(),
+                     "zero fraction": table["zero_fraction"].mean()})
+    return pd.DataFrame(rows).set_index(["activation", "seed"])
+
+
 def timing_comparison(small, large, name: str, kind: str = "forward") -> str:
     """Whether name's time ratio (to the reference) is smaller, larger or indistinguishable on the large tensor.
 
