@@ -101,7 +101,8 @@ def trained_layer_stats(comparison, data, max_examples: int = 1000):
     Each trained model is probed on the first max_examples training inputs of data (a Dataset or an (x, y) pair;
     actlab.dead_units, eval mode). Columns: 'mean |mean output|' (each activation layer's mean output, its absolute
     value averaged over the layers) and 'zero fraction' (each layer's share of outputs exactly 0, averaged over the
-    layers: exact sparsity, 0 to 1). Returns a DataFrame indexed by (activation, seed).
+    layers: exact sparsity, 0 to 1) and 'near-dead units' (their count over all layers, vocabulary.NEAR_DEAD on these
+    inputs). Returns a DataFrame indexed by (activation, seed).
     """
     import pandas as pd
 
@@ -109,7 +110,7 @@ def trained_layer_stats(comparison, data, max_examples: int = 1000):
     for (name, seed), model in comparison.models.items():
         table = dead_units(model, data, max_examples=max_examples)
         rows.append({"activation": name, "seed": seed, "mean |mean output|": table["mean_activation"].abs().mean(),
-                     "zero fraction": table["zero_fraction"].mean()})
+                     "zero fraction": table["zero_fraction"].mean(), "near-dead units": int(table["near_dead"].sum())})
     return pd.DataFrame(rows).set_index(["activation", "seed"])
 
 
