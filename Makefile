@@ -1,16 +1,23 @@
 # actlab: `make lab` opens the course, `make test` runs every test. Both set everything up first.
+# The Python that makes the venv: one of the versions pyproject.toml's requires-python admits (3.10 to 3.14), else
+# make stops before any download and says how to pick one, e.g. make lab PYTHON=python3.12 (tools/check_python.py).
 PYTHON ?= python3
+REQUIRES_PYTHON := $(shell sed -n 's/^requires-python *= *"\(.*\)"/\1/p' pyproject.toml)
 VENV ?= .venv
 BIN := $(VENV)/bin
+# Two installs: the course (make lab) and, on top of it, what the tests, the website and Dask sweeps need (make test).
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 # The PyTorch release installed and tested; pyproject.toml declares the range the code supports.
 TORCH_VERSION ?= 2.13.0
 # Where torch comes from (tools/torch_source.py): auto = a wheel already on this disk (no index asked), else the
 # CPU build on Linux without an NVIDIA GPU, else the default index. Or cpu, cuda (PyPI's CUDA build), local.
 TORCH ?= auto
-# Extra pip options for every install, e.g. PIP_FLAGS="--index-url https://mirror.example/simple".
+# Extra pip options for every install, e.g. PIP_FLAGS="--index-url https://mirror.example/simple". An index named
+# here (or in PIP_INDEX_URL / PIP_EXTRA_INDEX_URL) is honoured by the torch step too.
 PIP_FLAGS ?=
-# dask: the tests run sweeps on a local Dask cluster too (compare(executor=Client.get_executor())).
+# What make test (and site, strip) add to the course: test tools, the website's Sphinx, and dask (the tests run
+# sweeps on a local Dask cluster too, compare(executor=Client.get_executor())). make lab installs none of them.
 EXTRAS ?= test,site,dask
 PORT ?= 8888
 # JupyterLab refuses to run as root unless told to.
@@ -23,17 +30,25 @@ NUMERICS_VARIANT ?= ATEN_CPU_CAPABILITY=avx2 OMP_NUM_THREADS=1
 VARIANT_WORKERS ?= -n 2 --dist loadfile
 SITE := build/site
 
-.PHONY: install lab test test-lib test-notebooks test-site site bench reproduce strip clean
+.PHONY: install install-test lab test test-lib test-notebooks test-site site bench reproduce strip clean
 
 install: $(STAMP)
+install-test: $(TEST_STAMP)
 
 # Re-installs only when pyproject.toml (the one dependency list) or the torch choice changes, or the venv is missing.
+# A new venv is made only by a Python in pyproject's range: tools/check_python.py stops any other before a download.
 $(STAMP): pyproject.toml tools/torch_source.py
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@args="$$($(BIN)/python tools/torch_source.py $(TORCH_VERSION) $(TORCH))" && echo "torch: pip install $$args" && \
-		$(BIN)/python -m pip install --quiet $(PIP_FLAGS) $$args
-	$(BIN)/python -m pip install --quiet $(PIP_FLAGS) -e '.[$(EXTRAS)]'
+	@test -x $(BIN)/python || { command -v $(PYTHON) >/dev/null || \
+		{ echo "make: no $(PYTHON) found; install a Python $(REQUIRES_PYTHON) and pick it: make lab PYTHON=python3.12" >&2; \
+		  exit 1; }; $(PYTHON) tools/check_python.py && $(PYTHON) -m venv $(VENV); }
+	@args="$$(PIP_FLAGS='$(PIP_FLAGS)' $(BIN)/python tools/torch_source.py $(TORCH_VERSION) $(TORCH))" && \
+		echo "torch: pip install $$args" && $(BIN)/python -m pip install --quiet $(PIP_FLAGS) $$args
+	$(BIN)/python -m pip install --quiet $(PIP_FLAGS) -e .
 	@touch $(STAMP)
+
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet $(PIP_FLAGS) -e '.[$(EXTRAS)]'
+	@touch $(TEST_STAMP)
 
 # Two notebooks training at once no longer fight over the cores: actlab's training loops take turns (actlab.cores;
 # `make bench` measures it: the "kernels" case). OMP_WAIT_POLICY=PASSIVE is not set: it made every single run ~1.5x
@@ -43,7 +58,7 @@ lab: install
 
 # The notebooks' default run saves its outputs (build/executed, keyed by notebook, library source and data), and
 # the site is built from those: the course is executed once for both.
-test: install
+test: install-test
 	@start=$$(date +%s); rc=0; \
 	$(BIN)/python -m pytest $(PYTEST_FLAGS) -m "not site" tests --nbval-lax notebooks || rc=1; \
 	echo "make test: the notebooks again under other CPU numerics ($(NUMERICS_VARIANT))"; \
@@ -53,15 +68,15 @@ test: install
 	  $(BIN)/python -m pytest $(PYTEST_FLAGS) -m site tests/test_site.py; } || rc=1; \
 	echo "make test: $$(( $$(date +%s) - start )) s wall"; exit $$rc
 
-test-lib: install
+test-lib: install-test
 	$(BIN)/python -m pytest $(PYTEST_FLAGS) -m "not site" tests
 
-test-notebooks: install
+test-notebooks: install-test
 	$(BIN)/python -m pytest $(PYTEST_FLAGS) --nbval-lax notebooks
 	env $(NUMERICS_VARIANT) $(BIN)/python -m pytest $(PYTEST_FLAGS) $(VARIANT_WORKERS) --nbval-lax notebooks
 
 # The course website in build/site (open build/site/index.html). Executes only notebooks without saved outputs.
-site: install
+site: install-test
 	$(BIN)/python tools/build_site.py $(SITE_FLAGS) --out $(SITE)
 
 test-site: site
@@ -79,7 +94,7 @@ reproduce: install
 	$(BIN)/python -m actlab.experiments.reproductions --full --workers $(WORKERS)
 
 # Remove outputs from every notebook, except cells tagged or marked keep_output.
-strip: install
+strip: install-test
 	$(BIN)/nbstripout --keep-id notebooks/*.ipynb
 
 clean:

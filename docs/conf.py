@@ -5,6 +5,7 @@ MathJax is served from the copy in jupyter-server-mathjax (MathJax 2.7, STIX web
 Book 2 (mystmd) fetches its theme at build time. Notebooks are not executed here: tools/build_site.py merges the
 outputs saved by the tests (or executes the notebooks lacking them) before Sphinx runs.
 """
+import importlib.util
 import os
 
 project = "actlab"
@@ -41,3 +42,12 @@ mathjax2_config = {
 }
 html_favicon = os.path.join(os.environ.get("ACTLAB_SITE_SOURCE", "."), "_extra_static", "favicon.png")
 
+
+# The course's repository: pyproject.toml's [project.urls] Repository, the one setting the Colab links and cell read
+# too (through tools/colab.py, which also knows the placeholder). Every page's footer links it once it is published.
+_COLAB_TOOLS = importlib.util.spec_from_file_location(
+    "colab_tools", os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools", "colab.py"))
+_colab = importlib.util.module_from_spec(_COLAB_TOOLS)
+_COLAB_TOOLS.loader.exec_module(_colab)
+html_theme_options = ({"footer_icons": [{"name": "The course's repository", "url": _colab.repository(),
+                                         "html": "Source on GitHub", "class": ""}]} if _colab.published() else {})

@@ -41,14 +41,37 @@ def fake_colab(monkeypatch):
     return calls
 
 
-def run_cell(monkeypatch, course_installed: bool) -> Recorder:
+PUBLISHED = "https://github.com/someone/actlab"  # a published repository, for the tests of the install path
+# Colab's runtime (its published list of 2026-08-19): what the cell must leave as it is, and ipywidgets 7.
+COLAB = {"torch": "2.11.0+cpu", "ipywidgets": "7.7.1", "ipykernel": "6.17.1", "jupyter_client": "7.4.9",
+         "matplotlib": "3.10.0", "numpy": "2.1.3", "scikit-learn": "1.6.1", "anywidget": "0.9.21", "ipython": "7.34.0",
+         "traitlets": "5.7.1", "pandas": "2.2.2", "scipy": "1.16.1", "pillow": "11.3.0", "tqdm": "4.67.1"}
+
+
+def run_cell(monkeypatch, course_installed: bool, url: str | None = PUBLISHED) -> Recorder:
+    """Runs the set-up cell (made for url) with subprocess.run recorded, and actlab found or not."""
     recorder = Recorder()
     monkeypatch.setattr(subprocess, "run", recorder)
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: real_find_spec(name, *a) if course_installed or name != "actlab" else None)
-    exec(compile(colab.cell_source(), "colab-setup-cell", "exec"), {})
+    exec(compile(colab.cell_source(url), "colab-setup-cell", "exec"), {})
     return recorder
+
+
+def fake_versions(monkeypatch, versions: dict):
+    """importlib.metadata.version answers from versions (a missing name: not installed), else the real one."""
+    real_version = metadata.version
+
+    def version(name):
+        key = next((k for k in versions if k.replace("-", "_") == name.replace("-", "_")), None)
+        if key is None:
+            return real_version(name)
+        if versions[key] is None:
+            raise metadata.PackageNotFoundError(name)
+        return versions[key]
+
+    monkeypatch.setattr(metadata, "version", version)
 
 
 def test_cell_does_nothing_outside_colab(monkeypatch):
@@ -62,50 +85,45 @@ def test_cell_on_colab_installs_the_course_alone_and_enables_widgets(monkeypatch
     assert fake_colab == ["enable_custom_widget_manager"]
     install, *others = recorder.commands  # others: only what this environment lacks (nothing, in make's venv)
     assert install[:4] == [sys.executable, "-m", "pip", "install"] and "--no-deps" in install
-    assert install[-1] == f"actlab @ git+{colab.repository()}"
+    assert install[-1] == f"actlab @ git+{PUBLISHED}"
     assert not any(arg.startswith("torch") for command in recorder.commands for arg in command)
 
 
-def lacking_here() -> set:
-    """Course dependencies (not torch, no extras) that this environment lacks or has too old."""
-    from packaging.requirements import Requirement
-
-    lacking = set()
-    for line in metadata.requires("actlab"):
-        req = Requirement(line)
-        if req.name == "torch" or req.marker is not None:
-            continue
-        try:
-            if metadata.version(req.name) in req.specifier:
-                continue
-        except metadata.PackageNotFoundError:
-            pass
-        lacking.add(req.name)
-    return lacking
+def test_unpublished_course_installs_nothing_and_says_how(monkeypatch, fake_colab, capsys):
+    """While pyproject's Repository is the placeholder, a git install would fail: the cell says what to do."""
+    recorder = run_cell(monkeypatch, course_installed=False, url=colab.PLACEHOLDER)
+    assert recorder.commands == [] and "no public repository yet" in capsys.readouterr().out
+    assert fake_colab == ["enable_custom_widget_manager"]
 
 
-def test_cell_on_colab_installs_only_missing_dependencies_with_torch_held(monkeypatch, fake_colab, tmp_path):
-    real_version = metadata.version
-
-    def version(name):
-        if name in ("tqdm", "ipywidgets"):
-            raise metadata.PackageNotFoundError(name)
-        return "0.1" if name == "pandas" else real_version(name)  # too old for pandas>=2.1
-
-    monkeypatch.setattr(metadata, "version", version)
+def test_cell_on_colab_upgrades_ipywidgets_alone_and_holds_the_kernel(monkeypatch, fake_colab):
+    """With Colab's own versions: ipywidgets 7.7.1 is upgraded (the course needs 8), a missing package installed;
+    ipykernel 6.17.1 (below the course's >=6.29), jupyter_client, torch and numpy are held by the constraint,
+    and Colab's older-than-declared packages are left alone."""
+    fake_versions(monkeypatch, {**COLAB, "tqdm": None, "pandas": "2.0.0", "jupyterlab": None})
     recorder = run_cell(monkeypatch, course_installed=False)
     _, extra = recorder.commands
-    constraint = extra[extra.index("-c") + 1]
-    assert Path(constraint).read_text() == f"torch=={real_version('torch')}\n"
-    wanted = sorted(a.split(">")[0].split("=")[0] for a in extra[extra.index("-c") + 2:])
-    assert wanted == sorted({"ipywidgets", "pandas", "tqdm"} | lacking_here()), "only the missing or too old"
-    assert "torch" not in wanted and "pytest" not in wanted, "never torch, never the test tools"
+    wanted = sorted(a.split(">")[0] for a in extra[extra.index("-c") + 2:])
+    assert wanted == ["ipywidgets", "tqdm"], "ipywidgets 8 and the missing tqdm; never ipykernel or jupyterlab"
+    held = Path(extra[extra.index("-c") + 1]).read_text().split()
+    for name in ("torch", "numpy", "ipykernel", "jupyter_client", "ipython", "traitlets"):
+        assert f"{name}=={COLAB[name]}" in held, name
     assert fake_colab == ["enable_custom_widget_manager"]
 
 
 def test_cell_run_again_on_colab_installs_nothing(monkeypatch, fake_colab):
     assert run_cell(monkeypatch, course_installed=True).commands == []
     assert fake_colab == ["enable_custom_widget_manager"]
+
+
+@pytest.mark.parametrize("torch_version, warned", [("2.11.0+cpu", True), ("2.13.0+cpu", False), ("2.14.1", False),
+                                                   ("2.15.0", True)])
+def test_cell_says_plainly_when_colabs_torch_is_outside_the_tested_range(monkeypatch, fake_colab, capsys,
+                                                                        torch_version, warned):
+    fake_versions(monkeypatch, {"torch": torch_version})
+    run_cell(monkeypatch, course_installed=True)
+    out = capsys.readouterr().out
+    assert (f"Colab's PyTorch is {torch_version}, outside the releases the course is tested with" in out) == warned
 
 
 def test_dry_run_of_the_colab_install_leaves_torch_alone(monkeypatch, fake_colab, tmp_path):
@@ -123,11 +141,18 @@ def test_dry_run_of_the_colab_install_leaves_torch_alone(monkeypatch, fake_colab
 
 
 def test_readme_table_links_every_notebook_to_colab():
+    """Colab links when the repository is published; while it is the placeholder, the README's instructions."""
     text = (ROOT / "README.md").read_text()
     assert colab.readme_with_links(text) == text, "run python tools/colab.py"
+    published = colab.readme_with_links(text, PUBLISHED)
     for path in NOTEBOOKS:
-        assert f"[Open in Colab]({colab.colab_link(path.name)})" in text
         assert f"[{path.stem}](notebooks/{path.name})" in text
+        assert f"[Open in Colab]({colab.colab_link(path.name, PUBLISHED)})" in published
+        assert colab.colab_link(path.name, PUBLISHED).startswith("https://colab.research.google.com/github/someone/")
+    if not colab.published():
+        assert text.count(colab.UNPUBLISHED_LINK) == len(NOTEBOOKS) and "\n## Google Colab\n" in text
+        assert "[project.urls]" in text[text.index("\n## Google Colab\n"):]
+    assert colab.readme_with_links(published) == text or colab.published(), "the two forms convert both ways"
 
 
 def test_insertion_is_idempotent_keeps_ids_and_moves_an_old_cell():
@@ -148,6 +173,16 @@ def test_insertion_is_idempotent_keeps_ids_and_moves_an_old_cell():
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_every_notebook_starts_with_the_colab_cell(path):
+    """The committed cell is exactly what tools/colab.py makes now (source and metadata): regenerate when not."""
     nb = json.loads(path.read_text())
     first_code = next(c for c in nb["cells"] if c["cell_type"] == "code")
     assert colab.is_setup_cell(first_code) and "".join(first_code["source"]) == colab.cell_source()
+    assert colab.with_setup_cell(nb, colab.cell_source()) == nb, "run python tools/colab.py"
+
+
+def test_cell_is_collapsed_with_a_one_line_title():
+    """Colab shows a form's title with the code hidden; JupyterLab hides the input (nbformat's source_hidden)."""
+    nb = colab.with_setup_cell(json.loads(NOTEBOOKS[0].read_text()), colab.cell_source())
+    cell = next(c for c in nb["cells"] if colab.is_setup_cell(c))
+    assert cell["metadata"]["cellView"] == "form" and cell["metadata"]["jupyter"]["source_hidden"] is True
+    assert cell["source"][0] == "# @title Colab only: installs the course; does nothing elsewhere\n"

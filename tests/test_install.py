@@ -1,11 +1,16 @@
 """The install picks the right PyTorch build, shown without a network: the Makefile's choice (tools/torch_source.py)
 with faked machines, and pip's own dry-run reports (`pip install --dry-run --report`) on local files and indexes."""
+import http.server
 import importlib.util
+import inspect
 import json
 import os
+import platform
+import socket
 import stat
 import subprocess
 import sys
+import threading
 import zipfile
 from pathlib import Path
 
@@ -29,18 +34,18 @@ LOCAL_WHEEL = Path("/opt/wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_
     (False, False, "Windows", ["torch==2.13.0"]),                        # Windows: PyPI's CPU build
 ])
 def test_auto_choice(local, gpu, system, expected):
-    assert torch_source.choose("2.13.0", "auto", local, gpu, system) == expected
+    assert torch_source.choose("2.13.0", "auto", local, gpu, system).args == expected
 
 
 def test_explicit_choices_and_index_override():
     cu126 = "https://download.pytorch.org/whl/cu126"
-    assert torch_source.choose("2.13.0", "cpu", True, True, "Linux") == ["--index-url", torch_source.CPU_INDEX,
-                                                                         "torch==2.13.0"]
-    assert torch_source.choose("2.13.0", "cuda", False, False, "Linux") == ["torch==2.13.0"]
-    assert torch_source.choose("2.13.0", "cuda", False, False, "Linux", cu126) == ["--index-url", cu126,
-                                                                                    "torch==2.13.0"]
-    assert torch_source.choose("2.13.0", "local", False, False, "Linux") == ["--no-index", "--no-deps",
-                                                                            "torch==2.13.0"]
+    assert torch_source.choose("2.13.0", "cpu", True, True, "Linux").args == ["--index-url", torch_source.CPU_INDEX,
+                                                                              "torch==2.13.0"]
+    assert torch_source.choose("2.13.0", "cuda", False, False, "Linux").args == ["torch==2.13.0"]
+    assert torch_source.choose("2.13.0", "cuda", False, False, "Linux", cu126).args == ["--index-url", cu126,
+                                                                                         "torch==2.13.0"]
+    assert torch_source.choose("2.13.0", "local", False, False, "Linux").args == ["--no-index", "--no-deps",
+                                                                                 "torch==2.13.0"]
 
 
 @pytest.mark.parametrize("version, choice, parameter", [("2.13", "gpu", "TORCH must be one of"),
@@ -121,14 +126,14 @@ def test_dry_run_gpu_less_linux_takes_the_cpu_build(indexes, tmp_path):
     """The arguments chosen for a Linux laptop without GPU resolve to the +cpu wheel, with no CUDA packages."""
     pypi, cpu = indexes
     args = torch_source.choose("2.13.0", "auto", has_local_wheel=False, has_nvidia_gpu=False, system="Linux",
-                               index=cpu)  # the test's stand-in for PyTorch's CPU index URL
+                               index=cpu).args  # the test's stand-in for PyTorch's CPU index URL
     (torch,) = dry_run(args, tmp_path)
     assert torch["metadata"]["version"] == "2.13.0+cpu" and cuda_requirements([torch]) == []
 
 
 def test_dry_run_linux_with_gpu_takes_the_cuda_build(indexes, tmp_path):
     pypi, cpu = indexes
-    args = torch_source.choose("2.13.0", "auto", has_local_wheel=False, has_nvidia_gpu=True, system="Linux")
+    args = torch_source.choose("2.13.0", "auto", has_local_wheel=False, has_nvidia_gpu=True, system="Linux").args
     install = dry_run(["--index-url", pypi] + args, tmp_path)  # the default index, faked
     assert install[0]["metadata"]["version"] == "2.13.0" and cuda_requirements(install)
 
@@ -152,7 +157,7 @@ def test_dry_run_environment_yml_prefers_the_cpu_build(indexes, tmp_path):
 def test_dry_run_on_our_machines_takes_the_local_cpu_wheel_without_an_index(tmp_path):
     """Here the choice is --no-index: pip reads the wheel on disk and no index at all (no network wait)."""
     assert torch_source.has_local_wheel("2.13.0")
-    args = torch_source.choose("2.13.0", "auto", True, False, "Linux")
+    args = torch_source.choose("2.13.0", "auto", True, False, "Linux").args
     install = dry_run(["--find-links", str(LOCAL_WHEEL.parent)] + args, tmp_path, deps=False)
     assert [i["metadata"]["version"] for i in install] == ["2.13.0+cpu"] and cuda_requirements(install) == []
     assert not torch_source.has_local_wheel("2.12.0"), "a release not on disk must not count as local"
@@ -163,6 +168,150 @@ def test_makefile_installs_torch_with_the_chosen_arguments():
     out = subprocess.run(["make", "-n", "-B", "install", "VENV=/nonexistent"], cwd=ROOT, capture_output=True,
                          text=True, check=True).stdout
     assert "tools/torch_source.py 2.13.0 auto" in out
-    torch_line = next(line for line in out.splitlines() if "tools/torch_source.py" in line)
-    assert "pip install" in torch_line and "$args" in torch_line
-    assert out.index("tools/torch_source.py") < out.index("-e '.["), "torch is installed before the course"
+    torch_line = out[out.index("tools/torch_source.py"):]
+    assert "pip install" in torch_line and "$args" in torch_line.splitlines()[1]
+    assert out.index("tools/torch_source.py") < out.index("-e ."), "torch is installed before the course"
+
+
+# Any network: PyTorch's CPU index is probed (bounded by PROBE_TIMEOUT_S) before it is chosen, and the user's own
+# index options are never overridden by the torch step's.
+
+@pytest.fixture
+def silent_server():
+    """A local TCP port that accepts connections (the kernel's backlog) and never replies."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    yield f"http://127.0.0.1:{server.getsockname()[1]}/whl/cpu"
+    server.close()
+
+
+@pytest.fixture
+def closed_port():
+    """A local port nothing listens on: connecting is refused at once."""
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    return f"http://127.0.0.1:{port}/whl/cpu"
+
+
+@pytest.fixture
+def answering_server():
+    """A local HTTP server that answers every HEAD with 200, as PyTorch's index does."""
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_HEAD(self):
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/whl/cpu"
+    server.shutdown()
+    server.server_close()
+
+
+def test_probe_is_bounded_well_under_30_seconds():
+    """An unreachable CPU index costs at most PROBE_TIMEOUT_S before the fallback (the issue: under 30 s)."""
+    assert 0 < torch_source.PROBE_TIMEOUT_S <= 10
+    assert inspect.signature(torch_source.answers).parameters["timeout_s"].default == torch_source.PROBE_TIMEOUT_S
+
+
+def test_probe_of_a_server_that_never_replies_is_no(silent_server):
+    assert torch_source.answers(silent_server, timeout_s=0.5) is False
+
+
+def test_probe_of_a_closed_port_is_no(closed_port):
+    assert torch_source.answers(closed_port, timeout_s=0.5) is False
+
+
+def test_probe_of_an_answering_index_is_yes(answering_server):
+    assert torch_source.answers(answering_server, timeout_s=5) is True
+
+
+def test_probe_gives_up_on_a_lookup_that_never_returns(monkeypatch):
+    """A resolver that hangs (urlopen's own timeout does not cover name lookups): the probe still returns."""
+    never = threading.Event()
+    monkeypatch.setattr(torch_source.urllib.request, "urlopen", lambda *a, **k: never.wait())
+    try:
+        assert torch_source.answers("https://download.pytorch.org/whl/cpu", timeout_s=0.2) is False
+    finally:
+        never.set()
+
+
+@pytest.mark.parametrize("server", ["silent_server", "closed_port"])
+def test_unreachable_cpu_index_falls_back_to_the_default_index_with_a_notice(server, request):
+    url = request.getfixturevalue(server)
+    source = torch_source.choose("2.13.0", "auto", False, False, "Linux", index=url,
+                                 answers=lambda u: torch_source.answers(u, timeout_s=0.5))
+    assert source.args == ["torch==2.13.0"]
+    assert "did not answer" in source.notice and "several GB" in source.notice and "\n" not in source.notice
+
+
+def test_reachable_cpu_index_is_chosen(answering_server):
+    source = torch_source.choose("2.13.0", "auto", False, False, "Linux", index=answering_server,
+                                 answers=lambda u: torch_source.answers(u, timeout_s=5))
+    assert source.args == ["--index-url", answering_server, "torch==2.13.0"] and source.notice == ""
+
+
+def test_script_falls_back_when_the_cpu_index_never_replies(silent_server, tmp_path):
+    """tools/torch_source.py end to end on a GPU-less machine (no nvidia-smi, no local wheel of 2.12.0): it probes
+    the index (TORCH_INDEX, a silent local port), prints the default-index arguments and a one-line notice."""
+    if platform.system() != "Linux":
+        pytest.skip("the CPU index is auto's choice on Linux only")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
+    env.update(TORCH_INDEX=silent_server, PATH=str(Path(sys.executable).parent), PIP_CONFIG_FILE=os.devnull)
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "torch_source.py"), "2.12.0", "auto"], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.split() == ["torch==2.12.0"], result.stderr
+    assert "did not answer" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("flags, environ, expected", [
+    ("--index-url https://mirror.example/simple", {}, True),
+    ("--index-url=https://mirror.example/simple", {}, True),
+    ("-i https://mirror.example/simple", {}, True),
+    ("-ihttps://mirror.example/simple", {}, True),
+    ("--quiet --extra-index-url https://mirror.example/simple", {}, True),
+    ("--no-index --find-links /wheels", {}, True),
+    ("", {"PIP_INDEX_URL": "https://mirror.example/simple"}, True),
+    ("", {"PIP_EXTRA_INDEX_URL": "https://mirror.example/simple"}, True),
+    ("--quiet --find-links /wheels", {}, False),
+    ("", {"PIP_FIND_LINKS": "/opt/wheels"}, False),
+    ("", {}, False),
+])
+def test_user_index_options_are_recognised(flags, environ, expected):
+    assert torch_source.user_chose_index(flags, environ) is expected
+
+
+def test_user_index_is_never_overridden():
+    """With the user's index named, auto adds no index of its own (and asks no probe); TORCH=cpu adds PyTorch's
+    CPU index beside the user's, never instead of it."""
+    def no_probe(url):
+        raise AssertionError("the CPU index was probed although the user named an index")
+
+    auto = torch_source.choose("2.13.0", "auto", False, False, "Linux", user_index=True, answers=no_probe)
+    assert auto.args == ["torch==2.13.0"] and "your pip options" in auto.notice
+    cpu = torch_source.choose("2.13.0", "cpu", False, False, "Linux", user_index=True)
+    assert cpu.args == ["--extra-index-url", torch_source.CPU_INDEX, "torch==2.13.0"]
+
+
+def test_dry_run_with_the_users_mirror_takes_torch_from_it(indexes, tmp_path):
+    """PIP_FLAGS="--index-url MIRROR" (the fake PyPI): the torch step's arguments keep pip on the mirror. Before,
+    the torch step's own --index-url came later and won, so pip asked PyTorch's index only."""
+    mirror, cpu = indexes
+    flags = f"--index-url {mirror}"
+    source = torch_source.choose("2.13.0", "auto", False, False, "Linux",
+                                 user_index=torch_source.user_chose_index(flags, {}))
+    (torch,) = dry_run(flags.split() + source.args, tmp_path)
+    assert torch["metadata"]["version"] == "2.13.0" and "--index-url" not in source.args
+
+
+def test_makefile_passes_pip_flags_to_the_torch_choice():
+    out = subprocess.run(["make", "-n", "-B", "install", "VENV=/nonexistent",
+                          "PIP_FLAGS=--index-url https://mirror.example/simple"], cwd=ROOT, capture_output=True,
+                         text=True, check=True).stdout
+    assert "PIP_FLAGS='--index-url https://mirror.example/simple' /nonexistent/bin/python tools/torch_source.py" in out

@@ -171,6 +171,63 @@ def test_the_faults_behind_the_parameter_flags():
     assert "x & \\beta x > t" in softplus.latex  # the formula states the threshold
 
 
+KINKED = [(n, p) for n in NAMES for p in FLAG_SETTINGS[n] if actlab.spec(n).kinks(**p)]
+
+
+def one_sided_slopes(name, params, k: float) -> tuple[float, float]:
+    """The reference derivative just left and just right of a kink (k -/+ 1e-12 max(1, |k|), 60 digits): its
+    one-sided limits to within 1e-12 |f''|."""
+    with mp.workdps(60):
+        p = {key: mp.mpf(v) for key, v in params.items()}
+        h = mp.mpf("1e-12") * max(1, abs(k))
+        return float(DERIVATIVES[name](mp.mpf(k) - h, **p)), float(DERIVATIVES[name](mp.mpf(k) + h, **p))
+
+
+@pytest.mark.parametrize("name, params", KINKED, ids=[f"{n}-{p}" for n, p in KINKED])
+def test_derivative_at_kinks_is_one_of_the_one_sided_slopes(name, params):
+    """At a kink the derivative's value is a convention (torch releases differ in it); its one-sided slopes are
+    not. Just either side (k -/+ 1e-6) the formula's autograd, the module's and the analytic derivative match the
+    mpmath reference; at the kink the stated derivative is the left or the right slope."""
+    s = actlab.spec(name)
+    module = actlab.get_activation(name, **params).double().eval()
+    for k in s.kinks(**params):
+        h = 1e-6 * max(1.0, abs(k))
+        x = torch.tensor([k - h, k + h], dtype=torch.float64, requires_grad=True)
+        with mp.workdps(30):
+            p = {key: mp.mpf(v) for key, v in params.items()}
+            reference = torch.tensor([float(DERIVATIVES[name](mp.mpf(v), **p)) for v in x.tolist()],
+                                     dtype=torch.float64)
+        for f in (module, lambda t: s.forward(t, **params)):
+            (grad,) = torch.autograd.grad(f(x).sum(), x)
+            torch.testing.assert_close(grad, reference, atol=1e-8, rtol=1e-6, msg=f"{name} {params} at {k}")
+        torch.testing.assert_close(s.derivative(x.detach(), **params), reference, atol=1e-8, rtol=1e-6)
+        at_kink = s.derivative(torch.tensor([k], dtype=torch.float64), **params).item()
+        assert min(abs(at_kink - side) for side in one_sided_slopes(name, params, k)) < 1e-9, (name, params, k)
+
+
+EXP_LINEAR = [("elu", {"alpha": a}) for a in (0.0, 0.5, 1.0, 2.5, 5.0)] + [("selu", {})] + [
+    ("celu", {"alpha": a}) for a in (0.05, 1.0, 5.0)]
+
+
+@pytest.mark.parametrize("name, params", EXP_LINEAR, ids=[f"{n}-{p}" for n, p in EXP_LINEAR])
+def test_exp_linear_autograd_at_zero_is_the_stated_left_slope(name, params):
+    """ELU, SELU and CELU state their derivative at 0 as the left slope (alpha / width, times SELU's scale), as
+    torch.nn's modules do. Autograd of the registry's formulas gives it on every torch release: written with
+    x.clamp(max=0), torch 2.14.1 gave 0 there, though CELU and ELU with alpha = 1 have slope 1 on both sides. The
+    zeroed branch keeps far-positive inputs from making the gradient NaN (e^1000 overflows)."""
+    s = actlab.spec(name)
+    x = torch.tensor([0.0, 1000.0, -1000.0], dtype=torch.float64, requires_grad=True)
+    (grad,) = torch.autograd.grad(s.forward(x, **params).sum(), x)
+    left, _ = one_sided_slopes(name, params, 0.0)
+    stated = s.derivative(x.detach(), **params)
+    assert stated[0].item() == pytest.approx(left, abs=1e-9)
+    torch.testing.assert_close(grad, stated, atol=1e-8, rtol=1e-6)
+    assert torch.isfinite(grad).all()
+    module = actlab.get_activation(name, **params).double()
+    (module_grad,) = torch.autograd.grad(module(x).sum(), x)  # nn.CELU rounds 1 / alpha to float32 (1.5e-8 off)
+    torch.testing.assert_close(module_grad, stated, atol=1e-8, rtol=1e-6)
+
+
 def test_flags_refuse_bad_parameters():
     with pytest.raises(ValueError, match="'alpha'=7 is out of range"):
         actlab.spec("elu").flags(alpha=7)

@@ -65,9 +65,32 @@ def test_make_lab_binds_to_localhost_and_keeps_the_token():
 
 
 def test_install_is_up_to_date_after_make_test():
-    """A second `make test` reinstalls nothing: the install stamp is newer than pyproject.toml."""
-    result = subprocess.run(["make", "-q", "install"], cwd=ROOT)
+    """A second `make test` reinstalls nothing: both install stamps are newer than pyproject.toml."""
+    result = subprocess.run(["make", "-q", "install-test"], cwd=ROOT)
     assert result.returncode == 0
+
+
+def make_dry_run(target: str) -> str:
+    """What `make -n -B target` would run for a venv that does not exist yet."""
+    return subprocess.run(["make", "-n", "-B", target, "VENV=/nonexistent"], cwd=ROOT, capture_output=True,
+                          text=True, check=True, timeout=60).stdout
+
+
+def test_make_lab_installs_the_course_alone_and_make_test_adds_the_extras():
+    """A student's `make lab` takes no test, site or dask extra; `make test` adds them (the Makefile's EXTRAS)."""
+    lab = make_dry_run("lab")
+    installs = [line for line in lab.splitlines() if "pip install" in line and "-e " in line]
+    assert installs == ["/nonexistent/bin/python -m pip install --quiet  -e ."], installs
+    test = make_dry_run("test")
+    extras = makefile_variable("EXTRAS")
+    assert test.index("pip install --quiet  -e .\n") < test.index(f"pip install --quiet  -e '.[{extras}]'")
+    assert set(extras.split(",")) == {"test", "site", "dask"} <= set(PYPROJECT["project"]["optional-dependencies"])
+
+
+def test_environment_yml_installs_the_course_without_the_test_extra():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    (pip_list,) = [d["pip"] for d in env["dependencies"] if isinstance(d, dict)]
+    assert pip_list[-1] == "-e ."
 
 
 def test_ci_and_readme_use_the_two_commands():

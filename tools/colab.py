@@ -3,6 +3,9 @@ the README course table's "Open in Colab" links, both made from the repository U
 
 Usage: python tools/colab.py [--check]   (writes the notebooks and README.md; --check only reports differences)
 Idempotent: the cell is found again by its tag and keeps its id; the notebooks' other cells are not touched.
+The cell is collapsed: Colab's form view (cellView "form", titled by its "# @title" line) and JupyterLab's hidden
+input (metadata jupyter.source_hidden, nbformat's). While the repository URL is PLACEHOLDER (the course not yet
+published), the README's Colab column links to its Colab instructions and the cell says how to install by hand.
 """
 from __future__ import annotations
 
@@ -18,6 +21,9 @@ TAG = "colab-setup"
 CELL_ID = "colab-setup"
 COLAB = "https://colab.research.google.com/github/{owner_repo}/blob/{branch}/notebooks/{notebook}"
 BRANCH = "main"
+# pyproject.toml's [project.urls] Repository until the course is published: set the real URL there, then run this.
+PLACEHOLDER = "https://github.com/actlab-course/actlab"
+UNPUBLISHED_LINK = "[see Google Colab](#google-colab)"
 
 
 def repository() -> str:
@@ -28,10 +34,16 @@ def repository() -> str:
     return url
 
 
+def published(url: str | None = None) -> bool:
+    """Whether the repository URL is a real one, not PLACEHOLDER."""
+    return (url or repository()) != PLACEHOLDER
+
+
 def cell_source(url: str | None = None) -> str:
     """The set-up cell's code, with the repository filled in."""
+    url = url or repository()
     template = string.Template((ROOT / "tools" / "colab_cell.py").read_text())
-    return template.substitute(repository=url or repository()).rstrip("\n")
+    return template.substitute(repository=url, published=published(url)).rstrip("\n")
 
 
 def colab_link(notebook: str, url: str | None = None) -> str:
@@ -48,8 +60,10 @@ def with_setup_cell(nb: dict, source: str) -> dict:
     """The notebook with the set-up cell as its first code cell (moved or updated, its id kept)."""
     cells = nb["cells"]
     old = next((c for c in cells if is_setup_cell(c)), None)
+    metadata = (old or {}).get("metadata", {})
+    collapsed = {"cellView": "form", "jupyter": {**metadata.get("jupyter", {}), "source_hidden": True}}
     cell = {"cell_type": "code", "execution_count": None, "id": old.get("id", CELL_ID) if old else CELL_ID,
-            "metadata": {**(old or {}).get("metadata", {}), "tags": [TAG]}, "outputs": [],
+            "metadata": {**metadata, **collapsed, "tags": [TAG]}, "outputs": [],
             "source": source.splitlines(keepends=True)}
     rest = [c for c in cells if not is_setup_cell(c)]
     first_code = next((i for i, c in enumerate(rest) if c["cell_type"] == "code"), len(rest))
@@ -57,16 +71,18 @@ def with_setup_cell(nb: dict, source: str) -> dict:
 
 
 def readme_with_links(text: str, url: str | None = None) -> str:
-    """README.md with each course-table row's notebook linked and its "Open in Colab" link (re)written."""
+    """README.md with each course-table row's notebook linked and its "Open in Colab" link (re)written; while the
+    repository is PLACEHOLDER, a link to the README's Colab instructions instead."""
     def row(match: re.Match) -> str:
         name, topic = match.group("name"), match.group("topic").strip()
         notebook = f"{name}.ipynb"
-        return f"| [{name}](notebooks/{notebook}) | {topic} | [Open in Colab]({colab_link(notebook, url)}) |"
+        colab = f"[Open in Colab]({colab_link(notebook, url)})" if published(url) else UNPUBLISHED_LINK
+        return f"| [{name}](notebooks/{notebook}) | {topic} | {colab} |"
 
     header = r"^\| notebook \| topic \|( Colab \|)?\n\|---\|---\|(---\|)?$"
     text = re.sub(header, "| notebook | topic | Colab |\n|---|---|---|", text, flags=re.M)
     pattern = (r"^\| (?:\[)?(?P<name>\d\d_[a-z0-9_]+)(?:\]\([^)]*\))? \|(?P<topic>[^|\n]*)\|"
-               r"(?: \[Open in Colab\]\([^)]*\) \|)?$")
+               r"(?: \[(?:Open in Colab|see Google Colab)\]\([^)]*\) \|)?$")
     return re.sub(pattern, row, text, flags=re.M)
 
 

@@ -68,9 +68,9 @@ def init_grad_profiles(activations, data, depth: int = 10, width: int = 64, seed
     profiles = {}
     for name in activations:
         init = recommended_init(name)
-        with seeded(seed):
+        with seeded(seed):  # RReLU draws its slopes in the forward pass too: build and measure inside
             model = MLP(depth, width, name, in_features=x[0].numel(), out_features=int(y.max()) + 1, init=init)
-        profiles[f"{name} ({init} init)"] = grad_norms(model, (x, y))
+            profiles[f"{name} ({init} init)"] = grad_norms(model, (x, y))
     return profiles
 
 

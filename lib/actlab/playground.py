@@ -39,9 +39,9 @@ from PIL import Image
 from torch import nn
 from torch.nn import functional as F
 
-from .cores import CoreTurns
+from .cores import CoreTurns, sharing_enabled
 from .seeding import seeded
-from .data import Dataset, toy_2d
+from .data import Dataset, check_split, toy_2d
 from .activations import activation_names, get_activation, lookup
 from .stats import GUIDE_RATIO, HIST_BINS, activation_stats, hist_range
 from .training import OPTIMIZERS
@@ -626,10 +626,13 @@ class Engine:
         return self
 
     @_on_own_generator
-    def train_for(self, seconds: float) -> int:
-        """Train until `seconds` have passed (at least one step); returns the steps taken."""
+    def train_for(self, seconds: float, share_cores: bool | None = None) -> int:
+        """Train until `seconds` have passed (at least one step); returns the steps taken.
+
+        share_cores: take turns at the cores with other processes (actlab.cores.CoreTurns); None decides by
+        ACTLAB_SHARE_CORES (ValueError naming it for a value that is not a boolean word), False trains without."""
         deadline, done = time.perf_counter() + seconds, 0
-        with CoreTurns() as turns:  # waits while another process has its turn at the cores (actlab.cores)
+        with CoreTurns(enabled=share_cores) as turns:  # waits while another process has its turn at the cores
             while True:
                 self.step()
                 done += 1
@@ -949,7 +952,11 @@ def _html_with_class(css_class: str, layout=None) -> widgets.HTML:
 
 
 class Playground(widgets.VBox):
-    """The live playground widget; `run(steps)` trains headless. Settings as in actlab.playground."""
+    """The live playground widget; `run(steps)` trains headless. Settings as in actlab.playground.
+
+    clock: the monotonic clock (seconds) the live loop paces its frames by, time.perf_counter; tests replace it
+    with a fake one so that no verdict depends on the machine's load.
+    """
 
     def __init__(self, data=None, fps: float = FPS, **config):
         self.engine = Engine(config, data)
@@ -960,6 +967,8 @@ class Playground(widgets.VBox):
         self._running = False
         self._syncing = False
         self._code_for = None
+        self._share_cores = None  # CoreTurns(enabled=...) for the live loop; False when ACTLAB_SHARE_CORES is bad
+        self.clock = time.perf_counter
         self.frames, self.frame_times, self.frame_cpu = 0, [], []
         self._build_controls()
         self.boundary_image = widgets.Image(format="jpeg", layout=widgets.Layout(width="264px"))
@@ -1262,10 +1271,21 @@ class Playground(widgets.VBox):
         if self.engine.status == "diverged":
             self._set_status(f"refused: {self.engine.message}", error=True)
             return
+        self._share_cores, why = self._turns_setting()
         self._running = True
         self.engine.status = "training"
-        self._set_status("training")
+        self._set_status(f"training{why}", error=bool(why))
         self._task = loop.create_task(self._loop(self._task))  # the new loop waits until the old one has ended
+
+    @staticmethod
+    def _turns_setting() -> tuple[bool | None, str]:
+        """(share_cores for Engine.train_for, a note for the status line): with an ACTLAB_SHARE_CORES that is not a
+        boolean word the live loop trains without taking turns at the cores, and the status line says why."""
+        try:
+            sharing_enabled()
+        except ValueError as exc:
+            return False, f" without taking turns at the cores: {exc}"
+        return None, ""
 
     @staticmethod
     def _event_loop():
@@ -1322,12 +1342,12 @@ class Playground(widgets.VBox):
 
         Every LAYER_EVERY-th frame is a layer frame: it also records the per-layer statistics and redraws
         the layer panel; the others redraw the boundary, the loss curves and the readout only."""
-        start, cpu = time.perf_counter(), time.thread_time()
+        start, cpu = self.clock(), time.thread_time()
         layers = self.frames % LAYER_EVERY == 0
         self.engine.step(measure=layers)
         self.engine.record(layers=layers)
         self.redraw()
-        self.frame_times.append(time.perf_counter() - start)
+        self.frame_times.append(self.clock() - start)
         # CPU of this thread (the measured step, the record, the redraw): process time would add what torch's other
         # OpenMP threads spend spinning at their barriers, and count a 12 ms frame as 30 ms (then the floor below
         # held the playground at 4-5 frames/s).
@@ -1346,9 +1366,10 @@ class Playground(widgets.VBox):
         floor = float(np.median(self.frame_cpu[-10:])) * TRAIN_SHARE / (1 - TRAIN_SHARE)
         # Frames are due every 1/fps from the last one's due time, so the loop's own overhead (and frames that
         # cost more than the one before) does not pile up into a lower rate; a period already late is not made up.
-        self._due = max(getattr(self, "_due", 0.0) + 1 / self.fps, time.perf_counter())
+        now = self.clock()
+        self._due = max(getattr(self, "_due", 0.0) + 1 / self.fps, now)
         frame = float(np.median(self.frame_times[-4:]))
-        return max(self._due - time.perf_counter() - frame, floor, 0.001)
+        return max(self._due - now - frame, floor, 0.001)
 
     async def _loop(self, previous: asyncio.Task | None = None) -> None:
         """Train in slices of at most SLICE seconds, yielding to the event loop after each; redraw fps times a second.
@@ -1358,15 +1379,15 @@ class Playground(widgets.VBox):
             await asyncio.wait({previous})
         try:
             while self._running and self.engine.status != "diverged":
-                start, steps = time.perf_counter(), 0
+                start, steps = self.clock(), 0
                 budget = self._training_budget()
-                while self._running and time.perf_counter() - start < budget and self.engine.status != "diverged":
-                    steps += self.engine.train_for(min(SLICE, budget - (time.perf_counter() - start)))
+                while self._running and self.clock() - start < budget and self.engine.status != "diverged":
+                    steps += self.engine.train_for(min(SLICE, budget - (self.clock() - start)), self._share_cores)
                     await asyncio.sleep(0)  # let clicks, slider moves and other cells run
                 if not self._running or self.engine.status == "diverged":
                     break
                 self._frame()
-                self._rate = (steps + 1, time.perf_counter() - start)
+                self._rate = (steps + 1, self.clock() - start)
                 await asyncio.sleep(0)
         except Exception as exc:  # noqa: BLE001 - the task must not die silently
             self._running = False

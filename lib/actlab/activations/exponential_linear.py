@@ -1,4 +1,8 @@
-"""Exponential-linear units: ELU, SELU and CELU, one formula x or alpha (e^(x / w) - 1) for all three."""
+"""Exponential-linear units: ELU, SELU and CELU, one formula x or alpha (e^(x / w) - 1) for all three.
+
+The derivative at x = 0 is the left one, alpha / w (times SELU's scale): where ELU's slope jumps (alpha != 1,
+SELU) that value is a convention, torch.nn's; autograd of these formulas gives it on torch 2.13 and 2.14 alike.
+"""
 from __future__ import annotations
 
 import math
@@ -31,13 +35,28 @@ def selu_constants() -> tuple[float, float]:
 SELU_ALPHA, SELU_SCALE = selu_constants()
 
 
+def non_positive_part(x):
+    """x where x <= 0, else 0, chosen by torch.where: its autograd slope is 1 at x = 0 on every torch release.
+
+    x.clamp(max=0) is not used: its slope at the bound is a convention that changed (1 under torch 2.13, 0 under
+    2.14.1). Zeroing x > 0 before the exponential keeps e^x from overflowing on the branch torch.where discards,
+    whose gradient would otherwise be 0 * inf = NaN.
+    """
+    return torch.where(x > 0, torch.zeros_like(x), x)
+
+
 def exp_linear(x, alpha, width):
-    """x for x > 0, alpha (e^(x / width) - 1) below: ELU (width 1), CELU (width alpha), SELU (scaled ELU)."""
-    return linear_or(x, alpha * torch.expm1(x.clamp(max=0) / width))
+    """x for x > 0, alpha (e^(x / width) - 1) for x <= 0: ELU (width 1), CELU (width alpha), SELU (scaled ELU).
+
+    Autograd's slope at x = 0 is the left one, alpha / width (ELU alpha, CELU 1), as exp_linear_slope states.
+    """
+    return linear_or(x, alpha * torch.expm1(non_positive_part(x) / width))
 
 
 def exp_linear_slope(x, alpha, width):
-    return slope_one_or(x, alpha / width * torch.exp(x.clamp(max=0) / width))
+    """1 for x > 0, alpha / width e^(x / width) for x <= 0: at the kink x = 0 the left slope alpha / width, the
+    convention of torch.nn.ELU and torch.nn.CELU's backward (ELU's slope jumps there unless alpha = 1)."""
+    return slope_one_or(x, alpha / width * torch.exp(non_positive_part(x) / width))
 
 
 def elu_forward(x, alpha):
@@ -85,7 +104,8 @@ ENTRIES = (
         monotonic=True, smooth=elu_smooth, saturates="negative", needs_exp=True, kinks=elu_kinks,
         module=nn.ELU, init=KAIMING,
         note="ReLU for x > 0, saturates smoothly to -alpha: mean output closer to zero (Clevert et al. 2015); "
-             "its slope jumps from alpha to 1 at 0 unless alpha = 1",
+             "its slope jumps from alpha to 1 at 0 unless alpha = 1 (at 0 itself the derivative is taken as alpha, the "
+             "left slope, as torch.nn.ELU's backward does)",
     ),
     Spec(
         name="selu", display="SELU",
@@ -95,7 +115,8 @@ ENTRIES = (
         monotonic=True, smooth=False, saturates="negative", needs_exp=True, kinks=(0.0,), module=nn.SELU,
         init=Init("lecun", "linear", source="Klambauer et al. 2017: Var[w] = 1 / fan_in; torch.nn.init."
                                             "calculate_gain's documentation: nonlinearity='linear' for SELU"),
-        note="scaled ELU whose constants keep mean 0 and variance 1 through depth (Klambauer et al. 2017)",
+        note="scaled ELU whose constants keep mean 0 and variance 1 through depth (Klambauer et al. 2017); its slope "
+             "jumps from lambda alpha to lambda at 0 (at 0 itself taken as lambda alpha, the left slope)",
     ),
     Spec(
         name="celu", display="CELU", latex=r"\mathrm{CELU}(x) = \max(0, x) + \min(0, \alpha(e^{x/\alpha} - 1))",
