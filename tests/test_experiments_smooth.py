@@ -31,22 +31,30 @@ def test_prelu_slopes_reads_shared_and_per_channel_alphas():
         smooth.prelu_slopes(nn.Sequential(nn.ReLU()))
 
 
-def test_far_negative_elu_units_vanish_but_do_not_die():
-    counts = smooth.vanishing_units(_one_input_layer(nn.ELU()), X).iloc[0]
-    # slope e^z: e^-9 < 0.01 on every input for unit 1; unit 2 keeps e^-2 = 0.135
-    assert (counts["units"], counts["dead"], counts["vanishing"]) == (3, 0, 1)
+def test_far_negative_elu_units_are_near_dead_but_not_dead():
+    counts = smooth.near_dead_units(_one_input_layer(nn.ELU()), X).iloc[0]
+    # slope e^z: e^-9 < 1% of ELU's peak slope 1 on every input for unit 1; unit 2 keeps e^-2 = 0.135
+    assert (counts["units"], counts["dead"], counts["near_dead"]) == (3, 0, 1)
+    assert counts["zero_fraction"] == pytest.approx(1 / 33)  # ELU is exactly 0 only at z = 0 (unit 0, x = 0)
 
 
 def test_relu_units_below_zero_are_dead_and_leaky_units_are_neither():
-    relu = smooth.vanishing_units(_one_input_layer(nn.ReLU()), X).iloc[0]
-    assert (relu["dead"], relu["vanishing"]) == (2, 2)
-    leaky = smooth.vanishing_units(_one_input_layer(nn.LeakyReLU(0.01)), X).iloc[0]
-    assert (leaky["dead"], leaky["vanishing"]) == (0, 0)  # slope 0.01 is not below the floor 0.01
+    relu = smooth.near_dead_units(_one_input_layer(nn.ReLU()), X).iloc[0]
+    assert (relu["dead"], relu["near_dead"]) == (2, 2)
+    # the unit fed [0, 1] is 0 only at x = 0: (1 + 11 + 11) zeros of 33 outputs
+    assert relu["zero_fraction"] == pytest.approx(23 / 33)
+    leaky = smooth.near_dead_units(_one_input_layer(nn.LeakyReLU(0.01)), X).iloc[0]
+    assert (leaky["dead"], leaky["near_dead"]) == (0, 0)  # 0.01 is exactly 1% of its peak: not near-dead (vocabulary)
 
 
-def test_vanishing_units_rejects_a_bad_threshold():
-    with pytest.raises(ValueError, match="threshold"):
-        smooth.vanishing_units(_one_input_layer(nn.ELU()), X, threshold=0)
+def test_near_dead_is_judged_against_the_activations_own_peak_slope():
+    # SELU's peak slope is lambda alpha = 1.758, so near-dead means below 0.01758: at z in [-10, -9] its slope
+    # lambda alpha e^z is below that; at z in [-3, -2] it is 0.088 to 0.238, not near-dead
+    selu = smooth.near_dead_units(_one_input_layer(nn.SELU()), X).iloc[0]
+    assert (selu["dead"], selu["near_dead"]) == (0, 1)
+    sigmoid = smooth.near_dead_units(_one_input_layer(nn.Sigmoid()), X).iloc[0]
+    # sigmoid'(-2) = 0.105 > 1% of 1/4; sigmoid'(-9) = 1.2e-4 < 0.0025: one near-dead unit
+    assert (sigmoid["dead"], sigmoid["near_dead"]) == (0, 1)
 
 
 def test_pushed_negative_kills_relu_and_only_slows_elu():
@@ -54,7 +62,40 @@ def test_pushed_negative_kills_relu_and_only_slows_elu():
     relu = smooth.pushed_negative("relu", [0.0, 100.0], data, width=16, n_inputs=200)
     elu = smooth.pushed_negative("elu", [0.0, 100.0], data, width=16, n_inputs=200)
     assert relu.loc[0.0, "dead_fraction"] < 0.5 and relu.loc[100.0, "dead_fraction"] == 1.0
-    assert elu["dead_fraction"].max() == 0.0 and elu.loc[100.0, "vanishing_fraction"] == 1.0
+    assert elu["dead_fraction"].max() == 0.0 and elu.loc[100.0, "near_dead_fraction"] == 1.0
+    assert list(elu.columns) == ["dead_fraction", "near_dead_fraction"]
+
+
+def test_trained_layer_stats_counts_exact_zeros_per_run():
+    data = actlab.toy_2d("xor", n=200, seed=0)
+    runs = actlab.compare(["relu", "elu"], data, seeds=(0, 1), epochs=1, progress=False)
+    table = smooth.trained_layer_stats(runs, data, max_examples=100)
+    assert list(table.index) == [("relu", 0), ("relu", 1), ("elu", 0), ("elu", 1)]
+    relu_model = runs.models[("relu", 0)]
+    expected = actlab.dead_units(relu_model, data, max_examples=100)["zero_fraction"].mean()
+    assert table.loc[("relu", 0), "zero fraction"] == pytest.approx(expected) and expected > 0.1
+    assert (table.loc["elu", "zero fraction"] == 0).all()  # ELU is exactly 0 only at z = 0 exactly
+    assert (table["mean |mean output|"] > 0).all()
+
+
+def _timings(ratio, low, high):
+    """A time_activations-shaped table with one row, ELU, of forward ratios."""
+    import pandas as pd
+
+    return pd.DataFrame({"forward ratio": [ratio], "forward ratio min": [low], "forward ratio max": [high]},
+                        index=["ELU"])
+
+
+def test_timing_comparison_decides_only_when_the_ranges_separate():
+    small = _timings(3.0, 2.8, 3.3)
+    assert "smaller on the large tensor" in smooth.timing_comparison(small, _timings(1.5, 1.2, 2.0), "ELU")
+    assert "larger on the large tensor" in smooth.timing_comparison(small, _timings(4.0, 3.5, 4.4), "ELU")
+    overlapping = smooth.timing_comparison(small, _timings(2.0, 1.2, 2.9), "ELU")  # medians differ, ranges overlap
+    assert "cannot tell" in overlapping and "smaller" not in overlapping
+    with pytest.raises(ValueError, match="kind"):
+        smooth.timing_comparison(small, small, "ELU", kind="backward")
+    with pytest.raises(ValueError, match="name"):
+        smooth.timing_comparison(small, small, "SELU")
 
 
 def test_pytorch_rrelu_evaluates_with_the_mean_of_its_training_slopes():

@@ -1,8 +1,9 @@
 """Experiments of notebooks 06-08 (Leaky ReLU/PReLU/RReLU, ELU/SELU/CELU, GELU/Swish/Mish).
 
-Near-dead units: an activation "cannot die" only under the exact-zero definition (output 0 on every input).
-A unit whose slope |f'(z)| stays below SLOPE_FLOOR on every input still passes almost no gradient; that is
-what `vanishing_units` and `pushed_negative` measure.
+Dead and near-dead units in the course's one vocabulary (actlab.vocabulary): an activation "cannot die" only when
+its slope is never exactly 0 (vocabulary.DEAD); a unit whose slope stays below 1% of the activation's peak slope at
+every input is near-dead (vocabulary.NEAR_DEAD): it still passes almost no gradient. `near_dead_units` and
+`pushed_negative` count both with actlab.dead_units, which applies those definitions.
 """
 from __future__ import annotations
 
@@ -11,16 +12,14 @@ import math
 import numpy as np
 import torch
 from matplotlib.figure import Figure
-from scipy import stats
 from torch import nn
 
 from ..data import Dataset
-from ..diagnostics import activation_batches
-from ..models import MLP, activation_modules, recommended_init
+from ..diagnostics import dead_units
+from ..models import MLP, recommended_init
 from ..activations import get_activation, lookup
 from ..seeding import seeded
-
-SLOPE_FLOOR = 0.01  # Leaky ReLU's default negative slope (Maas et al. 2013): the least slope a leaky unit keeps
+from .. import vocabulary
 
 
 def prelu_slopes(model: nn.Module) -> dict[str, float]:
@@ -82,55 +81,69 @@ def timing_sentences(timings, kind: str = "forward") -> str:
                      for name, row in timings.iterrows() if name != reference)
 
 
-def _per_unit_max(t: torch.Tensor) -> torch.Tensor:
-    """Max of t over every dimension except dim 1 (units: features or channels)."""
-    return t.amax(dim=tuple(d for d in range(t.dim()) if d != 1))
+def near_dead_units(model: nn.Module, x: torch.Tensor, batch_size: int = 500):
+    """Per activation layer: units dead and near-dead on the inputs x, in the vocabulary's terms (actlab.vocabulary).
+
+    x: model inputs (already normalised), shape (N, ...); all N are probed. A unit is a feature (dim 1) or a whole
+    channel. Dead: slope exactly 0 at every input and position (vocabulary.DEAD); near-dead: slope below 1% of the
+    activation's peak slope at every input (vocabulary.NEAR_DEAD; dead units are near-dead). The model is run in eval
+    mode (actlab.dead_units). Returns a DataFrame indexed by layer: units, dead, near_dead, dead_fraction,
+    near_dead_fraction, zero_fraction (share of outputs exactly 0: exact sparsity). Raises ValueError for a model
+    without activation modules or one the registry does not know.
+    """
+    table = dead_units(model, (x, None), batch_size=batch_size, max_examples=len(x))
+    return table[["units", "dead", "near_dead", "dead_fraction", "near_dead_fraction", "zero_fraction"]]
 
 
-def _slope(module: nn.Module, z: torch.Tensor) -> torch.Tensor:
-    """|f'(z)| of an activation module, by autograd (one backward of the sum)."""
-    z = z.detach().clone().requires_grad_(True)
-    with torch.enable_grad():
-        (grad,) = torch.autograd.grad(module(z).sum(), z)
-    return grad.abs()
+def trained_layer_stats(comparison, data, max_examples: int = 1000):
+    """Per run of a Comparison: the size of its layers' mean outputs and their share of exact zeros, over layers.
 
-
-def vanishing_units(model: nn.Module, x: torch.Tensor, threshold: float = SLOPE_FLOOR, batch_size: int = 500):
-    """Per activation layer: units dead (output exactly 0 on every input) and vanishing (|f'(z)| < threshold on every input).
-
-    x: model inputs (already normalised), shape (N, ...). A unit is a feature (dim 1) or a whole channel, and
-    counts as vanishing only if its slope stays below threshold at every input and position. The model is run
-    in eval mode. Returns a DataFrame indexed by layer: units, dead, vanishing, dead_fraction, vanishing_fraction.
+    Each trained model is probed on the first max_examples training inputs of data (a Dataset or an (x, y) pair;
+    actlab.dead_units, eval mode). Columns: 'mean |mean output|' (each activation layer's mean output, its absolute
+    value averaged over the layers) and 'zero fraction' (each layer's share of outputs exactly 0, averaged over the
+    layers: exact sparsity, 0 to 1) and 'near-dead units' (their count over all layers, vocabulary.NEAR_DEAD on these
+    inputs). Returns a DataFrame indexed by (activation, seed).
     """
     import pandas as pd
 
-    if not (isinstance(threshold, (int, float)) and 0 < threshold <= 1):
-        raise ValueError(f"threshold must be a number in (0, 1], got {threshold!r}")
-    modules = dict(activation_modules(model))
-    if not modules:
-        raise ValueError("vanishing_units: the model has no activation modules")
-    largest_output, largest_slope = {}, {}
-    with torch.no_grad():
-        for sites in activation_batches(model, (x, None), batch_size, len(x)):
-            for site, (name, z, a) in sites.items():
-                out, slope = _per_unit_max(a.abs()), _per_unit_max(_slope(modules[name], z))
-                largest_output[site] = torch.maximum(largest_output.get(site, out), out)
-                largest_slope[site] = torch.maximum(largest_slope.get(site, slope), slope)
     rows = []
-    for name in largest_output:
-        dead, vanishing = largest_output[name] == 0, largest_slope[name] < threshold
-        rows.append({"layer": name, "units": dead.numel(), "dead": int(dead.sum()), "vanishing": int(vanishing.sum()),
-                     "dead_fraction": dead.float().mean().item(), "vanishing_fraction": vanishing.float().mean().item()})
-    return pd.DataFrame(rows).set_index("layer")
+    for (name, seed), model in comparison.models.items():
+        table = dead_units(model, data, max_examples=max_examples)
+        rows.append({"activation": name, "seed": seed, "mean |mean output|": table["mean_activation"].abs().mean(),
+                     "zero fraction": table["zero_fraction"].mean(), "near-dead units": int(table["near_dead"].sum())})
+    return pd.DataFrame(rows).set_index(["activation", "seed"])
 
 
-def pushed_negative(activation: str, shifts, data: Dataset, seed: int = 0, width: int = 128, n_inputs: int = 1000,
-                    threshold: float = SLOPE_FLOOR):
-    """Dead and vanishing fractions of one hidden layer after its biases are pushed down by each shift.
+def timing_comparison(small, large, name: str, kind: str = "forward") -> str:
+    """Whether name's time ratio (to the reference) is smaller, larger or indistinguishable on the large tensor.
+
+    small, large: time_activations tables. Decided only when the ranges over rounds separate: 'smaller' when the large
+    tensor's highest round is below the small tensor's lowest, 'larger' the other way round, else 'cannot tell'.
+    Returns one sentence with both ratios and ranges. Raises ValueError for an unknown name or kind.
+    """
+    column = f"{kind} ratio"
+    for label, table in (("small", small), ("large", large)):
+        if column not in table:
+            raise ValueError(f"kind must be 'forward' or 'forward+backward' (a column of the table), got {kind!r}")
+        if name not in table.index:
+            raise ValueError(f"name must be one of {list(table.index)} (the {label} table), got {name!r}")
+    s, l = small.loc[name], large.loc[name]
+    if l[f"{column} max"] < s[f"{column} min"]:
+        verdict = "smaller on the large tensor than on the small one (the ranges over rounds separate)"
+    elif l[f"{column} min"] > s[f"{column} max"]:
+        verdict = "larger on the large tensor than on the small one (the ranges over rounds separate)"
+    else:
+        verdict = "not decided by this run: the ranges over rounds overlap, so it cannot tell the sizes apart"
+    return (f"{name}'s {kind} time ratio is {verdict}: small {s[column]:.2f}x ({s[f'{column} min']:.2f} to "
+            f"{s[f'{column} max']:.2f}), large {l[column]:.2f}x ({l[f'{column} min']:.2f} to {l[f'{column} max']:.2f})")
+
+
+def pushed_negative(activation: str, shifts, data: Dataset, seed: int = 0, width: int = 128, n_inputs: int = 1000):
+    """Dead and near-dead fractions (actlab.vocabulary) of one hidden layer after its biases are pushed down by each shift.
 
     A fresh one-hidden-layer MLP (width units, the activation's recommended initialisation, seed) sees the first
     n_inputs training inputs of data; every bias is lowered by `shift` (as one large gradient step could), and
-    `vanishing_units` counts the units. Returns a DataFrame indexed by shift: dead_fraction, vanishing_fraction.
+    `near_dead_units` counts the units. Returns a DataFrame indexed by shift: dead_fraction, near_dead_fraction.
     """
     import pandas as pd
 
@@ -144,21 +157,21 @@ def pushed_negative(activation: str, shifts, data: Dataset, seed: int = 0, width
     for shift in shifts:
         with torch.no_grad():
             layer.bias.copy_(bias - shift)
-        counts = vanishing_units(model, x, threshold)
-        rows.append({"shift": float(shift), **counts[["dead_fraction", "vanishing_fraction"]].iloc[0].to_dict()})
+        counts = near_dead_units(model, x)
+        rows.append({"shift": float(shift), **counts[["dead_fraction", "near_dead_fraction"]].iloc[0].to_dict()})
     return pd.DataFrame(rows).set_index("shift")
 
 
 def plot_pushed_negative(tables: dict) -> Figure:
-    """Fraction of units vanishing (solid) and dead (dashed) against the bias shift, one colour per activation."""
+    """Fraction of units near-dead (solid) and dead (dashed), vocabulary.NEAR_DEAD and DEAD, against the bias shift."""
     fig = Figure(figsize=(9, 4), layout="constrained")
     ax = fig.subplots()
     for label, table in tables.items():
-        (line,) = ax.plot(table.index, table["vanishing_fraction"], "o-", ms=3, label=label)
+        (line,) = ax.plot(table.index, table["near_dead_fraction"], "o-", ms=3, label=label)
         ax.plot(table.index, table["dead_fraction"], "--", color=line.get_color())
     ax.set(xlabel="every bias pushed down by", ylabel="fraction of units",
-           title=f"solid: slope |f'(z)| < {SLOPE_FLOOR:g} on every input (vanishing gradient)\n"
-                 "dashed: output exactly 0 on every input (dead)")
+           title=f"solid: near-dead, |f'(z)| < {vocabulary.NEAR_DEAD_FRACTION:.0%} of the peak slope on every input\n"
+                 "dashed: dead, f'(z) exactly 0 on every input (actlab.vocabulary)")
     ax.grid(alpha=0.3)
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5))
     return fig
