@@ -4,7 +4,10 @@ import importlib.util
 import stat
 import subprocess
 import sys
-import tomllib
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the same parser as the tomli backport (the test extra installs it)
+    import tomli as tomllib
 from pathlib import Path
 
 import pytest

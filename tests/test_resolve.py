@@ -14,7 +14,10 @@ import json
 import os
 import subprocess
 import sys
-import tomllib
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the same parser as the tomli backport (the test extra installs it)
+    import tomli as tomllib
 from pathlib import Path
 
 import pytest
@@ -88,6 +91,8 @@ def test_the_course_resolves_from_pypi_for_every_supported_python(reports, pytho
                  for item in json.loads(report.read_text())["install"]}
     for line in requirements():  # torch among them: a release in pyproject's range (2.13 or 2.14)
         requirement = Requirement(line)
+        if requirement.marker and not requirement.marker.evaluate():
+            continue  # pip evaluates markers on the interpreter it runs on, not --python-version (tomli: 3.10 only)
         name = canonicalize_name(requirement.name)
         assert name in installed, f"{name} missing from the resolve for Python {python}"
         assert requirement.specifier.contains(installed[name], prereleases=True), (name, installed[name])

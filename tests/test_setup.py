@@ -3,7 +3,10 @@ import ast
 import json
 import re
 import subprocess
-import tomllib
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the same parser as the tomli backport (the test extra installs it)
+    import tomli as tomllib
 from pathlib import Path
 
 import pytest
