@@ -7,7 +7,6 @@ closure's weights), so behaviour_digest hashes what a model and its activations 
 """
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
 import functools
@@ -19,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+
+from .seeding import one_thread
 
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 _MAX_DEPTH = 12
@@ -216,24 +217,12 @@ def behaviour_digest(model: nn.Module, input_shape: tuple[int, ...]) -> str:
     PROBE_GRID. Raises OpaqueBehaviour when the probe fails or two probes disagree (a function that is not
     deterministic).
     """
-    with _one_thread():
+    with one_thread():
         first, second = _probe(model, tuple(input_shape)), _probe(model, tuple(input_shape))
     if second != first:
         raise OpaqueBehaviour(f"{type(model).__name__} gives different outputs for the same probe (a function that "
                               "is not deterministic given the random seed)")
     return first
-
-
-@contextlib.contextmanager
-def _one_thread():
-    """torch on one thread for the probe, then as it was: its numbers then do not depend on the thread count, and
-    a tiny batch runs 10-50x faster on one thread than on two that wait for cores another process holds."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _probe(model: nn.Module, input_shape: tuple[int, ...]) -> str:

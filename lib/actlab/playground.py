@@ -40,7 +40,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .cores import CoreTurns, sharing_enabled
-from .seeding import seeded
+from .seeding import one_thread, seeded
 from .data import Dataset, check_split, toy_2d
 from .activations import activation_names, get_activation, lookup
 from .stats import GUIDE_RATIO, HIST_BINS, activation_stats, hist_range
@@ -410,21 +410,6 @@ def make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
 # ----------------------------------------------------------------------------- the headless engine
 
 
-@contextmanager
-def one_thread():
-    """Run the enclosed PyTorch work on one intra-op thread, then restore the thread count.
-
-    The measurement passes of a frame (evaluation, statistics, boundary grid: at most a few thousand rows of
-    width <= 512) cost more in handing work to a second thread than they save: a 1600 x 16 linear layer took
-    28 us on two threads and 17 us on one (median; 135 us and 31 us mean on a loaded machine, where the second
-    thread waits for a core). Training steps keep the process's setting, so the run's numbers do not change.
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 

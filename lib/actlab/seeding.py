@@ -45,3 +45,19 @@ def deterministic_cudnn(enabled: bool = True):
         yield
     finally:
         cudnn.deterministic, cudnn.benchmark = before
+
+
+@contextlib.contextmanager
+def one_thread():
+    """Run the block on one torch intra-op thread, then restore the caller's thread count (also on error).
+
+    PyTorch's CPU kernels split reductions by thread, so the thread count changes the last bits of a result: on one
+    thread a result does not depend on the machine's cores. Small work (a probe batch, a frame's measurement) also
+    runs faster on one thread than on two that wait for a core another process holds.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)

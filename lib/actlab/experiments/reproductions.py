@@ -35,6 +35,7 @@ from ..checks import check_choice, check_number
 from .. import vocabulary
 from ..cache import DataError, load_arrays, save_arrays
 from ..data import Dataset, data_dir, image_data, validation_split
+from ..seeding import one_thread
 from ..demos import signal_through_depth
 from ..fingerprint import LIBRARY_DIGEST, digest
 from ..models import MLP, LeNet
@@ -172,18 +173,14 @@ def _load(path: Path) -> dict | None:
 
 
 class OneThread:
-    """A run function run on THREADS_PER_RUN torch threads (the caller's setting restored after; picklable)."""
+    """A run function run on one torch thread (seeding.one_thread; THREADS_PER_RUN in the key; picklable)."""
 
     def __init__(self, run):
         self.run = run
 
     def __call__(self, item: dict):
-        before = torch.get_num_threads()
-        torch.set_num_threads(THREADS_PER_RUN)
-        try:
+        with one_thread():
             return self.run(item)
-        finally:
-            torch.set_num_threads(before)
 
 
 class Logged:
