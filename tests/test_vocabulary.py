@@ -252,13 +252,11 @@ def notebook_offences() -> list[str]:
             for source in notebook_code(path) for hit in own_thresholds(source)]
 
 
-@pytest.mark.xfail(strict=True, reason="notebooks move to the vocabulary next")
 def test_no_notebook_writes_its_own_threshold_for_a_vocabulary_word():
     offences = notebook_offences()
     assert not offences, "use actlab.vocabulary instead of these thresholds:\n" + "\n".join(offences)
 
 
-@pytest.mark.xfail(strict=True, reason="actlab.experiments moves to the vocabulary next")
 def test_no_experiment_module_writes_its_own_threshold_for_a_vocabulary_word():
     offences = [f"{path.name}: {hit}" for path in sorted((ROOT / "lib" / "actlab" / "experiments").glob("*.py"))
                 for hit in own_thresholds(path.read_text())]
