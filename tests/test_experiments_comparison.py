@@ -167,3 +167,12 @@ def test_train_each_checks_extras():
         comparison.train_each({"a": lambda: None}, None, 0, extras={"b": lambda m: {}})
     with pytest.raises(ValueError, match="factories"):
         comparison.train_each({}, None, 0)
+
+
+def test_a_diverged_run_is_scored_at_chance_with_a_warning():
+    data = actlab.toy_2d("moons", n=240, seed=1)
+    result = actlab.compare(["relu"], data, seeds=(0,), lr=1e6, epochs=2, batch_size=32, progress=False)
+    assert result.histories[("relu", 0)].status == "diverged"  # lr 10,000 overflows ReLU's unbounded outputs
+    with pytest.warns(UserWarning, match="relu seed 0"):
+        acc = comparison.final_accuracies(result, classes=2)
+    assert acc.loc[0, "relu"] == 0.5  # was NaN, which stopped every claim averaging over seeds

@@ -8,6 +8,7 @@ fine-tuning experiment (swap the activation of a converged network, then fine-tu
 from __future__ import annotations
 
 import copy
+import warnings
 import math
 from dataclasses import dataclass
 
@@ -159,11 +160,23 @@ def health_frame(result: Comparison, data, max_examples: int = 2000):
 # Tables and figures
 # ---------------------------------------------------------------------------
 
-def final_accuracies(result: Comparison):
-    """Final test accuracy per run: a DataFrame with one row per seed and one column per activation."""
+def final_accuracies(result: Comparison, classes: int = 10):
+    """Final test accuracy per run (0 to 1): a DataFrame with one row per seed and one column per activation.
+
+    A run that diverged has no final accuracy (its last record is NaN): a network whose weights are NaN predicts
+    nothing, so it is scored at chance, 1 / classes, and a warning names the runs. Divergence at an activation's
+    tuned rate then counts against that activation, instead of stopping every claim that averages over seeds.
+    """
     table = result.table
     last = table[table.epoch == table.groupby(["activation", "seed"]).epoch.transform("max")]
-    return last.pivot(index="seed", columns="activation", values="test_acc")[list(dict.fromkeys(table.activation))]
+    acc = last.pivot(index="seed", columns="activation", values="test_acc")[list(dict.fromkeys(table.activation))]
+    diverged = [(name, seed) for (name, seed), h in result.histories.items() if h.status == "diverged"]
+    if diverged:
+        warnings.warn(f"{len(diverged)} run(s) diverged and are scored at chance (1/{classes}): "
+                      + ", ".join(f"{name} seed {seed}" for name, seed in diverged), stacklevel=2)
+        for name, seed in diverged:
+            acc.loc[seed, name] = 1 / classes
+    return acc
 
 
 def readable_summary(result: Comparison, health=None):
