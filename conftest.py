@@ -23,6 +23,13 @@ _started: dict[str, float] = {}
 _data_dirs: list[tempfile.TemporaryDirectory] = []
 
 
+@pytest.fixture
+def private_cache(tmp_path, monkeypatch):
+    """A data folder of the test's own (ACTLAB_DATA), so that no cached run of another test is served or left."""
+    monkeypatch.setenv("ACTLAB_DATA", str(tmp_path))
+    return tmp_path
+
+
 def _restoring_environment():
     """Put os.environ back as it was when the block started."""
     saved = dict(os.environ)

@@ -11,10 +11,7 @@ from actlab.cache import cache_key
 from actlab.fingerprint import LIBRARY_DIGEST, code_digest, digest
 
 
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("ACTLAB_DATA", str(tmp_path))
-    return tmp_path
+pytestmark = pytest.mark.usefixtures("private_cache")  # every test caches in its own data folder
 
 
 @pytest.fixture

@@ -14,10 +14,7 @@ import actlab
 from actlab.cache import cache_key
 
 
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("ACTLAB_DATA", str(tmp_path))
-    return tmp_path
+pytestmark = pytest.mark.usefixtures("private_cache")  # every test caches in its own data folder
 
 
 @pytest.fixture

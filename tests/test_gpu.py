@@ -22,10 +22,7 @@ needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA d
 LOSS_RTOL = 1e-3  # per-epoch training loss, 5 epochs of SGD: rounding moves it ~1e-6; another seed moves it > 1e-2
 
 
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("ACTLAB_DATA", str(tmp_path))
-    return tmp_path
+pytestmark = pytest.mark.usefixtures("private_cache")  # every test caches in its own data folder
 
 
 @pytest.fixture(scope="module")

@@ -15,10 +15,7 @@ def images():
     return actlab.cifar_like(1200, 400, seed=0, cache=False)
 
 
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("ACTLAB_DATA", str(tmp_path))
-    return tmp_path
+pytestmark = pytest.mark.usefixtures("private_cache")  # every test caches in its own data folder
 
 
 def lenet(name="relu", seed=0):
