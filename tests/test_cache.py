@@ -264,3 +264,30 @@ def test_metadata_with_tuples_passes_its_checksum(tmp_path):
     save_arrays(tmp_path / "f.npz", {"w": np.zeros(3)}, {"shape": (3, 4), "rows": [{"range": (-1.0, 1.0)}]})
     arrays, meta = load_arrays(tmp_path / "f.npz")
     assert meta == {"shape": [3, 4], "rows": [{"range": [-1.0, 1.0]}]} and np.array_equal(arrays["w"], np.zeros(3))
+
+
+def _digest_in_a_new_process(expression: str) -> str:
+    """code_digest of an expression, computed by a fresh Python (the library on this test's path)."""
+    import os
+    import subprocess
+    import sys
+    code = f"import actlab.training, tqdm, threading; from actlab.fingerprint import code_digest; print(code_digest({expression}))"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout.strip()
+
+
+@pytest.mark.parametrize("expression", ["actlab.training.train", "tqdm.tqdm", "threading.current_thread"])
+def test_a_code_digest_is_the_same_in_another_process(expression):
+    """Hashing a released library's functions walked into its run-time state (threading's live threads, tqdm's
+    monitor): code_digest(actlab.training.train) differed from one process to the next, so a key built on it would
+    never find a run stored by another process. Released code is now named by its release (released_version)."""
+    assert _digest_in_a_new_process(expression) == _digest_in_a_new_process(expression)
+
+
+def test_released_code_is_named_by_its_release_and_the_course_s_by_its_code():
+    from actlab.fingerprint import released_version
+    import sys
+    import tqdm
+    assert released_version("tqdm.std") == f"tqdm {tqdm.__version__}"
+    assert released_version("threading") == f"python {sys.version}"
+    assert released_version("actlab.training") is None and released_version("__main__") is None

@@ -11,7 +11,10 @@ import copy
 import dataclasses
 import functools
 import hashlib
+import importlib.metadata
+import json
 import re
+import sys
 import types
 from pathlib import Path
 
@@ -114,9 +117,42 @@ def _feed_code(h, code: types.CodeType, seen: dict, depth: int) -> None:
         _feed(h, const, seen, depth + 1)
 
 
+@functools.lru_cache(maxsize=None)
+def _distributions() -> dict:
+    """Top-level import name -> installed distribution names (read once per process: about 0.5 s)."""
+    return importlib.metadata.packages_distributions()
+
+
+@functools.lru_cache(maxsize=None)
+def released_version(module_name: str | None) -> str | None:
+    """The release that names a module's code, or None where the code itself must be hashed.
+
+    Python's version for the standard library, the distribution's version for an installed package (tqdm, numpy,
+    torch); None for actlab, for an editable install (its code may change without a new version) and for code
+    outside both (a notebook's __main__, a local file). Hashing a released library's functions would walk into its
+    run-time state (threading's table of live threads, tqdm's monitor), which differs between processes.
+    """
+    top = (module_name or "").split(".")[0]
+    if top in ("", "actlab", "__main__"):
+        return None
+    if top in sys.stdlib_module_names or top in sys.builtin_module_names:
+        return f"python {sys.version}"
+    for name in _distributions().get(top, ()):
+        dist = importlib.metadata.distribution(name)
+        url = json.loads(dist.read_text("direct_url.json") or "{}")
+        if not url.get("dir_info", {}).get("editable", False):
+            return f"{name} {dist.version}"
+    return None
+
+
 def _feed_function(h, fn: types.FunctionType, seen: dict, depth: int) -> None:
-    """A function's code, defaults, closure values and the globals its code names (other functions, constants)."""
+    """A function's code, defaults, closure values and the globals its code names (other functions, constants);
+    a released library's function by its name and release (released_version)."""
     h.update(f"function {fn.__module__}.{fn.__qualname__}".encode())
+    version = released_version(fn.__module__)
+    if version is not None:
+        h.update(version.encode())
+        return
     _feed_code(h, fn.__code__, seen, depth)
     _feed(h, (fn.__defaults__, fn.__kwdefaults__), seen, depth + 1)
     for cell in fn.__closure__ or ():
@@ -140,10 +176,12 @@ def _from_torch(cls: type) -> bool:
 
 
 def _feed_class(h, cls: type, seen: dict, depth: int) -> None:
-    """A class by name; for classes outside torch, the code of every method along its MRO."""
+    """A class by name; along its MRO, a released library's class by its release, any other by its methods' code."""
     h.update(f"class {cls.__module__}.{cls.__qualname__}".encode())
     for base in cls.__mro__:
-        if _from_torch(base):
+        version = released_version(base.__module__)
+        if version is not None:
+            h.update(f"{base.__qualname__} {version}".encode())
             continue
         for name, member in sorted(vars(base).items()):
             if isinstance(member, (staticmethod, classmethod)):
