@@ -120,7 +120,7 @@ def test_born_dead_rejects_bad_sizes():
 
 
 def test_shapeset_images_labels_and_determinism():
-    a, b, c = saturation.shapeset(60, seed=4, size=16), saturation.shapeset(60, seed=4, size=16), saturation.shapeset(60, seed=5, size=16)
+    a, b, c = (saturation.shapeset(60, seed=seed, size=16) for seed in (4, 4, 5))
     assert a.x_train.shape == (60, 256) and a.x_test.shape == (12, 256) and len(a.classes) == 9
     assert torch.equal(a.x_train, b.x_train) and not torch.equal(a.x_train, c.x_train)
     assert a.x_train.min() >= 0 and a.x_train.max() <= 1
@@ -208,8 +208,9 @@ def test_a_changed_setting_misses_the_cache(monkeypatch):
     _store(bd, [{"marker": 1}])
     assert rp.result("born_dead").full
     full = bd.settings(True)
+    tiny = bd.Settings(False, seeds=(0,), depths=(1,), widths=(2,), trials=2)
     monkeypatch.setattr(bd, "settings", lambda full_run=False: (dataclasses.replace(full, trials=full.trials + 1)
-                                                                if full_run else bd.Settings(False, (0,), (1,), (2,), 2)))
+                                                                if full_run else tiny))
     shown = rp.result("born_dead")
     assert not shown.full and shown.settings["trials"] == 2
 

@@ -15,7 +15,8 @@ from ...data import data_dir
 from ...fingerprint import LIBRARY_DIGEST, code_digest, digest
 from ...seeding import one_thread
 
-THREADS_PER_RUN = 1  # every run is pinned to one torch thread: its numbers do not depend on the executor or machine load
+# Every run is pinned to one torch thread: its numbers do not depend on the executor or the machine's load.
+THREADS_PER_RUN = 1
 
 
 @dataclass
