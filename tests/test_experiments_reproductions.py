@@ -8,7 +8,6 @@ import multiprocessing
 import os
 import subprocess
 import sys
-import types
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -215,14 +214,34 @@ def test_a_changed_setting_misses_the_cache(monkeypatch):
     assert not shown.full and shown.settings["trials"] == 2
 
 
-def test_the_key_changes_with_settings_data_paper_and_code():
+def test_the_key_changes_with_settings_data_and_paper():
     full, short = selu.settings(True), selu.settings(False)
     path = lambda paper, s, fp: common.cache_file(common.cache_key(paper, s, fp))  # noqa: E731
     assert path(selu, full, "a") != path(selu, full, "b")
     assert path(selu, full, "a") != path(selu, short, "a")
     assert path(selu, full, "a") != path(bd, bd.settings(True), "a")
-    other = types.SimpleNamespace(NAME="selu", items=selu.items, run=lambda item: {**item, "layers": []})
-    assert path(selu, full, "a") != path(other, full, "a")  # other code under the same name and settings
+
+
+def test_the_key_changes_with_the_paper_s_code(tiny_paper):
+    """A paper module kept outside the library (not in the library's digest): its own source is in the key."""
+    paper = rp.paper("tiny_paper")
+    before = common.cache_key(paper, paper.settings(True), "a")
+    source = tiny_paper / "tiny_paper.py"
+    source.write_text(source.read_text().replace(".mean().item()", ".median().item()"))
+    assert common.cache_key(paper, paper.settings(True), "a")["code"] != before["code"]
+
+
+def test_the_key_is_the_same_in_another_process(tmp_path):
+    """make reproduce and the notebook are two processes: a key that differed between them would never be served."""
+    code = ("from actlab.experiments import reproductions as rp\n"
+            "from actlab.experiments.reproductions import _common as c\n"
+            "for p in rp.papers().values():\n    print(c.cache_file(c.cache_key(p, p.settings(True), 'x')).name)")
+    path = os.pathsep.join(filter(None, [str(Path(rp.__file__).parents[3]), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "ACTLAB_DATA": str(tmp_path), "PYTHONPATH": path}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    here = [common.cache_file(common.cache_key(p, p.settings(True), "x")).name for p in rp.papers().values()]
+    assert done.stdout.split() == here
 
 
 def test_bad_names_are_refused():

@@ -18,7 +18,7 @@ A paper is one module of this package (names starting with "_" are helpers, not 
 Adding a paper is adding such a module (and its test, and its section in notebook 12): papers() finds it.
 
 A full result is keyed (_common.cache_key) by the paper's name and settings, the library's source (which holds every
-paper module), code_digest of its items and run functions, torch's version, the CPU kernels, the torch threads per
+paper module) and the paper module's own source, torch's version, the CPU kernels, the torch threads per
 run (always 1: each run is pinned to one thread, so results do not depend on the executor) and the data's
 fingerprint: a cached result is never served for other code, data or settings.
 

@@ -12,7 +12,7 @@ import torch
 
 from ...cache import load, save_arrays
 from ...data import data_dir
-from ...fingerprint import LIBRARY_DIGEST, code_digest, digest
+from ...fingerprint import LIBRARY_DIGEST, digest
 from ...seeding import one_thread
 
 # Every run is pinned to one torch thread: its numbers do not depend on the executor or the machine's load.
@@ -58,10 +58,13 @@ def machine() -> dict:
 
 def cache_key(paper, settings, data_fp: str) -> dict:
     """Everything that changes a paper's full result: its name and settings (a dataclass), the code (the library's
-    source, which holds every paper module, and code_digest of the paper's items and run functions with the globals
-    they name), torch's version, machine() and the data's fingerprint; as it reads back from JSON."""
+    source, and the paper module's own source file, so that a paper kept outside the library is covered too),
+    torch's version, machine() and the data's fingerprint; as it reads back from JSON.
+
+    Source bytes, not fingerprint.code_digest of the run function: make reproduce and the notebook are two
+    processes, and the key must be the same in both (code_digest of actlab.training.train is not)."""
     key = {"name": paper.NAME, "settings": dataclasses.asdict(settings), "library": LIBRARY_DIGEST,
-           "code": code_digest((paper.items, paper.run)), "torch": torch.__version__, "machine": machine(),
+           "code": digest(Path(paper.__file__).read_bytes()), "torch": torch.__version__, "machine": machine(),
            "data": data_fp}
     return {**key, "settings": _as_json(key["settings"])}
 
