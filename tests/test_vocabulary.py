@@ -258,6 +258,6 @@ def test_no_notebook_writes_its_own_threshold_for_a_vocabulary_word():
 
 
 def test_no_experiment_module_writes_its_own_threshold_for_a_vocabulary_word():
-    offences = [f"{path.name}: {hit}" for path in sorted((ROOT / "lib" / "actlab" / "experiments").glob("*.py"))
+    offences = [f"{path.name}: {hit}" for path in sorted((ROOT / "lib" / "actlab" / "experiments").rglob("*.py"))
                 for hit in own_thresholds(path.read_text())]
     assert not offences, "use actlab.vocabulary instead of these thresholds:\n" + "\n".join(offences)
