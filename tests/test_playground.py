@@ -375,7 +375,7 @@ def test_measurement_passes_run_on_one_thread_and_restore_the_setting():
 
 
 def test_pinned_axis_labels_match_a_fresh_layout_after_the_axes_widen(monkeypatch):
-    from actlab.playground import _Canvas
+    from actlab.playground.view import _Canvas
 
     view = Playground(depth=2, width=8).view  # drawn once: its labels are pinned where matplotlib put them
     view.loss_ax.set_xlim(0, 4096)

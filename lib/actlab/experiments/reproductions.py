@@ -42,7 +42,8 @@ from ..models import MLP, LeNet
 from ..diagnostics import slope
 from ..parallel import map_runs
 from ..training import Callback, train
-from .comparison import LINE_STYLES, MARKERS, OKABE_ITO, pooled_features
+from .comparison import MARKERS, pooled_features
+from ..style import LINESTYLES as LINE_STYLES, PALETTE as OKABE_ITO  # #21: one palette, style.py's
 
 EXPERIMENTS = ("born_dead", "saturation", "selu", "krizhevsky", "gelu_mlp")
 THREADS_PER_RUN = 1  # every run is pinned to one torch thread: its numbers do not depend on the executor or machine load

@@ -11,7 +11,7 @@ from .engine import GRID, PROBE, Engine, PlaygroundNet, make_dataset, summary
 from .panels import PANELS, Histograms, Lines, Panel
 from .settings import DEFAULTS, LIVE, SETTINGS, Setting, check_config, code_line
 from .speed import BENCH_CONFIG, bench
-from .view import BOUNDARY_PX, View, _Canvas
+from .view import BOUNDARY_PX, View
 from .widget import FPS, LAYER_EVERY, SLICE, TRAIN_SHARE, Playground, playground
 from ..points import read_csv
 from ..seeding import one_thread
