@@ -118,7 +118,7 @@ def test_library_code_has_no_bare_assert():
      r"batch_size must be an integer in \[1, inf\), got 0"),
     (lambda: actlab.grad_norms(actlab.MLP(1, 4), actlab.toy_2d("xor"), batch_size=-5),
      r"batch_size must be an integer in \[1, inf\), got -5"),
-    (lambda: actlab.toy_2d("spiral"), r"kind must be one of 'xor', 'circles', 'spirals', 'moons', got 'spiral'. "
+    (lambda: actlab.toy_2d("spiral"), r"kind must be one of 'xor', 'circles', 'spirals', 'gaussians', 'moons', got 'spiral'. "
                                       r"Did you mean 'spirals'\?"),
     (lambda: actlab.toy_2d("xor", n=400).subset(n_test=101), r"n_test must be an integer in \[1, 100\], got 101"),
     (lambda: actlab.plot_activation("relu", x_range=(2, 1)),

@@ -12,8 +12,8 @@ import torch
 from PIL import Image
 
 import actlab
-from actlab.playground import (DEFAULTS, Engine, bench, Playground, PlaygroundNet, check_config, code_line, gaussians,
-                               playground, recommended_gain)
+from actlab.playground import (DEFAULTS, PANELS, Engine, Lines, bench, Playground, PlaygroundNet, check_config,
+                               code_line, playground)
 
 SEEDS = (0, 1, 2)
 FLOAT32_FLOOR = math.log10(2.0 ** -24)  # a smaller relative update is lost to float32 rounding (-7.2 decades)
@@ -98,23 +98,27 @@ def test_depth_20_width_256_with_per_layer_activations_and_batch_norm():
     assert [m.actlab_name for m in engine.model.acts] == [actlab.spec(a).name for a in acts]
 
 
-def test_recommended_gain_keeps_the_second_moment_through_depth():
-    """With the computed gain (no PyTorch gain for these) log10 E[a^2] after 20 layers of width 256 stays at
-    least twice as close to 0 as with 20% less or more gain, on every seed: the gain is the fixed point."""
-    x = torch.randn(1024, 256, generator=torch.Generator().manual_seed(0))
-    for name in ("gelu", "silu", "elu"):
-        gain = recommended_gain(name)
-        for seed in SEEDS:
-            moments = []
-            for scale in (0.8, 1.0, 1.2):
-                torch.manual_seed(seed)
-                a = x
-                for _ in range(20):
-                    a = actlab.get_activation(name)(a @ (torch.randn(256, 256) * scale * gain / 16).T)
-                moments.append(math.log10((a ** 2).mean().item()))
-            low, mid, high = moments
-            assert low < 0 < high and 2 * abs(mid) < min(-low, high), f"{name}, seed {seed}: log10 E[a^2] = {moments}"
-    assert recommended_gain("relu") == pytest.approx(math.sqrt(2))
+@pytest.mark.parametrize("init, activation, params", [
+    ("xavier", "tanh", {}), ("kaiming", "tanh", {}), ("kaiming", "leaky_relu", {"alpha": 0.3}),
+    ("recommended", "selu", {}), ("recommended", "gelu", {}), ("recommended", "relu", {}), ("lecun", "sigmoid", {}),
+    ("orthogonal", "relu", {}), ("small", "elu", {}), ("large", "relu", {})])
+def test_an_init_name_draws_the_same_weight_scale_in_mlp_lenet_and_the_playground(init, activation, params):
+    """One table (models.INITS) and one gain rule: a 120 -> 84 layer before the activation, and the output layer,
+    have the same standard deviation in all three. The draws differ (other shapes before them), so the scales are
+    compared within 5 standard errors of a normal sample's std (relative 1 / sqrt(2 n)); on main the playground's
+    xavier before tanh was 5/3 of MLP's and LeNet's."""
+    def std(layer):
+        return layer.weight.std().item()
+
+    torch.manual_seed(0)
+    mlp = actlab.MLP(2, 84, activation, params, in_features=120, out_features=10, init=init)
+    lenet = actlab.LeNet(activation, params, init=init)
+    net = PlaygroundNet({**DEFAULTS, "depth": 2, "width": 84, "activation": activation, "params": params,
+                         "init": init}, in_features=120, classes=10)
+    tolerance = 5 / math.sqrt(2 * 84 * 84)
+    assert std(net.linears[1]) == pytest.approx(std(mlp.hidden.linear2), rel=2 * tolerance)
+    assert std(net.linears[0]) == pytest.approx(std(lenet.fc2), rel=2 * tolerance)  # fc2: 120 -> 84, as here
+    assert std(net.out) == pytest.approx(std(lenet.fc3), rel=2 * 5 / math.sqrt(2 * 840))
 
 
 def test_live_change_while_paused_keeps_the_weights_and_applies_on_the_next_step():
@@ -195,14 +199,14 @@ def test_user_arrays_with_three_classes_and_a_csv(tmp_path):
 
 
 def test_gaussians_are_two_blobs_a_linear_net_separates():
-    data = gaussians(400, noise=0.0, seed=0)
+    data = actlab.data.toy_2d("gaussians", 400, noise=0.0, seed=0)
     means = [data.x_train[data.y_train == k].mean(0) for k in (0, 1)]
     assert torch.allclose(means[0], torch.tensor([-0.5, -0.5]), atol=0.05)
     assert torch.allclose(means[1], torch.tensor([0.5, 0.5]), atol=0.05)
     engine = Engine({"dataset": "gaussians", "depth": 1, "width": 4, "activation": "relu"}).run(100)
     assert engine.history[-1]["test_acc"] > 0.98
     with pytest.raises(ValueError, match="noise"):
-        gaussians(noise=3)
+        actlab.data.toy_2d("gaussians", noise=3)
 
 
 def test_default_init_scales_with_the_gain():
@@ -262,7 +266,6 @@ def test_a_registered_custom_activation_with_a_parameter_trains():
                          "params": [{"a": 0.8}, {}]}).run(150, record_every=50)
         assert engine.model.acts[0].actlab_params == {"a": 0.8}
         assert engine.history[-1]["test_acc"] > engine.history[0]["test_acc"]
-        assert 0.5 < recommended_gain("pg_bent", {"a": 0.8}) < 1.0  # E[f(u)^2] = 1 + a^2 E[(sqrt(u^2+1)-1)^2] > 1
     finally:
         actlab.unregister("pg_bent")
 
@@ -372,7 +375,7 @@ def test_measurement_passes_run_on_one_thread_and_restore_the_setting():
 
 
 def test_pinned_axis_labels_match_a_fresh_layout_after_the_axes_widen(monkeypatch):
-    from actlab.playground import _Canvas
+    from actlab.playground.view import _Canvas
 
     view = Playground(depth=2, width=8).view  # drawn once: its labels are pinned where matplotlib put them
     view.loss_ax.set_xlim(0, 4096)
@@ -604,8 +607,32 @@ def test_dead_and_near_dead_units_are_the_vocabularys_and_both_are_shown(activat
     pg.redraw()
     first, second = pg.engine.layer_records[-2:]
     assert (first["dead_fraction"], first["near_dead_fraction"]) == (dead, near_dead)
-    view = pg.view
-    assert list(view.dead_line.get_ydata()) == [first["dead_fraction"], second["dead_fraction"]]
-    assert list(view.near_dead_line.get_ydata()) == [first["near_dead_fraction"], second["near_dead_fraction"]]
-    labels = [t.get_text() for t in view.dead_line.axes.get_legend().get_texts()]
+    lines = pg.view.panel("fractions").lines
+    assert list(lines["dead_fraction"].get_ydata()) == [first["dead_fraction"], second["dead_fraction"]]
+    assert list(lines["near_dead_fraction"].get_ydata()) == [first["near_dead_fraction"], second["near_dead_fraction"]]
+    labels = [t.get_text() for t in lines["dead_fraction"].axes.get_legend().get_texts()]
     assert "dead units" in labels and "near-dead units" in labels
+
+
+def test_a_panel_registered_in_panels_is_measured_recorded_and_drawn():
+    """A new diagnostic is one object added to PANELS: the engine records what it measures, the live view and the
+    static figure draw its axes with its line at those values."""
+    def weight_means(engine):
+        return [{"weight_mean": layer.weight.mean().item()} for layer in engine.model.linears]
+
+    panel = Lines("weight_means", "mean weight", [("weight_mean", "mean weight", "k", "o-")], (-1, 1),
+                  measure=weight_means)
+    built_in = len(PANELS)
+    PANELS.append(panel)  # registering: the one list the engine, the view and the static figure read
+    try:
+        pg = Playground(depth=3, width=8).run(10)
+        want = [layer.weight.mean().item() for layer in pg.engine.model.linears]
+        assert pg.layer_stats["weight_mean"].tail(3).tolist() == pytest.approx(want)
+        drawn = pg.view.panel("weight_means")
+        assert drawn.ax.get_title() == "mean weight" and drawn.ax in pg.view.layers.figure.axes
+        assert list(drawn.lines["weight_mean"].get_ydata()) == pytest.approx(want)
+        assert len(pg.view.layers.figure.axes) == built_in + 1
+        assert Image.open(BytesIO(pg.layer_image.value)).width > 840  # one panel more than the four built in
+        assert len(pg.plot().axes) == 3  # the static figure shows the layer image with it
+    finally:
+        PANELS.remove(panel)

@@ -50,7 +50,7 @@ the boundary around the arms. Then look for the smallest depth and width that st
         code("""
 import actlab
 
-PG_SPIRALS = {"dataset": "spirals", "depth": 3, "width": 16}
+PG_SPIRALS = {"dataset": "spirals", "depth": 3, "width": 16, "init": "kaiming"}  # He et al. 2015: sqrt(2 / fan_in)
 PG_IDENTITY = {"activation": "leaky_relu", "params": {"alpha": 1.0}}  # slope 1 on both sides: f(x) = x
 pg = actlab.playground(**PG_SPIRALS, **PG_IDENTITY).run(300)
 pg.plot(title="linear: three hidden layers with f(x) = x, after 300 steps")
@@ -78,8 +78,8 @@ pg  # live: the linear network; press start, then switch the activation
         md("""
 ## Playground: fifteen sigmoid layers
 
-The same experiment on a small scale you can watch: 15 hidden sigmoid layers of 32 units (initialised with
-sigmoid's gain), plain SGD with momentum at learning rate 0.1, on the spirals. In the layer panel of the figure,
+The same experiment on a small scale you can watch: 15 hidden sigmoid layers of 32 units (initialised by the
+registry's scheme for sigmoid, Xavier), plain SGD with momentum at learning rate 0.1, on the spirals. In the layer panel of the figure,
 look at the update/weight ratio (Karpathy's rule of thumb: near $10^{-3}$, the dashed guide, for a layer that
 learns): the layers near the output sit near the guide, the first layers lie orders of magnitude below it, on the
 bottom edge where their float32 weights did not move at all. The two views after it show the same run over time:
@@ -121,7 +121,8 @@ pg  # live: 15 sigmoid layers
         md("""
 ## Playground: fifteen tanh layers
 
-The 15-layer network of notebook 02 again, now with tanh (initialised with tanh's gain, 5/3). First Karpathy's view
+The 15-layer network of notebook 02 again, now with tanh (initialised by the registry's scheme for tanh,
+Xavier with gain 1, as `actlab.MLP` does). First Karpathy's view
 at initialisation: every layer's histogram of outputs in one plot, with its saturated share (slope below 1% of the
 activation's peak slope: `print(actlab.vocabulary.SATURATED)`).
 Then the run and its update/weight ratios per layer: compare them with the sigmoid network's. The check below

@@ -465,7 +465,7 @@ def validation_split(data: Dataset, fraction: float = 0.2, seed: int = 0) -> Dat
 # Small 2-D problems
 # ---------------------------------------------------------------------------
 
-TOY_KINDS = ("xor", "circles", "spirals", "moons")
+TOY_KINDS = ("xor", "circles", "spirals", "gaussians", "moons")
 
 MIN_TRAIN_PER_CLASS = 2  # two training points per class at least: the training spread (standardisation) is defined
 MIN_TEST_PER_CLASS = 1  # one test point per class at least: the test accuracy covers every class
@@ -491,17 +491,40 @@ def check_split(dataset: Dataset, test_fraction: float) -> None:
 
 
 def toy_2d(kind: str = "xor", n: int = 1000, noise: float = 0.1, seed: int = 0, test_fraction: float = 0.25) -> Dataset:
-    """A 2-D binary classification set (xor, circles, spirals, moons) split into train and test."""
+    """A 2-D binary classification set (one of TOY_KINDS) of n >= 8 points split into train and test.
+
+    noise in [0, 2]; test_fraction in (0, 1), refused by check_split where it leaves a class too few points.
+    'gaussians' is TensorFlow Playground's two Gaussian blobs (Smilkov and Carter 2016): centres (+-0.5, +-0.5),
+    spread 0.1 + noise / 2; the others add N(0, (0.3 noise)^2) (xor: (0.15 noise)^2) to points on their curves.
+    Deterministic from seed (a torch.Generator of its own: the global random state is not touched).
+    """
     check_choice("kind", kind, TOY_KINDS)
     check_number("n", n, 8, integer=True)
     check_number("noise", noise, 0, 2)
     check_number("test_fraction", test_fraction, 0, 1, low_open=True, high_open=True)
     gen = torch.Generator().manual_seed(seed)
     y = torch.randint(0, 2, (n,), generator=gen)
+    x = _gaussians(y, noise, gen) if kind == "gaussians" else _on_curves(kind, y, noise, gen)
+    n_test = max(1, int(n * test_fraction))
+    data = Dataset(x[n_test:], y[n_test:], x[:n_test], y[:n_test], ("0", "1"),
+                   f"toy_2d({kind!r}, n={n}, noise={noise}, seed={seed})")
+    check_split(data, test_fraction)
+    return data
+
+
+def _gaussians(y: torch.Tensor, noise: float, gen: torch.Generator) -> torch.Tensor:
+    """Points (n, 2) around (0.5, 0.5) for label 1 and (-0.5, -0.5) for label 0, spread 0.1 + noise / 2."""
+    centre = torch.where(y[:, None] == 1, torch.tensor([0.5, 0.5]), torch.tensor([-0.5, -0.5]))
+    return centre + torch.randn(len(y), 2, generator=gen) * (0.1 + noise * 0.5)
+
+
+def _on_curves(kind: str, y: torch.Tensor, noise: float, gen: torch.Generator) -> torch.Tensor:
+    """Points (n, 2) of xor, circles, spirals or moons for labels y, with Gaussian noise."""
+    n = len(y)
     t = torch.rand(n, generator=gen)
     if kind == "xor":
         x = torch.rand(n, 2, generator=gen) * 2 - 1
-        y = ((x[:, 0] > 0) ^ (x[:, 1] > 0)).long()
+        y.copy_(((x[:, 0] > 0) ^ (x[:, 1] > 0)).long())  # xor's labels follow its points
     elif kind == "circles":
         radius = torch.where(y == 1, 0.5, 1.0)
         angle = t * 2 * math.pi
@@ -514,9 +537,4 @@ def toy_2d(kind: str = "xor", n: int = 1000, noise: float = 0.1, seed: int = 0, 
         angle = t * math.pi
         x = torch.where(y[:, None] == 0, torch.stack([torch.cos(angle), torch.sin(angle)], 1),
                         torch.stack([1 - torch.cos(angle), 0.5 - torch.sin(angle)], 1)) - torch.tensor([0.5, 0.25])
-    x = x + torch.randn(n, 2, generator=gen) * noise * (0.3 if kind != "xor" else 0.15)
-    n_test = max(1, int(n * test_fraction))
-    data = Dataset(x[n_test:], y[n_test:], x[:n_test], y[:n_test], ("0", "1"),
-                   f"toy_2d({kind!r}, n={n}, noise={noise}, seed={seed})")
-    check_split(data, test_fraction)
-    return data
+    return x + torch.randn(n, 2, generator=gen) * noise * (0.3 if kind != "xor" else 0.15)

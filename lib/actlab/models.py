@@ -12,8 +12,9 @@ from .activations import activation_types, get_activation, lookup
 from .hooks import Hooks, replace_module
 from .training import model_device, preserved_state
 
+# The library's one table of initialisation names (MLP, LeNet and the playground read it; init_linear applies them).
 # "recommended": the scheme the activation's registry entry pairs with it (recommended_init); "default": PyTorch's own.
-INITS = ("default", "recommended", "kaiming", "xavier", "lecun", "small", "large")
+INITS = ("default", "recommended", "kaiming", "xavier", "lecun", "orthogonal", "small", "large")
 
 
 def _name_of(activation, params) -> str:
@@ -67,7 +68,8 @@ def recommended_init(activation: str) -> str:
 
 
 def kaiming_gain(activation=None, params: dict | None = None) -> float:
-    """The gain of Kaiming initialisation before an activation (a registry name and its parameters).
+    """The gain of Kaiming initialisation before an activation (a registry name and its parameters): the library's
+    one gain rule, used by init_linear's 'kaiming' and 'orthogonal' (MLP, LeNet and the playground alike).
 
     The entry's own Init.gain where it recommends Kaiming: sqrt 2 for 'relu', sqrt(2 / (1 + a^2)) for the leaky
     family at its negative slope a (He et al. 2015, eq. 15; torch.nn.init.calculate_gain). He's derivation is for
@@ -101,9 +103,11 @@ def init_linear(layer: nn.Linear | nn.Conv2d, init: str, activation=None, params
 
     fan_in = in_features (linear) or in_channels * kernel height * kernel width (conv), as torch.nn.init counts it.
     kaiming: N(0, gain^2 / fan_in) with the gain kaiming_gain(activation, params) of the activation that follows
-    the layer (as torch.nn.init.kaiming_normal_ draws it); xavier: N(0, 2 / (fan_in + fan_out)); lecun:
-    N(0, 1 / fan_in); small: N(0, 0.01^2); large: N(0, 16 / fan_in); recommended: resolve_init's scheme. Raises
-    ValueError naming the known schemes for any other init.
+    the layer (as torch.nn.init.kaiming_normal_ draws it); xavier: N(0, 2 / (fan_in + fan_out)) with gain 1
+    (Glorot and Bengio 2010; torch.nn.init.xavier_normal_); lecun: N(0, 1 / fan_in); orthogonal: a (semi-)orthogonal
+    matrix (Saxe et al. 2014; torch.nn.init.orthogonal_) times the same gain as kaiming; small: N(0, 0.01^2); large:
+    N(0, 16 / fan_in); recommended: resolve_init's scheme. Raises ValueError naming the known schemes for any other
+    init.
     """
     init = resolve_init(init, activation)
     if init == "default":
@@ -116,6 +120,8 @@ def init_linear(layer: nn.Linear | nn.Conv2d, init: str, activation=None, params
             nn.init.xavier_normal_(layer.weight)
         elif init == "lecun":
             layer.weight.normal_(0, 1 / math.sqrt(fan_in))
+        elif init == "orthogonal":
+            nn.init.orthogonal_(layer.weight, kaiming_gain(activation, params))
         elif init == "small":
             layer.weight.normal_(0, 0.01)
         elif init == "large":

@@ -15,6 +15,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..data import Dataset, toy_2d
+from ..checks import check_choice
 from ..custom import gaussian_mean
 from ..diagnostics import Callback, dead_units, inputs_of
 from ..fingerprint import code_digest
@@ -25,7 +26,6 @@ from ..vocabulary import SATURATED_FRACTION, is_saturated, module_peak_slope
 
 FLOAT64_EPS = torch.finfo(torch.float64).eps
 GLOROT_SIGMOID_GAIN = 4.0  # Glorot & Bengio (2010): sigma(x) ~ 1/2 + x/4 near 0, so slope 1/4 needs weights x 4
-INITS = ("xavier", "kaiming")
 
 
 def _check_int(name: str, value, low: int) -> int:
@@ -255,8 +255,7 @@ def deep_mlp(activation: str, init: str = "xavier", gain: float = 1.0, depth: in
 def _deep_mlp(activation: str, init: str, gain: float, depth: int, width: int, in_features: int, out_features: int,
               output_scale: float) -> MLP:
     """deep_mlp drawn from torch's global generator as it stands: call it inside seeded(seed)."""
-    if init not in INITS:
-        raise ValueError(f"init must be one of {', '.join(INITS)}, got {init!r}")
+    check_choice("init", init, ("xavier", "kaiming"))  # the two schemes of models.INITS that deep_mlp scales by gain
     _check_positive("gain", gain)
     model = MLP(_check_int("depth", depth, 1), _check_int("width", width, 1), activation,
                 in_features=in_features, out_features=out_features)
@@ -438,8 +437,10 @@ def numbers_only(result: dict) -> dict[str, float]:
 # ---------------------------------------------------------------------------------------------------------------
 
 def variance_preserving_gain(name: str) -> float:
-    """The gain g with g^2 E[f(z)^2] = 1 for z ~ N(0, 1): weights of variance g^2 / fan_in then give the next
-    layer's pre-activations unit variance when this layer's are N(0, 1). ReLU: E[relu(z)^2] = 1/2, g = sqrt(2)."""
+    """A teaching figure (notebook 03), not an initialisation rule: the gain g with g^2 E[f(z)^2] = 1 for z ~ N(0, 1),
+    so that weights of variance g^2 / fan_in give the next layer's pre-activations unit variance when this layer's
+    are N(0, 1) (the mean-field fixed point at q = 1, Poole et al. 2016). ReLU: E[relu(z)^2] = 1/2, g = sqrt(2); tanh:
+    about 1.59 where PyTorch's calculate_gain says 5/3. The library's one init gain rule is models.kaiming_gain."""
     from ..activations import lookup
 
     forward = lookup(name).forward

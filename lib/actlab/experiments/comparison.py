@@ -26,14 +26,13 @@ from ..models import MLP, LeNet, activation_modules, swap_activation
 from ..activations import lookup
 from .. import vocabulary
 from ..seeding import seeded
+from ..style import LINESTYLES, PALETTE
 from ..training import Callback, accuracy, train
 from ..tuning import LR_GRID
 
 
-# Colour-blind-safe palette (Okabe and Ito 2008) with a line style and marker per run, so overlapping lines stay
-# distinguishable in print and for readers who cannot tell the colours apart.
-OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000", "#F0E442")
-LINE_STYLES = ("-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)), (0, (1, 1)), (0, (8, 2)))
+# A marker per run beside style's palette and line style, so overlapping lines stay distinguishable in print and
+# for readers who cannot tell the colours apart.
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 
 
@@ -224,11 +223,12 @@ def plot_runs(result: Comparison, window: int = 20) -> Figure:
     fig = Figure(figsize=(11, 4.2), layout="constrained")
     ax_loss, ax_acc = fig.subplots(1, 2, sharex=True)
     for i, name in enumerate(names):
-        style = dict(color=OKABE_ITO[i % 8], linestyle=LINE_STYLES[i % 8], lw=2, label=display(name))
+        style = dict(color=PALETTE[i % len(PALETTE)], linestyle=LINESTYLES[i % len(LINESTYLES)], lw=2,
+                     label=display(name))
         x, loss = _mean_step_curve(result, name, window)
         ax_loss.plot(x, loss, **style)
         stats = table[table.activation == name].groupby("epoch").test_acc.agg(["mean", "min", "max"])
-        ax_acc.plot(stats.index, stats["mean"], marker=MARKERS[i % 8], ms=6, **style)
+        ax_acc.plot(stats.index, stats["mean"], marker=MARKERS[i % len(MARKERS)], ms=6, **style)
         ax_acc.fill_between(stats.index, stats["min"], stats["max"], color=style["color"], alpha=0.12)
     ax_loss.axhline(math.log(10), color="0.5", lw=1, ls=":")
     ax_loss.text(0.02, math.log(10), " ln 10: chance", va="bottom", fontsize=10, color="0.35",
