@@ -38,7 +38,7 @@ SITE := build/site
 .DEFAULT_GOAL := install
 
 help:  ## list the targets
-	@sed -n 's/^\([a-z-]*\):.*## \(.*\)/  make \1\t\2/p' $(firstword $(MAKEFILE_LIST)) | expand -t 24
+	@awk -F ':.*## ' '/^[a-z-]+:.*## /{printf "  make %-18s %s\n", $$1, $$2}' $(firstword $(MAKEFILE_LIST))
 
 install: $(STAMP)  ## make the venv and install the course (make lab does this first)
 install-test: $(TEST_STAMP)  ## install also the test tools, the website's Sphinx and Dask
