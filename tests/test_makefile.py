@@ -44,6 +44,7 @@ def test_test_fast_runs_the_library_tests_without_notebooks_browser_or_website()
     out = make("test-fast")
     (command,) = [line for line in out.splitlines() if "-m pytest" in line]
     assert "nbval" not in command and "notebooks" not in command
+    assert command.startswith("env OMP_NUM_THREADS=1 "), "one torch thread per worker, one worker per core"
     expression = FAST.search(command).group("expression")
     files = ["tests/test_browser.py", "tests/test_browser_playground.py", "tests/test_site.py", "tests/test_errors.py"]
     collected = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
