@@ -3,6 +3,7 @@ the course without touching Colab's torch and turns on the custom widget manager
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 import types
@@ -141,17 +142,21 @@ def test_dry_run_of_the_colab_install_leaves_torch_alone(monkeypatch, fake_colab
 
 
 def test_readme_table_links_every_notebook_to_colab():
-    """Colab links when the repository is published; while it is the placeholder, the README's instructions."""
+    """Colab links when the repository is published; while it is the placeholder, the Colab instructions
+    (docs/colab.md)."""
     text = (ROOT / "README.md").read_text()
-    assert colab.readme_with_links(text) == text, "run python tools/colab.py"
+    assert colab.readme_with_links(text) == text, "run make generate (tools/colab.py)"
     published = colab.readme_with_links(text, PUBLISHED)
     for path in NOTEBOOKS:
         assert f"[{path.stem}](notebooks/{path.name})" in text
         assert f"[Open in Colab]({colab.colab_link(path.name, PUBLISHED)})" in published
         assert colab.colab_link(path.name, PUBLISHED).startswith("https://colab.research.google.com/github/someone/")
-    if not colab.published():
-        assert text.count(colab.UNPUBLISHED_LINK) == len(NOTEBOOKS) and "\n## Google Colab\n" in text
-        assert "[project.urls]" in text[text.index("\n## Google Colab\n"):]
+    if not colab.published():  # each row links the Colab page, which says what to set when publishing
+        assert text.count(colab.UNPUBLISHED_LINK) == len(NOTEBOOKS)
+        target = ROOT / re.fullmatch(r"\[[^]]+\]\(([^)#]+)\)", colab.UNPUBLISHED_LINK).group(1)
+        instructions = target.read_text()
+        assert instructions.startswith("# Google Colab\n") and "\n## Set this when you publish\n" in instructions
+        assert "[project.urls]" in instructions[instructions.index("\n## Set this when you publish\n"):]
     assert colab.readme_with_links(published) == text or colab.published(), "the two forms convert both ways"
 
 
@@ -177,7 +182,7 @@ def test_every_notebook_starts_with_the_colab_cell(path):
     nb = json.loads(path.read_text())
     first_code = next(c for c in nb["cells"] if c["cell_type"] == "code")
     assert colab.is_setup_cell(first_code) and "".join(first_code["source"]) == colab.cell_source()
-    assert colab.with_setup_cell(nb, colab.cell_source()) == nb, "run python tools/colab.py"
+    assert colab.with_setup_cell(nb, colab.cell_source()) == nb, "run make generate (tools/colab.py)"
 
 
 def test_cell_is_collapsed_with_a_one_line_title():

@@ -78,6 +78,7 @@ def _overlap(a: list, b: list) -> float:
     return sum(max(0.0, min(e1, e2) - max(s1, s2)) for s1, e1 in a for s2, e2 in b)
 
 
+@pytest.mark.slow  # two processes training side by side: seconds even on an idle machine
 def test_two_processes_never_compute_at_once_and_take_turns(tmp_path):
     first, second = _run_pair(tmp_path, turns=True)
     assert _overlap(first["steps"], second["steps"]) == 0.0
@@ -89,6 +90,7 @@ def test_two_processes_never_compute_at_once_and_take_turns(tmp_path):
     assert first["handovers"] + second["handovers"] >= 2
 
 
+@pytest.mark.slow  # two processes training side by side: seconds even on an idle machine
 def test_without_turns_two_processes_overlap(tmp_path):
     """The control: without turns the workers do run at once (so the test above can fail)."""
     first, second = _run_pair(tmp_path, turns=False)

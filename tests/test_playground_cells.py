@@ -105,6 +105,14 @@ def test_runs_on_a_copy_of_a_course_notebook(tmp_path):
     assert sum(c["id"].startswith("pg-02-") for c in after) == len(playground_cells.SECTIONS["02"])
 
 
+@pytest.mark.parametrize("number", list(playground_cells.SECTIONS))
+def test_every_notebook_holds_the_section_its_generator_writes_now(number):
+    """The committed notebook's playground cells are exactly what tools/playground_cells.py writes (make generate)."""
+    (path,) = sorted((ROOT / "notebooks").glob(f"{number}_*.ipynb"))
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    assert playground_cells.insert_section(nb, number, path.name) == nb, "run make generate (tools/playground_cells.py)"
+
+
 def test_every_section_starts_with_markdown_and_its_code_compiles():
     for number, section in playground_cells.SECTIONS.items():
         assert section[0][0] == "markdown" and section[0][1].startswith("## "), number

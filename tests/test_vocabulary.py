@@ -191,21 +191,20 @@ def own_thresholds(source: str) -> list[str]:
     """
     code = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
     found = []
-    for node in ast.walk(ast.parse(code)):
-        line = ast.get_source_segment(code, node) or ""
+    for node in ast.walk(ast.parse(code)):  # the source of a node only for a hit: get_source_segment splits it all
         if isinstance(node, ast.keyword) and node.arg and KEYWORDS.match(node.arg) and _float_literal(node.value):
-            found.append(f"keyword {line}")
+            found.append(f"keyword {ast.get_source_segment(code, node)}")
         elif isinstance(node, ast.Call) and TERM.search(_name(node.func)) and any(map(_float_literal, node.args)):
-            found.append(f"call {line}")
+            found.append(f"call {ast.get_source_segment(code, node)}")
         elif isinstance(node, ast.Compare) and any(isinstance(op, (ast.Lt, ast.LtE, ast.Gt, ast.GtE)) for op in node.ops):
             sides = [node.left, *node.comparators]
             texts = [ast.get_source_segment(code, s) or "" for s in sides]
             floats = [any(_float_literal(n) for n in ast.walk(s)) for s in sides]
             if any(QUANTITY.search(t) and not f for t, f in zip(texts, floats)) and any(floats):
-                found.append(f"comparison {line}")
+                found.append(f"comparison {ast.get_source_segment(code, node)}")
         elif isinstance(node, ast.Assign) and _float_literal(node.value) and \
                 any(TERM.search(_name(t)) for t in node.targets):
-            found.append(f"assignment {line}")
+            found.append(f"assignment {ast.get_source_segment(code, node)}")
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and WRITTEN.search(node.value):
             found.append(f"text {node.value!r}")
         elif isinstance(node, ast.arguments):

@@ -1,5 +1,5 @@
 """Build the course website (`make site`): README as the front page, the course table as navigation, a page per
-notebook with its outputs, math typeset by a local MathJax. Works offline.
+notebook with its outputs, the pages of docs/ under "More", math typeset by a local MathJax. Works offline.
 
 Usage: python tools/build_site.py [--out build/site] [--cached-only] [NOTEBOOK ...]
 Each notebook's outputs come from build/executed/ when saved there under the notebook's current key (the tests'
@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from actlab.checks import env_flag  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "build" / "site-source"
+DOCS = ROOT / "docs"
 CELL_TIMEOUT_S = 900
 
 
@@ -68,15 +70,28 @@ def with_outputs(notebook: Path, cached_only: bool) -> dict:
         return executed.merged(nb, done)
 
 
+def docs_pages(readme: str) -> list[str]:
+    """The stems of docs/*.md: in the order the README links them, then any others alphabetically."""
+    stems = sorted(p.stem for p in DOCS.glob("*.md"))
+    linked = [m for m in dict.fromkeys(re.findall(r"\]\(docs/([\w-]+)\.md[)#]", readme)) if m in stems]
+    return linked + [s for s in stems if s not in linked]
+
+
+def for_site(page: str) -> str:
+    """A docs/ page with its links to the README pointed at the site's front page (index.md, the README there)."""
+    return page.replace("](../README.md", "](../index.md")
+
+
 def front_page(readme: str, notebooks: list[Path]) -> str:
-    """README.md with a hidden table of contents: the course table's order becomes the navigation."""
+    """README.md with hidden tables of contents: the course table's order becomes the navigation, then docs/."""
     toc = "\n".join(f"notebooks/{p.stem}" for p in notebooks)
+    more = "\n".join([f"docs/{stem}" for stem in docs_pages(readme)] + ["data/README"])
     return (f"{readme.rstrip()}\n\n```{{toctree}}\n:hidden:\n:maxdepth: 1\n:caption: The course\n\n{toc}\n```\n\n"
-            "```{toctree}\n:hidden:\n:caption: More\n\ndata/README\n```\n")
+            f"```{{toctree}}\n:hidden:\n:maxdepth: 1\n:caption: More\n\n{more}\n```\n")
 
 
 def write_source(notebooks: list[Path], cached_only: bool) -> Path:
-    """The Sphinx source folder: index.md, notebooks with outputs, and the local MathJax."""
+    """The Sphinx source folder: index.md, notebooks with outputs, docs/ pages, and the local MathJax."""
     import jupyter_server_mathjax
 
     if SOURCE.exists():
@@ -86,6 +101,9 @@ def write_source(notebooks: list[Path], cached_only: bool) -> Path:
         nb = with_outputs(notebook, cached_only)
         (SOURCE / "notebooks" / notebook.name).write_text(json.dumps(nb, ensure_ascii=False))
     (SOURCE / "index.md").write_text(front_page((ROOT / "README.md").read_text(), notebooks))
+    (SOURCE / "docs").mkdir()
+    for page in DOCS.glob("*.md"):
+        (SOURCE / "docs" / page.name).write_text(for_site(page.read_text()))
     (SOURCE / "data").mkdir()
     shutil.copy(ROOT / "data" / "README.md", SOURCE / "data" / "README.md")  # linked from the README
     mathjax = Path(jupyter_server_mathjax.__file__).parent / "static"

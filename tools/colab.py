@@ -5,7 +5,8 @@ Usage: python tools/colab.py [--check]   (writes the notebooks and README.md; --
 Idempotent: the cell is found again by its tag and keeps its id; the notebooks' other cells are not touched.
 The cell is collapsed: Colab's form view (cellView "form", titled by its "# @title" line) and JupyterLab's hidden
 input (metadata jupyter.source_hidden, nbformat's). While the repository URL is PLACEHOLDER (the course not yet
-published), the README's Colab column links to its Colab instructions and the cell says how to install by hand.
+published), the README's Colab column links to the Colab instructions (docs/colab.md) and the cell says how to install
+by hand.
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ COLAB = "https://colab.research.google.com/github/{owner_repo}/blob/{branch}/not
 BRANCH = "main"
 # pyproject.toml's [project.urls] Repository until the course is published: set the real URL there, then run this.
 PLACEHOLDER = "https://github.com/actlab-course/actlab"
-UNPUBLISHED_LINK = "[see Google Colab](#google-colab)"
+UNPUBLISHED_LINK = "[see Google Colab](docs/colab.md)"  # the instructions, until published
 
 
 def repository() -> str:
@@ -75,7 +76,7 @@ def with_setup_cell(nb: dict, source: str) -> dict:
 
 def readme_with_links(text: str, url: str | None = None) -> str:
     """README.md with each course-table row's notebook linked and its "Open in Colab" link (re)written; while the
-    repository is PLACEHOLDER, a link to the README's Colab instructions instead."""
+    repository is PLACEHOLDER, a link to the Colab instructions (docs/colab.md) instead."""
     def row(match: re.Match) -> str:
         name, topic = match.group("name"), match.group("topic").strip()
         notebook = f"{name}.ipynb"
