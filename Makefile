@@ -103,7 +103,8 @@ BENCH ?=
 bench: install  ## speed measurements (BENCH picks cases)
 	$(BIN)/python -m actlab.bench $(BENCH)
 
-# Notebook 12's full reproductions (five papers), cached under data/cache; the notebook then shows them.
+# Notebook 12's full reproductions (one module per paper in lib/actlab/experiments/reproductions/), cached
+# under data/cache through actlab.cache; the notebook then shows them.
 # Each run uses one torch thread (results do not depend on the executor); WORKERS=N runs N at a time, up to the cores.
 WORKERS ?= 1
 reproduce: install  ## notebook 12's full reproductions (WORKERS=N at a time)
