@@ -261,6 +261,7 @@ def test_main_runs_one_short_reproduction_and_prints_its_verdict(capsys):
         rp.main(["--workers", "0"])
 
 
+@pytest.mark.slow  # two processes (about 12 s of CPU): make test runs it, make test-fast does not
 def test_make_reproduce_s_command_runs_on_two_workers(tmp_path):
     """The command make reproduce runs (python -m on the package, its __main__.py), with spawned workers: a class
     defined in a module run as __main__ could not be imported by the workers, and WORKERS=2 stopped at once."""

@@ -41,6 +41,7 @@ def test_fifteen_sigmoid_layers_first_update_ratio_orders_below_last():
                       paired=True).check()
 
 
+@pytest.mark.slow  # about 15 s of CPU: make test runs it, make test-fast does not
 def test_killing_learning_rate_raises_the_dead_fraction():
     def dead(lr: float, seed: int) -> tuple[float, float]:
         engine = Engine({"dataset": "spirals", "depth": 4, "width": 32, "activation": "relu", "optimizer": "adam",
