@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 import actlab
-from actlab.explore import Explorer
+from actlab.explore import MIN_WINDOW, Explorer
 from mp_reference import reference
 
 NAMES = actlab.activation_names()
@@ -119,9 +119,9 @@ def test_explorer_has_a_slider_per_parameter_with_registry_ranges():
 
 def test_explorer_slider_changes_plot():
     e = Explorer("elu")
-    before = pixels(e.image.value)
+    before = pixels(e.png())
     e.sliders.children[0].value = 3.0
-    after = pixels(e.image.value)
+    after = pixels(e.png())
     assert (before != after).any(axis=2).mean() > 0.005
     assert e.ax_f.get_title() == "ELU (alpha=3)"
     assert e.caption.value == "Plot of ELU (alpha=3) and its derivative on [-6, 6]"
@@ -196,11 +196,17 @@ def test_explorer_refuses_a_value_the_constraint_forbids_without_raising():
     assert_plot_matches_sliders(e)
 
 
-def test_explorer_refuses_an_empty_window_without_raising():
+def test_explorer_widens_a_window_narrower_than_its_minimum_instead_of_refusing_it():
+    """A handle dragged onto the other pushes it MIN_WINDOW away (as the browser does): no refusal to read."""
     e = Explorer("relu")
-    e.window.value = (1.0, 1.0)
-    assert e.window.value == (-6.0, 6.0) and "x range=(1, 1) refused" in e.caption.value
-    assert e.ax_f.get_xlim() == (-6.0, 6.0)
+    e.window.value = (1.0, 1.0)  # the lower handle moved onto ... wherever: the upper one goes MIN_WINDOW above it
+    assert e.window.value == (1.0, 1.0 + MIN_WINDOW) and "refused" not in e.caption.value
+    assert e.ax_f.get_xlim() == (1.0, 1.0 + MIN_WINDOW)
+    e.window.value = (1.0, 1.0)  # the upper handle moved down onto the lower one: the lower one goes below
+    assert e.window.value == (1.0 - MIN_WINDOW, 1.0)
+    e.window.value = (19.5, 20.0)
+    e.window.value = (20.0, 20.0)  # at the top end the window keeps its minimum width below the limit
+    assert e.window.value == (20.0 - MIN_WINDOW, 20.0)
     assert_plot_matches_sliders(e)
 
 
