@@ -32,6 +32,11 @@ function shown(v) {
   return Number(v.toPrecision(6)).toString();
 }
 
+function legendValue(u, v) {
+  // The legend's readout under the cursor (uPlot passes the raw value, or nothing off the data).
+  return typeof v === "number" && Number.isFinite(v) ? shown(v) : "–";
+}
+
 class Curves {
   // Every array the kernel sent for one activation, and the choice of the one to draw for given slider values.
   constructor(model) {
@@ -154,8 +159,9 @@ function makePlot(target, title, yLabel, series, style) {
       width: 400,
       height: 280,
       scales: { x: { time: false, auto: false }, y: { auto: false } },
-      axes: [{ ...axis("x"), size: undefined }, axis(yLabel)],
-      series: [{ label: "x", value: (u, v) => (v == null ? "-" : shown(v)) }, ...series],
+      axes: [{ ...axis("x"), size: 50 }, axis(yLabel)],
+      pxAlign: 0, // curves at sub-pixel positions: no staircase on sloped lines
+      series: [{ label: "x", value: legendValue }, ...series.map((one) => ({ points: { show: false }, ...one }))],
       cursor: { drag: { x: false, y: false } },
       legend: { live: true },
       hooks: { drawAxes: [zeroLines] },
@@ -186,11 +192,10 @@ function render({ model, el, host }) {
   const style = readStyle(curves.meta);
   root.style.setProperty("--actlab-title-px", `${style.title}px`);
   root.style.setProperty("--actlab-small-px", style.small.split("px")[0] + "px");
-  const value = (v) => (v == null ? "-" : shown(v));
-  const plotF = makePlot(panels, "", "f(x)", [{ label: "f(x)", stroke: style.function, width: style.line, value }], style);
+  const plotF = makePlot(panels, " ", "f(x)", [{ label: "f(x)", stroke: style.function, width: style.line, value: legendValue }], style);
   const plotD = makePlot(panels, "derivative f'(x)", "f'(x)", [
-    { label: "autograd", stroke: style.derivative, width: style.line, value },
-    { label: "analytic", stroke: style.reference, width: style.line / 2, dash: [6, 4], value },
+    { label: "autograd", stroke: style.derivative, width: style.line, value: legendValue },
+    { label: "analytic", stroke: style.reference, width: style.line / 2, dash: [6, 4], value: legendValue },
   ], style);
   const titleF = plotF.root.querySelector(".u-title");
 
@@ -209,6 +214,7 @@ function render({ model, el, host }) {
     const text = `Plot of ${label} and its derivative on [${shown(low)}, ${shown(high)}]`;
     description.textContent = pending ? `${text} (updating…)` : text;
     root.dataset.label = label;
+    root.dataset.name = curves.meta.name || "";
     root.dataset.window = JSON.stringify([low, high]);
   }
 
