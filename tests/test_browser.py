@@ -193,6 +193,14 @@ def assert_drawn_is_the_registry(state: dict, where: str) -> None:
     import numpy as np
     import actlab
 
+    x = np.asarray(state["x"])
+    inside = (x >= state["window"][0]) & (x <= state["window"][1])
+    for key, (low, high) in (("y", state["yscale"]), ("dy", state["dscale"]), ("dya", state["dscale"])):
+        values = np.asarray(state[key], dtype=float)[inside]
+        values = values[np.isfinite(values)]
+        assert values.size == 0 or (low <= values.min() and values.max() <= high), (where, key, low, high)
+    if state["name"] not in actlab.activation_names():
+        return  # registered by the notebook in its kernel (11's squareplus): test_explore_view checks what kernels send
     c = actlab.curves(state["name"], (-20, 20), len(state["x"]), **state["params"])
     every = np.linspace(0, len(c.x) - 1, 41).astype(int)
     for key, expected in (("y", c.y), ("dy", c.dy), ("dya", c.dy_analytic)):
@@ -200,25 +208,23 @@ def assert_drawn_is_the_registry(state: dict, where: str) -> None:
         np.testing.assert_allclose(drawn, expected[every].astype(np.float32), rtol=2e-7, atol=1e-30,
                                    err_msg=f"{where}: the drawn {key} is not the registry's at {state['params']}")
     assert state["label"] == c.label, (where, state["label"], c.label)
-    x = np.asarray(state["x"])
-    inside = (x >= state["window"][0]) & (x <= state["window"][1])
-    for key, (low, high) in (("y", state["yscale"]), ("dy", state["dscale"]), ("dya", state["dscale"])):
-        values = np.asarray(state[key], dtype=float)[inside]
-        values = values[np.isfinite(values)]
-        assert values.size == 0 or (low <= values.min() and values.max() <= high), (where, key, low, high)
 
 
 KEY_TO_PIXELS = """async ([handle, plot, presses]) => {
     // keydown on a slider handle -> the plot's next drawing -> the next animation frame (the new pixels on screen)
+    // returns [to the drawing done, to the next frame] in ms per press, or null if a press was not drawn within 5 s
     const times = [];
     for (let i = 0; i < presses; i++) {
-        const drawn = new Promise(resolve => plot.addEventListener('actlab-drawn', resolve, {once: true}));
+        let drawnAt = null;
+        const drawn = new Promise(resolve => plot.addEventListener('actlab-drawn', () => {
+            drawnAt = performance.now(); resolve();
+        }, {once: true}));
         const start = performance.now();
         handle.dispatchEvent(new KeyboardEvent('keydown', {key: 'ArrowRight', bubbles: true}));
         const done = await Promise.race([drawn.then(() => new Promise(r => requestAnimationFrame(r))),
                                          new Promise(r => setTimeout(() => r(null), 5000))]);
         if (done === null) return null;
-        times.push(performance.now() - start);
+        times.push([drawnAt - start, performance.now() - start]);
         await new Promise(r => setTimeout(r, 30));
     }
     return times;
@@ -297,9 +303,11 @@ def test_explorer_in_jupyterlab(lab, browser, notebook):
         latencies = page.evaluate(KEY_TO_PIXELS, [handle.element_handle(), plot.element_handle(), 20])
         assert latencies is not None, "a slider move did not redraw the plot within 5 s"
         assert_drawn_is_the_registry(drawn_state(plot), f"{notebook}: after 20 key presses")
-        LATENCIES[notebook] = statistics.median(latencies)
-        print(f"\n{notebook}: key press -> new pixels in the browser, {len(latencies)} presses: median "
-              f"{statistics.median(latencies):.1f} ms, worst {max(latencies):.1f} ms")
+        drawn_ms, frame_ms = [t[0] for t in latencies], [t[1] for t in latencies]
+        LATENCIES[notebook] = statistics.median(frame_ms)
+        print(f"\n{notebook}: key press -> new pixels (next frame after the drawing), {len(latencies)} presses: "
+              f"median {statistics.median(frame_ms):.1f} ms, worst {max(frame_ms):.1f} ms; "
+              f"key press -> drawing done: median {statistics.median(drawn_ms):.1f} ms, worst {max(drawn_ms):.1f} ms")
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"{Path(notebook).stem}.png"), full_page=False)
 

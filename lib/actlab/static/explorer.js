@@ -7,9 +7,16 @@
 
 const SERIES = 3; // per curve: f(x), autograd f'(x), analytic f'(x)
 
+const FLOATS = new WeakMap(); // DataView -> its Float32Array: a family the kernel did not resend is not copied again
+
 function floats(view) {
   // A DataView (or ArrayBuffer) of little-endian float32 values as a Float32Array (copied: offsets may be unaligned).
   if (!view || !view.byteLength) return new Float32Array(0);
+  if (!FLOATS.has(view)) FLOATS.set(view, copy(view));
+  return FLOATS.get(view);
+}
+
+function copy(view) {
   const buffer = view.buffer ?? view;
   const start = view.byteOffset ?? 0;
   return new Float32Array(buffer.slice(start, start + view.byteLength));
@@ -256,7 +263,8 @@ function render({ model, el, host }) {
       }, 0);
       choice = curves.pick({ ...now, [choice.param]: accepted[choice.param] });
     } else if (choice) {
-      message.textContent = "";
+      const same = Object.keys(now).every((k) => now[k] === accepted[k]);
+      if (!same) message.textContent = ""; // a new value clears a refusal; the value put back keeps it shown
       accepted = now;
     }
     const [limitsF, limitsD] = curves.limits(low, high);
@@ -312,8 +320,13 @@ function render({ model, el, host }) {
     draw();
   }
 
+  let subscribed = null; // the slider references listened to
   function reload() {
+    // New curves from the kernel: listen to new sliders if the activation changed, then draw.
     curves = new Curves(model);
+    const refs = JSON.stringify([model.get("slider_refs"), model.get("window_ref")]);
+    if (refs === subscribed) return draw();
+    subscribed = refs;
     subscribe();
   }
 
@@ -327,7 +340,7 @@ function render({ model, el, host }) {
   model.on("change:meta", reload);
   model.on("change:error", () => (message.textContent = model.get("error") || ""));
   root.actlab = { plots: [plotF, plotD], curves: () => curves, values, draw };
-  subscribe();
+  reload();
   return () => {
     resize.disconnect();
     for (const [m, callback] of subscriptions) m.off("change:value", callback);
