@@ -406,3 +406,72 @@ def test_make_lab_refuses_requests_without_the_token():
         assert urllib.request.urlopen(f"{url}?token={token}", timeout=10).status == 200
     finally:
         stop(process)
+
+
+CONTRAST = """root => {
+    // WCAG contrast ratio of the explorer's description text against the background it is drawn on
+    const rgb = c => c.match(/[\\d.]+/g).slice(0, 3).map(Number);
+    const lum = c => {
+        const [r, g, b] = rgb(c).map(v => v / 255).map(v => v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+    };
+    let el = root, bg = 'rgba(0, 0, 0, 0)';
+    while (el && /rgba\\(0, 0, 0, 0\\)|transparent/.test(bg)) { bg = getComputedStyle(el).backgroundColor; el = el.parentElement; }
+    const fg = getComputedStyle(root.querySelector('.actlab-description')).color;
+    const [a, b] = [lum(fg), lum(bg)].sort((x, y) => y - x);
+    return {ratio: (a + 0.05) / (b + 0.05), fg, bg};
+}"""
+
+
+def put_json(url: str, body: dict) -> None:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="PUT",
+                                     headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(request, timeout=30)
+
+
+@pytest.mark.parametrize("theme", ["JupyterLab Light", "JupyterLab Dark"])
+def test_explorer_refuses_in_the_browser_and_reads_in_both_themes(lab, browser, theme):
+    """Hardtanh's max_val pushed onto min_val with the keyboard: the browser puts the slider back and says why in the
+    widget, the plot shows the registry's curve at the value kept; the description reads on the theme's background
+    (contrast at least 4.5, WCAG AA); no console error."""
+    base, token = lab
+    themes = f"{base}/lab/api/settings/@jupyterlab/apputils-extension:themes?token={token}"
+    notebook = {"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": s}
+                          for s in ("import actlab", "actlab.explore('hardtanh')")],
+                "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+                "nbformat": 4, "nbformat_minor": 5}
+    put_json(f"{base}/api/contents/explorer_refusal.ipynb?token={token}", {"type": "notebook", "content": notebook})
+    put_json(themes, {"raw": json.dumps({"theme": theme})})
+    page = browser.new_page(viewport={"width": 1024, "height": 768})
+    console_errors = []
+    page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: console_errors.append(str(e)))
+    try:
+        page.goto(f"{base}/lab/workspaces/refusal/tree/explorer_refusal.ipynb?reset&token={token}")
+        run_all_cells(page)
+        plot = page.locator(".actlab-plot").last
+        plot.wait_for(timeout=HANG_GUARD_MS)
+        wait_until(page, lambda: plot.get_attribute("data-drawn") is not None, "the plot was not drawn")
+        explorer = page.locator(".actlab-widget", has=plot).last
+        explorer.scroll_into_view_if_needed()
+        max_val = explorer.locator(".widget-hslider", has=page.locator("label", has_text="max_val"))
+        max_val.locator(".noUi-handle").focus()
+        for _ in range(25):  # 1.0 down by 0.1: -1.0 would equal min_val
+            page.keyboard.press("ArrowLeft")
+        shown_max = lambda: as_float(max_val.locator(".widget-readout").text_content())  # noqa: E731
+        wait_until(page, lambda: shown_max() == -0.9 and abs(drawn_state(plot)["params"]["max_val"] + 0.9) < 1e-9,
+                   "the kernel did not stop the slider at the nearest allowed value, -0.9, with the plot showing it")
+        wait_until(page, lambda: "refused" in drawn_state(plot)["message"], "no refusal shown in the widget")
+        state = drawn_state(plot)
+        assert re.fullmatch(r"max_val=(-[\d.]+) refused: hardtanh: min_val=-1 must be below max_val=\1",
+                            state["message"]), state["message"]
+        assert_drawn_is_the_registry(state, "hardtanh after a refused max_val")
+        contrast = plot.evaluate(CONTRAST)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"explorer-{theme.split()[-1].lower()}.png"), full_page=False)
+        assert contrast["ratio"] >= 4.5, f"{theme}: description {contrast}"
+        assert console_errors == [], f"errors in the browser's console: {console_errors}"
+    finally:
+        page.close()
+        put_json(themes, {"raw": json.dumps({"theme": "JupyterLab Light"})})
+        shutdown_kernels(base, token)

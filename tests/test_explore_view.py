@@ -92,9 +92,9 @@ def test_a_refused_value_is_shown_in_the_widget_not_raised():
     e = Explorer("hardtanh")
     min_val, _ = e.sliders.children
     min_val.value = 2.0  # above max_val = 1: the observer must not raise
-    assert min_val.value == -1.0
+    assert min_val.value == 0.9  # the nearest step the constraint allows
     assert e.view.error == "min_val=2 refused: hardtanh: min_val=2 must be below max_val=1"
-    assert e.view.meta["current"]["values"] == {"min_val": -1.0, "max_val": 1.0}
+    assert e.view.meta["current"]["values"] == {"min_val": 0.9, "max_val": 1.0}
     min_val.value = 0.5
     assert e.view.error == ""
 
@@ -133,3 +133,34 @@ def test_static_figure_for_viewers_without_widgets_is_the_kernels_png():
     data, _ = e._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in data and data["image/png"]
     assert json.dumps(e.view.meta)  # the description is plain JSON
+
+
+def test_a_refused_value_from_the_browser_is_put_back_by_the_kernel():
+    """The browser shows the refusal and keeps drawing the last values accepted; the kernel (the one authority)
+    moves the slider to the nearest allowed step and says why, and raises nothing. With updates coalesced the
+    kernel's 'old' value can be far behind the browser's (0.9 when the key went from 1 to -1.5): not a target."""
+    e = Explorer("hardtanh")
+    _, max_val = e.sliders.children
+    max_val.set_state({"value": -0.9})  # as the browser sends a slider move
+    assert e.view.meta["current"]["values"] == {"min_val": -1.0, "max_val": -0.9}
+    family = next(f for f in e.view.meta["families"] if f["param"] == "max_val")
+    assert family["refused"][family["values"].index(-1.5)]  # the browser knows this step is refused
+    max_val.set_state({"value": -1.5})  # refused: min_val = -1 must be below it
+    assert max_val.value == -0.9
+    max_val.set_state({"value": 0.9})
+    max_val.set_state({"value": -1.5})  # as after coalesced updates: from 0.9 straight to -1.5
+    assert max_val.value == -0.9 and e.view.meta["current"]["values"] == {"min_val": -1.0, "max_val": -0.9}
+    assert e.view.error == "max_val=-1.5 refused: hardtanh: min_val=-1 must be below max_val=-1.5"
+
+
+def test_the_browsers_echo_of_a_put_back_value_keeps_the_refusal_shown():
+    """The browser's slider answers the kernel's -0.9 with -0.9000000000000004 (its own float steps): the refusal
+    stays shown; a real move clears it."""
+    e = Explorer("hardtanh")
+    _, max_val = e.sliders.children
+    max_val.set_state({"value": -1.5})
+    assert max_val.value == -0.9 and "refused" in e.view.error
+    max_val.set_state({"value": -5 + 41 * 0.1})  # -0.9000000000000004
+    assert "refused" in e.view.error
+    max_val.set_state({"value": -0.5})
+    assert e.view.error == ""

@@ -226,7 +226,8 @@ function render({ model, el, host }) {
   }
 
   function widen(low, high) {
-    // Keep the window at least meta.min_width wide: push the handle that did not move (limits permitting).
+    // The window at least meta.min_width wide, pushing the handle that did not move (limits permitting), as the
+    // kernel's Explorer._widened does to the slider; null if it is wide enough.
     const min = curves.meta.min_width || 1;
     const [lowest, highest] = [windowModel.get("min"), windowModel.get("max")];
     if (high - low >= min - 1e-9) return null;
@@ -244,27 +245,18 @@ function render({ model, el, host }) {
     const now = values();
     let [low, high] = windowValue();
     const wider = windowModel ? widen(low, high) : null;
-    if (wider) {
-      [low, high] = wider;
-      setTimeout(() => {
-        windowModel.set("value", wider);
-        windowModel.save_changes();
-      }, 0);
-    }
+    if (wider) [low, high] = wider; // drawn at the minimum width; the kernel moves the handle (it alone writes)
     lastWindow = [low, high];
     let choice = curves.pick(now);
     if (choice && choice.refused) {
-      const slider = sliders.find((s) => s.name === choice.param);
-      const refusedValue = now[choice.param];
-      message.textContent = `${choice.param}=${shown(refusedValue)} refused: ${choice.refused}`;
-      setTimeout(() => {
-        slider.model.set("value", accepted[choice.param]);
-        slider.model.save_changes();
-      }, 0);
-      choice = curves.pick({ ...now, [choice.param]: accepted[choice.param] });
+      // The step is refused by the activation's constraint: say so, keep drawing the last values accepted. The
+      // kernel, when there is one, puts the slider back (one authority: two reverting raced each other).
+      message.textContent = `${choice.param}=${shown(now[choice.param])} refused: ${choice.refused}`;
+      now[choice.param] = accepted[choice.param];
+      choice = curves.pick(now);
     } else if (choice) {
-      const same = Object.keys(now).every((k) => now[k] === accepted[k]);
-      if (!same) message.textContent = ""; // a new value clears a refusal; the value put back keeps it shown
+      const same = Object.keys(now).every((k) => near(now[k], accepted[k], 1e-9 * Math.max(1, Math.abs(now[k]))));
+      if (!same) message.textContent = model.get("error") || ""; // a new value clears an old refusal
       accepted = now;
     }
     const [limitsF, limitsD] = curves.limits(low, high);
