@@ -156,17 +156,6 @@ def errors_in(page) -> list[str]:
                         ".jp-OutputArea-output:has-text('Traceback (most recent call last)')").all_text_contents()
 
 
-def wait_for_change(page, locator, before: str, timeout_ms: int = HANG_GUARD_MS) -> str:
-    """Wait until the locator's text differs from before; return the new text."""
-    deadline = time.time() + timeout_ms / 1000
-    while time.time() < deadline:
-        text = locator.text_content()
-        if text != before:
-            return text
-        page.wait_for_timeout(50)
-    raise AssertionError(f"the plot did not update within {timeout_ms} ms (still {before!r})")
-
-
 def wait_until(page, check, what: str, timeout_ms: int = HANG_GUARD_MS) -> None:
     """Poll check() until it is true, or fail saying what did not happen (timeout_ms guards against a hang only: a
     loaded machine may be slow, and speed is reported, never asserted)."""
@@ -183,108 +172,152 @@ def as_float(text: str) -> float:
     return float(text.strip().replace("\u2212", "-"))
 
 
-def number_after(name: str, caption: str) -> float:
-    """The value of a parameter in the explorer's caption, e.g. alpha in 'ELU (alpha=1.05) ...'."""
-    match = re.search(rf"\b{name}=(-?[\d.e+-]+)", caption)
-    assert match, f"{name} not in {caption!r}"
-    return float(match.group(1))
+def drawn_state(plot) -> dict:
+    """What the explorer's plot shows, read from the browser: the activation's registry name, the slider values it
+    drew, the window, the label, and the data and scales uPlot holds (x, f, autograd f', analytic f')."""
+    return plot.evaluate("""root => {
+        const [f, d] = root.actlab.plots;
+        return {name: root.dataset.name, label: root.dataset.label, params: JSON.parse(root.dataset.params || '{}'),
+                window: JSON.parse(root.dataset.window), drawn: Number(root.dataset.drawn),
+                x: Array.from(f.data[0]), y: Array.from(f.data[1]), dy: Array.from(d.data[1]),
+                dya: Array.from(d.data[2]), xscale: [f.scales.x.min, f.scales.x.max],
+                yscale: [f.scales.y.min, f.scales.y.max], dscale: [d.scales.y.min, d.scales.y.max],
+                message: root.querySelector('.actlab-message').textContent,
+                description: root.querySelector('.actlab-description').textContent};
+    }""")
+
+
+def assert_drawn_is_the_registry(state: dict, where: str) -> None:
+    """The curves drawn are the registry's (torch, computed here) at the slider values drawn, at sampled points, to
+    float32's precision (the browser receives float32); and every drawn value in the window lies inside its axes."""
+    import numpy as np
+    import actlab
+
+    x = np.asarray(state["x"])
+    inside = (x >= state["window"][0]) & (x <= state["window"][1])
+    for key, (low, high) in (("y", state["yscale"]), ("dy", state["dscale"]), ("dya", state["dscale"])):
+        values = np.asarray(state[key], dtype=float)[inside]
+        values = values[np.isfinite(values)]
+        assert values.size == 0 or (low <= values.min() and values.max() <= high), (where, key, low, high)
+    if state["name"] not in actlab.activation_names():
+        return  # registered by the notebook in its kernel (11's squareplus): test_explore_view checks what kernels send
+    c = actlab.curves(state["name"], (-20, 20), len(state["x"]), **state["params"])
+    every = np.linspace(0, len(c.x) - 1, 41).astype(int)
+    for key, expected in (("y", c.y), ("dy", c.dy), ("dya", c.dy_analytic)):
+        drawn = np.asarray(state[key], dtype=float)[every]
+        np.testing.assert_allclose(drawn, expected[every].astype(np.float32), rtol=2e-7, atol=1e-30,
+                                   err_msg=f"{where}: the drawn {key} is not the registry's at {state['params']}")
+    assert state["label"] == c.label, (where, state["label"], c.label)
+
+
+KEY_TO_PIXELS = """async ([handle, plot, presses]) => {
+    // keydown on a slider handle -> the plot's next drawing -> the next animation frame (the new pixels on screen)
+    // returns [to the drawing done, to the next frame] in ms per press, or null if a press was not drawn within 5 s
+    const times = [];
+    for (let i = 0; i < presses; i++) {
+        let drawnAt = null;
+        const drawn = new Promise(resolve => plot.addEventListener('actlab-drawn', () => {
+            drawnAt = performance.now(); resolve();
+        }, {once: true}));
+        const start = performance.now();
+        handle.dispatchEvent(new KeyboardEvent('keydown', {key: 'ArrowRight', bubbles: true}));
+        const done = await Promise.race([drawn.then(() => new Promise(r => requestAnimationFrame(r))),
+                                         new Promise(r => setTimeout(() => r(null), 5000))]);
+        if (done === null) return null;
+        times.push([drawnAt - start, performance.now() - start]);
+        await new Promise(r => setTimeout(r, 30));
+    }
+    return times;
+}"""
 
 
 @pytest.mark.parametrize("notebook", EXPLORER_NOTEBOOKS)
 def test_explorer_in_jupyterlab(lab, browser, notebook):
     base, token = lab
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    console_errors = []
+    page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: console_errors.append(str(e)))
     try:
         # a workspace of its own, reset: no tabs restored from another test
         page.goto(f"{base}/lab/workspaces/{Path(notebook).stem}/tree/{notebook}?reset&token={token}")
         run_all_cells(page)
         assert errors_in(page) == [], f"{notebook}: a cell shows an error"
-        caption = page.locator(".widget-label", has_text=re.compile(r"^Plot of ")).last
-        caption.wait_for(timeout=HANG_GUARD_MS)
-        explorer = page.locator(".widget-vbox", has=caption).last
-        image = explorer.locator(".widget-image").last
+        plot = page.locator(".actlab-plot").last
+        plot.wait_for(timeout=HANG_GUARD_MS)
+        explorer = page.locator(".actlab-widget", has=plot).last
         explorer.scroll_into_view_if_needed()
-
-        def shot() -> bytes:
-            return image.screenshot()
+        wait_until(page, lambda: plot.get_attribute("data-drawn") is not None, "the plot was not drawn")
 
         # 1. a parameter slider, with the keyboard (if this activation has parameters, else pick one that does)
         sliders = explorer.locator(".widget-hslider", has_not=page.locator("label", has_text="x range"))
         if sliders.count() == 0:
-            before = caption.text_content()
             explorer.locator(".widget-dropdown select").select_option(label="Leaky ReLU")
-            wait_for_change(page, caption, before)
+            wait_until(page, lambda: drawn_state(plot)["name"] == "leaky_relu", "the plot did not switch to Leaky ReLU")
         slider = sliders.first
         name = slider.locator("label").text_content().strip()
-        handle = slider.locator(".noUi-handle")
-        before_text, before_png = caption.text_content(), shot()
-        handle.focus()
+        before = drawn_state(plot)
+        slider.locator(".noUi-handle").focus()
         for _ in range(5):
             page.keyboard.press("ArrowRight")
-        wait_for_change(page, caption, before_text)
         readout = as_float(slider.locator(".widget-readout").text_content())
-        wait_until(page, lambda: abs(number_after(name, caption.text_content()) - readout) <= 1e-6 + 0.01 * abs(readout),
+        wait_until(page, lambda: abs(drawn_state(plot)["params"][name] - readout) <= 1e-6 + 1e-6 * abs(readout),
                    f"the plot did not show the slider's value {name}={readout}")
-        assert number_after(name, caption.text_content()) != number_after(name, before_text)
-        assert shot() != before_png, "the parameter moved but the image did not change"
+        after = drawn_state(plot)
+        assert after["params"][name] != before["params"][name] and after["y"] != before["y"]
+        assert_drawn_is_the_registry(after, f"{notebook}: {name} moved by the keyboard")
+        assert f"({name}=" in after["description"] or f", {name}=" in after["description"], after["description"]
 
         # 2. the input-range slider: its lower handle, with the keyboard
         window = explorer.locator(".widget-hslider", has=page.locator("label", has_text="x range"))
-        before_text, before_png = caption.text_content(), shot()
         window.locator(".noUi-handle-lower").focus()
         for _ in range(4):
             page.keyboard.press("ArrowRight")
-        wait_for_change(page, caption, before_text)
-        shown_low = lambda: float(re.search(r"on \[(-?[\d.]+),", caption.text_content()).group(1))  # noqa: E731
         readout_low = lambda: as_float(window.locator(".widget-readout").text_content().split()[0])  # noqa: E731
-        wait_until(page, lambda: shown_low() == readout_low(), "the plot did not show the slider's input range")
-        assert shown_low() > float(re.search(r"on \[(-?[\d.]+),", before_text).group(1))
-        assert shot() != before_png, "the input range moved but the image did not change"
+        wait_until(page, lambda: drawn_state(plot)["window"][0] == readout_low(),
+                   "the plot did not show the slider's input range")
+        state = drawn_state(plot)
+        assert state["window"][0] > before["window"][0] and state["xscale"] == state["window"]
+        assert f"on [{state['window'][0]:g}, {state['window'][1]:g}]" in state["description"]
+        assert_drawn_is_the_registry(state, f"{notebook}: the input range moved")
 
-        # 3. the activation dropdown: to Swish (or to ELU when Swish is already shown)
-        before_text, before_png = caption.text_content(), shot()
-        target, param = ("ELU", "alpha") if before_text.startswith("Plot of Swish") else ("Swish", "beta")
-        explorer.locator(".widget-dropdown select").select_option(label=target)
-        wait_until(page, lambda: caption.text_content().startswith(f"Plot of {target} ({param}="),
-                   f"the plot did not switch to {target}")
+        # 3. the lower handle pushed onto the upper one: the window keeps its minimum width, nothing is refused
+        for _ in range(100):
+            page.keyboard.press("ArrowRight")
+        wait_until(page, lambda: drawn_state(plot)["window"][1] - drawn_state(plot)["window"][0] >= 1 - 1e-9
+                   and drawn_state(plot)["window"][0] == readout_low(), "the window did not settle")
+        assert drawn_state(plot)["message"] == "" and "refused" not in explorer.text_content()
+        window.locator(".noUi-handle-lower").focus()
+        page.keyboard.press("Home")
+        wait_until(page, lambda: drawn_state(plot)["window"][0] == -20, "the lower handle did not go to -20")
+
+        # 4. the activation dropdown: to Swish (or to ELU when Swish is already shown), answered by the kernel
+        label, target, param = ("ELU", "elu", "alpha") if drawn_state(plot)["name"] == "swish" else ("Swish", "swish", "beta")
+        explorer.locator(".widget-dropdown select").select_option(label=label)
+        wait_until(page, lambda: drawn_state(plot)["name"] == target, f"the plot did not switch to {target}")
         assert explorer.locator(".widget-hslider label", has_text=param).count() == 1
-        assert shot() != before_png, "the activation changed but the image did not"
+        assert_drawn_is_the_registry(drawn_state(plot), f"{notebook}: switched to {target}")
 
-        # 4. latency, measured in the browser: keydown to the image's new src, over a series of moves
-        beta = explorer.locator(".widget-hslider", has=page.locator("label", has_text=param)).locator(".noUi-handle")
-        img = image.locator("img") if image.locator("img").count() else image
-        latencies = page.evaluate(
-            """async ([handle, img]) => {
-                const times = [];
-                for (let i = 0; i < 20; i++) {
-                    const changed = new Promise(resolve => {
-                        const obs = new MutationObserver(() => { obs.disconnect(); resolve(performance.now()); });
-                        obs.observe(img, {attributes: true, attributeFilter: ['src']});
-                    });
-                    const start = performance.now();
-                    handle.dispatchEvent(new KeyboardEvent('keydown', {key: 'ArrowRight', bubbles: true}));
-                    const end = await Promise.race([changed, new Promise(r => setTimeout(() => r(null), 5000))]);
-                    if (end === null) return null;
-                    times.push(end - start);
-                    await new Promise(r => setTimeout(r, 30));
-                }
-                return times;
-            }""", [beta.element_handle(), img.element_handle()])
-        assert latencies is not None, "a slider move did not update the image within 5 s"
-        LATENCIES[notebook] = statistics.median(latencies)
-        print(f"\n{notebook}: browser latency slider -> new image, median of {len(latencies)}: "
-              f"{LATENCIES[notebook]:.0f} ms (min {min(latencies):.0f}, max {max(latencies):.0f})")
+        # 5. latency, measured in the browser: key press to the new pixels, over a series of moves (printed only)
+        handle = explorer.locator(".widget-hslider", has=page.locator("label", has_text=param)).locator(".noUi-handle")
+        latencies = page.evaluate(KEY_TO_PIXELS, [handle.element_handle(), plot.element_handle(), 20])
+        assert latencies is not None, "a slider move did not redraw the plot within 5 s"
+        assert_drawn_is_the_registry(drawn_state(plot), f"{notebook}: after 20 key presses")
+        drawn_ms, frame_ms = [t[0] for t in latencies], [t[1] for t in latencies]
+        LATENCIES[notebook] = statistics.median(frame_ms)
+        print(f"\n{notebook}: key press -> new pixels (next frame after the drawing), {len(latencies)} presses: "
+              f"median {statistics.median(frame_ms):.1f} ms, worst {max(frame_ms):.1f} ms; "
+              f"key press -> drawing done: median {statistics.median(drawn_ms):.1f} ms, worst {max(drawn_ms):.1f} ms")
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"{Path(notebook).stem}.png"), full_page=False)
 
-        # 5. a projector: 1024x768 with the file browser open, and the same at 125% zoom (819x614 CSS pixels),
+        # 6. a projector: 1024x768 with the file browser open, and the same at 125% zoom (819x614 CSS pixels),
         #    with the input range at its widest readout (-20.0 - 20.0)
-        before_text = caption.text_content()
         window.locator(".noUi-handle-lower").focus()
         page.keyboard.press("Home")
         window.locator(".noUi-handle-upper").focus()
         page.keyboard.press("End")
-        wait_until(page, lambda: "on [-20, 20]" in caption.text_content(), "the input range did not reach [-20, 20]")
+        wait_until(page, lambda: drawn_state(plot)["window"] == [-20, 20], "the input range did not reach [-20, 20]")
         for width, height, zoom in PROJECTOR_VIEWPORTS:
             page.set_viewport_size({"width": width, "height": height})
             open_file_browser(page)
@@ -293,6 +326,7 @@ def test_explorer_in_jupyterlab(lab, browser, notebook):
             outside = controls_outside_viewport(page, explorer, width, min_track_px=finest_slider_steps() / zoom)
             page.screenshot(path=str(ARTIFACTS / f"{Path(notebook).stem}-{width}x{height}.png"), full_page=False)
             assert outside == [], f"{notebook} at {width}x{height} with the file browser open: {outside}"
+        assert console_errors == [], f"{notebook}: errors in the browser's console: {console_errors}"
     finally:
         page.close()
         shutdown_kernels(base, token)
@@ -323,7 +357,8 @@ def controls_outside_viewport(page, explorer, width: int, min_track_px: float) -
     return explorer.evaluate("""(root, [width, minTrack]) => {
         const bad = [];
         const parts = root.querySelectorAll('.widget-dropdown select, .widget-hslider .widget-label, '
-            + '.widget-hslider .slider-container, .widget-hslider .widget-readout, .widget-image, img');
+            + '.widget-hslider .slider-container, .widget-hslider .widget-readout, .actlab-plot .uplot, '
+            + '.actlab-plot .actlab-description');
         for (const el of parts) {
             const r = el.getBoundingClientRect();
             const name = (el.className || el.tagName) + ' ' + (el.textContent || '').trim().slice(0, 20);
@@ -371,3 +406,72 @@ def test_make_lab_refuses_requests_without_the_token():
         assert urllib.request.urlopen(f"{url}?token={token}", timeout=10).status == 200
     finally:
         stop(process)
+
+
+CONTRAST = """root => {
+    // WCAG contrast ratio of the explorer's description text against the background it is drawn on
+    const rgb = c => c.match(/[\\d.]+/g).slice(0, 3).map(Number);
+    const lum = c => {
+        const [r, g, b] = rgb(c).map(v => v / 255).map(v => v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+    };
+    let el = root, bg = 'rgba(0, 0, 0, 0)';
+    while (el && /rgba\\(0, 0, 0, 0\\)|transparent/.test(bg)) { bg = getComputedStyle(el).backgroundColor; el = el.parentElement; }
+    const fg = getComputedStyle(root.querySelector('.actlab-description')).color;
+    const [a, b] = [lum(fg), lum(bg)].sort((x, y) => y - x);
+    return {ratio: (a + 0.05) / (b + 0.05), fg, bg};
+}"""
+
+
+def put_json(url: str, body: dict) -> None:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="PUT",
+                                     headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(request, timeout=30)
+
+
+@pytest.mark.parametrize("theme", ["JupyterLab Light", "JupyterLab Dark"])
+def test_explorer_refuses_in_the_browser_and_reads_in_both_themes(lab, browser, theme):
+    """Hardtanh's max_val pushed onto min_val with the keyboard: the browser puts the slider back and says why in the
+    widget, the plot shows the registry's curve at the value kept; the description reads on the theme's background
+    (contrast at least 4.5, WCAG AA); no console error."""
+    base, token = lab
+    themes = f"{base}/lab/api/settings/@jupyterlab/apputils-extension:themes?token={token}"
+    notebook = {"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": s}
+                          for s in ("import actlab", "actlab.explore('hardtanh')")],
+                "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+                "nbformat": 4, "nbformat_minor": 5}
+    put_json(f"{base}/api/contents/explorer_refusal.ipynb?token={token}", {"type": "notebook", "content": notebook})
+    put_json(themes, {"raw": json.dumps({"theme": theme})})
+    page = browser.new_page(viewport={"width": 1024, "height": 768})
+    console_errors = []
+    page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: console_errors.append(str(e)))
+    try:
+        page.goto(f"{base}/lab/workspaces/refusal/tree/explorer_refusal.ipynb?reset&token={token}")
+        run_all_cells(page)
+        plot = page.locator(".actlab-plot").last
+        plot.wait_for(timeout=HANG_GUARD_MS)
+        wait_until(page, lambda: plot.get_attribute("data-drawn") is not None, "the plot was not drawn")
+        explorer = page.locator(".actlab-widget", has=plot).last
+        explorer.scroll_into_view_if_needed()
+        max_val = explorer.locator(".widget-hslider", has=page.locator("label", has_text="max_val"))
+        max_val.locator(".noUi-handle").focus()
+        for _ in range(25):  # 1.0 down by 0.1: -1.0 would equal min_val
+            page.keyboard.press("ArrowLeft")
+        shown_max = lambda: as_float(max_val.locator(".widget-readout").text_content())  # noqa: E731
+        wait_until(page, lambda: shown_max() == -0.9 and abs(drawn_state(plot)["params"]["max_val"] + 0.9) < 1e-9,
+                   "the kernel did not stop the slider at the nearest allowed value, -0.9, with the plot showing it")
+        wait_until(page, lambda: "refused" in drawn_state(plot)["message"], "no refusal shown in the widget")
+        state = drawn_state(plot)
+        assert re.fullmatch(r"max_val=(-[\d.]+) refused: hardtanh: min_val=-1 must be below max_val=\1",
+                            state["message"]), state["message"]
+        assert_drawn_is_the_registry(state, "hardtanh after a refused max_val")
+        contrast = plot.evaluate(CONTRAST)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"explorer-{theme.split()[-1].lower()}.png"), full_page=False)
+        assert contrast["ratio"] >= 4.5, f"{theme}: description {contrast}"
+        assert console_errors == [], f"errors in the browser's console: {console_errors}"
+    finally:
+        page.close()
+        put_json(themes, {"raw": json.dumps({"theme": "JupyterLab Light"})})
+        shutdown_kernels(base, token)

@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 import actlab
-from actlab.explore import Explorer
+from actlab.explore import MIN_WINDOW, Explorer
 from mp_reference import reference
 
 NAMES = actlab.activation_names()
@@ -119,9 +119,9 @@ def test_explorer_has_a_slider_per_parameter_with_registry_ranges():
 
 def test_explorer_slider_changes_plot():
     e = Explorer("elu")
-    before = pixels(e.image.value)
+    before = pixels(e.png())
     e.sliders.children[0].value = 3.0
-    after = pixels(e.image.value)
+    after = pixels(e.png())
     assert (before != after).any(axis=2).mean() > 0.005
     assert e.ax_f.get_title() == "ELU (alpha=3)"
     assert e.caption.value == "Plot of ELU (alpha=3) and its derivative on [-6, 6]"
@@ -180,11 +180,12 @@ def assert_plot_matches_sliders(e: Explorer):
 
 
 def test_explorer_refuses_a_value_the_constraint_forbids_without_raising():
-    """Hardtanh min_val = 2 above max_val = 1: no exception, the slider goes back, the caption says why."""
+    """Hardtanh min_val = 2 above max_val = 1: no exception, the slider stops at the nearest allowed step (0.9), the
+    caption says why."""
     e = Explorer("hardtanh")
     min_val, max_val = e.sliders.children
     min_val.value = 2.0
-    assert min_val.value == -1.0
+    assert min_val.value == 0.9
     assert "min_val=2 refused: hardtanh: min_val=2 must be below max_val=1" in e.caption.value
     assert_plot_matches_sliders(e)
     max_val.value = 3.0  # now min_val = 2 is allowed
@@ -192,15 +193,21 @@ def test_explorer_refuses_a_value_the_constraint_forbids_without_raising():
     assert e.params() == {"min_val": 2.0, "max_val": 3.0} and "refused" not in e.caption.value
     assert_plot_matches_sliders(e)
     max_val.value = -4.0
-    assert max_val.value == 3.0 and "max_val=-4 refused" in e.caption.value
+    assert max_val.value == 2.1 and "max_val=-4 refused" in e.caption.value
     assert_plot_matches_sliders(e)
 
 
-def test_explorer_refuses_an_empty_window_without_raising():
+def test_explorer_widens_a_window_narrower_than_its_minimum_instead_of_refusing_it():
+    """A handle dragged onto the other pushes it MIN_WINDOW away (as the browser does): no refusal to read."""
     e = Explorer("relu")
-    e.window.value = (1.0, 1.0)
-    assert e.window.value == (-6.0, 6.0) and "x range=(1, 1) refused" in e.caption.value
-    assert e.ax_f.get_xlim() == (-6.0, 6.0)
+    e.window.value = (1.0, 1.0)  # the lower handle moved onto ... wherever: the upper one goes MIN_WINDOW above it
+    assert e.window.value == (1.0, 1.0 + MIN_WINDOW) and "refused" not in e.caption.value
+    assert e.ax_f.get_xlim() == (1.0, 1.0 + MIN_WINDOW)
+    e.window.value = (1.0, 1.0)  # the upper handle moved down onto the lower one: the lower one goes below
+    assert e.window.value == (1.0 - MIN_WINDOW, 1.0)
+    e.window.value = (19.5, 20.0)
+    e.window.value = (20.0, 20.0)  # at the top end the window keeps its minimum width below the limit
+    assert e.window.value == (20.0 - MIN_WINDOW, 20.0)
     assert_plot_matches_sliders(e)
 
 

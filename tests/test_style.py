@@ -74,7 +74,7 @@ def test_figures_have_an_opaque_white_background_for_dark_themes():
 
 def test_explorer_image_follows_the_available_width_with_readable_readouts():
     explorer = actlab.explore("swish")
-    assert explorer.image.layout.width == "100%" and explorer.image.layout.height == "auto"
+    assert explorer.view.layout.width == "100%"
     assert explorer.window.layout.max_width and explorer.window.layout.flex  # grows beside the dropdown, or wraps
     assert all(s.layout.width == "100%" for s in explorer.sliders.children)
     assert "actlab-widget" in explorer._dom_classes and "widget-readout" in style.WIDGET_CSS

@@ -1,19 +1,26 @@
 """The interactive explorer: pick an activation, drag its parameters and the input window.
 
-Design (measured by `make bench`): the figure is drawn once per activation or input
-window, its static parts are cached, and a parameter move only restores that cache,
-draws the three moving lines and the title, and encodes a fast PNG into an Image
-widget. Re-creating the whole figure per move, as plain `interact` does, is several
-times slower.
+Design: the plot is drawn in the browser (anywidget front end in actlab/static/explorer.js, with the vendored uPlot
+1.6.32, MIT licence in actlab/static/uPlot.LICENSE; nothing is loaded from a CDN). The kernel computes every curve
+with the registry (torch, actlab.plot.curves) and sends float32 bytes: the curve at the current parameters and, for
+each parameter, the curve at every step of its slider with the other parameters held, over the widest input
+window. Parameter and input-range moves are then drawn by the browser itself; the kernel answers (in the
+background) with the families for the other sliders, and only a change of activation, or two sliders apart from the
+kernel's values at once, waits for it. The kernel keeps a matplotlib figure of the same state, rasterised only when
+a PNG is asked for (the static figure viewers without widgets see, and `png()`).
 """
 from __future__ import annotations
 
 import base64
+import json
 import sys
 from io import BytesIO
+from pathlib import Path
 
+import anywidget
 import ipywidgets as widgets
 import numpy as np
+import traitlets
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
@@ -25,6 +32,13 @@ from .activations import activation_names, lookup
 
 WINDOW_LIMIT = 20.0
 SWEEP_STEPS = 5
+MIN_WINDOW = 1.0  # the narrowest input window (two steps of its slider): the range slider keeps its handles apart
+# The browser's grid: the widest window (-20, 20) every 0.05, so the narrowest window (1 wide) gets 20 segments, and
+# a curve's chord error (h^2/8 |f''|) stays near a pixel even for Swish at beta = 20 zoomed in (tests/test_explore).
+GRID_POINTS = 801
+FAMILY_SLOTS = 4  # parameters whose every slider step is sent; a fifth parameter's moves are answered by the kernel
+SERIES = ("y", "dy", "dy_analytic")  # per curve, in this order: f, autograd f', analytic f' (float32, little-endian)
+STATIC = Path(__file__).resolve().parent / "static"
 
 
 # Layout: widths follow the space JupyterLab gives (file browser open or not, projector or laptop); controls wrap
@@ -109,7 +123,11 @@ class _Guarded:
             finally:
                 self._reverting = False
             name = change["owner"].description or "value"
-            self.caption.value += f" ({name}={_shown(change['new'])} refused: {exc})"
+            self._refuse(f"{name}={_shown(change['new'])} refused: {exc}")
+
+    def _refuse(self, message: str) -> None:
+        """Say in the caption why a value was put back."""
+        self.caption.value += f" ({message})"
 
 
 class _StaticFallback:
@@ -118,29 +136,122 @@ class _StaticFallback:
     def _repr_mimebundle_(self, **kwargs):
         bundle = super()._repr_mimebundle_(**kwargs)
         data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})
-        return {**data, "image/png": base64.b64encode(self.image.value).decode("ascii")}, metadata
+        return {**data, "image/png": base64.b64encode(self.png()).decode("ascii")}, metadata
+
+
+def slider_steps(param) -> np.ndarray:
+    """Every value a registry parameter's slider can take: low, low + step, ..., high (shape (steps,))."""
+    count = int(round((param.high - param.low) / param.step)) + 1
+    return np.clip(np.round(param.low + param.step * np.arange(count), 12), param.low, param.high)
+
+
+def curve_values(name: str, **params) -> tuple[np.ndarray, str]:
+    """The registry's f, autograd f' and analytic f' on the browser's grid, as float32 of shape (3, GRID_POINTS)
+    (order SERIES), and the curve's label. Raises ValueError for parameters the registry refuses."""
+    c = curves(name, (-WINDOW_LIMIT, WINDOW_LIMIT), GRID_POINTS, **params)
+    return np.stack([c.y, c.dy, c.dy_analytic]).astype("<f4"), c.label
+
+
+def family(name: str, held: dict, param) -> tuple[bytes, dict]:
+    """The curves at every step of param's slider, the other parameters at held: float32 bytes of shape
+    (steps, 3, GRID_POINTS), and what the browser needs to pick one (values, labels, refusals by the constraint)."""
+    entry, values = lookup(name), slider_steps(param)
+    arrays, labels, refused = [], [], []
+    for value in values:
+        trial = {**held, param.name: float(value)}
+        problem = entry.constraint(**trial)
+        if problem:
+            arrays.append(np.full((len(SERIES), GRID_POINTS), np.nan, dtype="<f4"))
+            labels.append("")
+            refused.append(f"{entry.name}: {problem}")
+            continue
+        array, label = curve_values(name, **trial)
+        arrays.append(array)
+        labels.append(label)
+        refused.append(None)
+    meta = {"param": param.name, "low": param.low, "step": param.step, "values": values.tolist(),
+            "labels": labels, "refused": refused}
+    return np.stack(arrays).tobytes(), meta
+
+
+def _plot_style() -> dict:
+    """The course's colours and font sizes (style.py) in CSS pixels: a point is dpi/72 pixels."""
+    s, scale = (style.PRESENTATION if style.is_presentation() else style.NORMAL), style.dpi() / 72
+    return {"font_px": round(s["font"] * scale), "small_px": round(s["small"] * scale),
+            "title_px": round(s["title"] * scale), "line_px": round(s["line"] * scale, 1),
+            "function": FUNCTION_COLOUR, "derivative": DERIVATIVE_COLOUR, "reference": REFERENCE_COLOUR}
+
+
+def _front_end() -> str:
+    """The view's ES module: the vendored uPlot (which defines `uPlot`) followed by actlab's explorer.js."""
+    return (STATIC / "uPlot.iife.min.js").read_text() + "\n" + (STATIC / "explorer.js").read_text()
+
+
+class PlotView(anywidget.AnyWidget):
+    """The explorer's plot, drawn in the browser from the curves the kernel computed (see the module docstring).
+
+    meta: the grid, the parameters, the current values and label, and per family its slot, slider values, labels
+    and refusals. current: float32 bytes (3, GRID_POINTS); family0..family3: float32 bytes (steps, 3, GRID_POINTS).
+    slider_refs, window_ref: the ipywidgets sliders the browser listens to. error: a refusal to show.
+    """
+
+    _esm = _front_end()
+    _css = (STATIC / "uPlot.min.css").read_text() + "\n" + (STATIC / "explorer.css").read_text()
+    meta = traitlets.Dict().tag(sync=True)
+    current = traitlets.Bytes().tag(sync=True)
+    family0 = traitlets.Bytes().tag(sync=True)
+    family1 = traitlets.Bytes().tag(sync=True)
+    family2 = traitlets.Bytes().tag(sync=True)
+    family3 = traitlets.Bytes().tag(sync=True)
+    slider_refs = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    window_ref = traitlets.Unicode().tag(sync=True)
+    error = traitlets.Unicode().tag(sync=True)
+
+    def sent_bytes(self) -> int:
+        """Bytes of curve data and description the view holds (what a new activation sends, widget code aside)."""
+        arrays = [self.current] + [getattr(self, f"family{i}") for i in range(FAMILY_SLOTS)]
+        return sum(len(a) for a in arrays) + len(json.dumps(self.meta))
+
+    def curve(self, param: str | None = None, step: int = 0) -> dict[str, np.ndarray]:
+        """The arrays sent, as the browser reads them: the current curve, or param's curve at slider step number
+        step; a dict of SERIES name -> float32 array (GRID_POINTS,), plus "x"."""
+        if param is None:
+            data = np.frombuffer(self.current, dtype="<f4").reshape(len(SERIES), GRID_POINTS)
+        else:
+            meta = next(f for f in self.meta["families"] if f["param"] == param)
+            block = np.frombuffer(getattr(self, f"family{meta['slot']}"), dtype="<f4")
+            data = block.reshape(-1, len(SERIES), GRID_POINTS)[step]
+        x = np.linspace(-WINDOW_LIMIT, WINDOW_LIMIT, GRID_POINTS)
+        return {"x": x, **dict(zip(SERIES, data))}
 
 
 class Explorer(_Guarded, _StaticFallback, widgets.VBox):
-    """Dropdown of every activation, a slider per parameter, an input-window slider, and the live plot."""
+    """Dropdown of every activation, a slider per parameter, an input-window slider, and the plot, drawn in the
+    browser (PlotView); the kernel keeps the same plot as a matplotlib figure for the static PNG (png()).
+
+    name: a registry name (ReLU by default); x_range: the input window (low, high) within [-20, 20], at least
+    MIN_WINDOW wide once shown (a narrower window is widened); points: samples of the static figure's curves (>= 2).
+    Raises ValueError for an unknown name or a window outside [-20, 20].
+    """
 
     def __init__(self, name: str | None = None, x_range=(-6, 6), points: int = 301):
         name = lookup(name or "relu").name
         low, high = check_range("x_range", x_range, -WINDOW_LIMIT, WINDOW_LIMIT)
+        if high - low < MIN_WINDOW:
+            high = min(WINDOW_LIMIT, low + MIN_WINDOW)
+            low = high - MIN_WINDOW
         self.points = int(check_number("points", points, 2, integer=True))
         self.figure = Figure(figsize=(8.4, 3.0), dpi=style.dpi())
         self.figure.subplots_adjust(left=0.07, right=0.98, bottom=0.16, top=0.9, wspace=0.18)
         self.canvas = FigureCanvasAgg(self.figure)
         self.ax_f, self.ax_d = self.figure.subplots(1, 2)
-        self.line_f = self.ax_f.plot([], [], color=FUNCTION_COLOUR, lw=2, animated=True)[0]
-        self.line_d = self.ax_d.plot([], [], color=DERIVATIVE_COLOUR, lw=2, animated=True, label="autograd")[0]
-        self.line_a = self.ax_d.plot([], [], color=REFERENCE_COLOUR, lw=1, ls="--", animated=True, label="analytic")[0]
+        self.line_f = self.ax_f.plot([], [], color=FUNCTION_COLOUR, lw=2)[0]
+        self.line_d = self.ax_d.plot([], [], color=DERIVATIVE_COLOUR, lw=2, label="autograd")[0]
+        self.line_a = self.ax_d.plot([], [], color=REFERENCE_COLOUR, lw=1, ls="--", label="analytic")[0]
         self.ax_d.legend(loc="upper left")
-        self.ax_f.title.set_animated(True)  # the title changes with the parameters: drawn over the cached background
         style.origin_axes(self.ax_f, "")
         style.origin_axes(self.ax_d, "derivative f'(x)")
-        self.background = None
-        self.image = widgets.Image(format="png", layout=_image_layout())
+        self.view = PlotView(layout=widgets.Layout(width="100%"))
         self.dropdown = widgets.Dropdown(
             options=[(lookup(n).display, n) for n in activation_names()], value=name, description="activation",
             layout=widgets.Layout(width="auto", min_width="16em"),
@@ -149,13 +260,14 @@ class Explorer(_Guarded, _StaticFallback, widgets.VBox):
             value=(low, high), min=-WINDOW_LIMIT, max=WINDOW_LIMIT, step=0.5, description="x range",
             continuous_update=True, readout_format=".1f", layout=_row_slider_layout(), style=SLIDER_STYLE,
         )
+        self.view.window_ref = f"anywidget:{self.window.model_id}"
         self.formula = widgets.HTMLMath()
-        self.caption = widgets.Label()  # what the plot shows, in words: for screen readers and browser tests
+        self.caption = widgets.Label()  # the plot in words, kept by the kernel (the browser shows its own, live)
         self.sliders = widgets.VBox()
         self.dropdown.observe(self._on_name, names="value")
         self.window.observe(self._on_window, names="value")
         super().__init__([widgets.HBox([self.dropdown, self.window], layout=_row_layout()), self.sliders, self.formula,
-                          self.image, self.caption, widgets.HTML(style.WIDGET_CSS)], layout=_box_layout())
+                          self.view, widgets.HTML(style.WIDGET_CSS)], layout=_box_layout())
         self.add_class("actlab-widget")
         self._show_activation()
 
@@ -183,7 +295,7 @@ class Explorer(_Guarded, _StaticFallback, widgets.VBox):
         self._guarded(self._show_activation, change)
 
     def _show_activation(self) -> None:
-        """New sliders and formula for the chosen activation, then a full redraw."""
+        """New sliders and formula for the chosen activation, a full redraw, and every curve sent to the browser."""
         entry = lookup(self.name)
         sliders = self._make_sliders()
         for slider in sliders:
@@ -191,14 +303,331 @@ class Explorer(_Guarded, _StaticFallback, widgets.VBox):
         self.sliders.children = sliders
         self.formula.value = f"$${entry.latex}$$ <i>{entry.note}</i>"
         self.redraw(full=True)
+        self.send()
 
     def _on_window(self, change=None) -> None:
+        """The input range moved: a window narrower than MIN_WINDOW is widened (as the browser does), not refused."""
+        wider = self._widened(change) if change else None
+        if wider is not None:
+            self.window.value = wider
+            return
         self._guarded(lambda: self.redraw(full=True), change)
 
+    def _widened(self, change) -> tuple[float, float] | None:
+        """The window at least MIN_WINDOW wide, pushing the handle that did not move; None if it is wide enough."""
+        low, high = change["new"]
+        if high - low >= MIN_WINDOW - 1e-9:
+            return None
+        if low != change["old"][0]:
+            high = min(WINDOW_LIMIT, low + MIN_WINDOW)
+            return high - MIN_WINDOW, high
+        low = max(-WINDOW_LIMIT, high - MIN_WINDOW)
+        return low, low + MIN_WINDOW
+
     def _on_param(self, change=None) -> None:
-        """A slider moved: redraw; a value the parameters' constraint refuses (Hardtanh min_val above max_val) is
-        put back, with the reason in the caption."""
-        self._guarded(lambda: self.redraw(full=False), change)
+        """A slider moved: update the kernel's plot and send the other sliders' curves at the new value; a value the
+        parameters' constraint refuses (Hardtanh min_val above max_val) is put back, with the reason shown."""
+        moved = change["owner"].description if change else None
+        allowed = self._nearest_allowed(change) if change else None
+        if allowed is not None:
+            problem = lookup(self.name).constraint(**{**self.params(), moved: change["new"]})
+            change["owner"].value = allowed  # observed again: drawn and sent at the allowed value
+            self._refuse(f"{moved}={_shown(change['new'])} refused: {self.name}: {problem}")
+            return
+        self._guarded(lambda: (self.redraw(full=False), self.send(keep=moved)), change)
+
+    def _nearest_allowed(self, change) -> float | None:
+        """For a value the constraint refuses, the slider step nearest to it on the way back to the old value that
+        the constraint allows (a key held past Hardtanh's max_val = min_val stops just above min_val, rather than
+        jumping back to wherever the kernel last heard from the slider); None if the value is allowed."""
+        entry, held = lookup(self.name), self.params()
+        name, new, old = change["owner"].description, change["new"], change["old"]
+        if entry.constraint(**held) is None:
+            return None
+        param = next(p for p in entry.params if p.name == name)
+        between = [float(v) for v in slider_steps(param) if min(new, old) <= v <= max(new, old)]
+        for value in sorted(between, key=lambda v: abs(v - new)):
+            if entry.constraint(**{**held, name: value}) is None:
+                return value
+        return old
+
+    def _refuse(self, message: str) -> None:
+        """Say in the caption why a value was put back."""
+        self.caption.value += f" ({message})"
+
+
+class _StaticFallback:
+    """Adds a PNG of the current plot to a widget's display data, for viewers that do not run widgets."""
+
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = super()._repr_mimebundle_(**kwargs)
+        data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})
+        return {**data, "image/png": base64.b64encode(self.png()).decode("ascii")}, metadata
+
+
+def slider_steps(param) -> np.ndarray:
+    """Every value a registry parameter's slider can take: low, low + step, ..., high (shape (steps,))."""
+    count = int(round((param.high - param.low) / param.step)) + 1
+    return np.clip(np.round(param.low + param.step * np.arange(count), 12), param.low, param.high)
+
+
+def curve_values(name: str, **params) -> tuple[np.ndarray, str]:
+    """The registry's f, autograd f' and analytic f' on the browser's grid, as float32 of shape (3, GRID_POINTS)
+    (order SERIES), and the curve's label. Raises ValueError for parameters the registry refuses."""
+    c = curves(name, (-WINDOW_LIMIT, WINDOW_LIMIT), GRID_POINTS, **params)
+    return np.stack([c.y, c.dy, c.dy_analytic]).astype("<f4"), c.label
+
+
+def family(name: str, held: dict, param) -> tuple[bytes, dict]:
+    """The curves at every step of param's slider, the other parameters at held: float32 bytes of shape
+    (steps, 3, GRID_POINTS), and what the browser needs to pick one (values, labels, refusals by the constraint)."""
+    entry, values = lookup(name), slider_steps(param)
+    arrays, labels, refused = [], [], []
+    for value in values:
+        trial = {**held, param.name: float(value)}
+        problem = entry.constraint(**trial)
+        if problem:
+            arrays.append(np.full((len(SERIES), GRID_POINTS), np.nan, dtype="<f4"))
+            labels.append("")
+            refused.append(f"{entry.name}: {problem}")
+            continue
+        array, label = curve_values(name, **trial)
+        arrays.append(array)
+        labels.append(label)
+        refused.append(None)
+    meta = {"param": param.name, "low": param.low, "step": param.step, "values": values.tolist(),
+            "labels": labels, "refused": refused}
+    return np.stack(arrays).tobytes(), meta
+
+
+def _plot_style() -> dict:
+    """The course's colours and font sizes (style.py) in CSS pixels: a point is dpi/72 pixels."""
+    s, scale = (style.PRESENTATION if style.is_presentation() else style.NORMAL), style.dpi() / 72
+    return {"font_px": round(s["font"] * scale), "small_px": round(s["small"] * scale),
+            "title_px": round(s["title"] * scale), "line_px": round(s["line"] * scale, 1),
+            "function": FUNCTION_COLOUR, "derivative": DERIVATIVE_COLOUR, "reference": REFERENCE_COLOUR}
+
+
+def _front_end() -> str:
+    """The view's ES module: the vendored uPlot (which defines `uPlot`) followed by actlab's explorer.js."""
+    return (STATIC / "uPlot.iife.min.js").read_text() + "\n" + (STATIC / "explorer.js").read_text()
+
+
+class PlotView(anywidget.AnyWidget):
+    """The explorer's plot, drawn in the browser from the curves the kernel computed (see the module docstring).
+
+    meta: the grid, the parameters, the current values and label, and per family its slot, slider values, labels
+    and refusals. current: float32 bytes (3, GRID_POINTS); family0..family3: float32 bytes (steps, 3, GRID_POINTS).
+    slider_refs, window_ref: the ipywidgets sliders the browser listens to. error: a refusal to show.
+    """
+
+    _esm = _front_end()
+    _css = (STATIC / "uPlot.min.css").read_text() + "\n" + (STATIC / "explorer.css").read_text()
+    meta = traitlets.Dict().tag(sync=True)
+    current = traitlets.Bytes().tag(sync=True)
+    family0 = traitlets.Bytes().tag(sync=True)
+    family1 = traitlets.Bytes().tag(sync=True)
+    family2 = traitlets.Bytes().tag(sync=True)
+    family3 = traitlets.Bytes().tag(sync=True)
+    slider_refs = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    window_ref = traitlets.Unicode().tag(sync=True)
+    error = traitlets.Unicode().tag(sync=True)
+
+    def sent_bytes(self) -> int:
+        """Bytes of curve data and description the view holds (what a new activation sends, widget code aside)."""
+        arrays = [self.current] + [getattr(self, f"family{i}") for i in range(FAMILY_SLOTS)]
+        return sum(len(a) for a in arrays) + len(json.dumps(self.meta))
+
+    def curve(self, param: str | None = None, step: int = 0) -> dict[str, np.ndarray]:
+        """The arrays sent, as the browser reads them: the current curve, or param's curve at slider step number
+        step; a dict of SERIES name -> float32 array (GRID_POINTS,), plus "x"."""
+        if param is None:
+            data = np.frombuffer(self.current, dtype="<f4").reshape(len(SERIES), GRID_POINTS)
+        else:
+            meta = next(f for f in self.meta["families"] if f["param"] == param)
+            block = np.frombuffer(getattr(self, f"family{meta['slot']}"), dtype="<f4")
+            data = block.reshape(-1, len(SERIES), GRID_POINTS)[step]
+        x = np.linspace(-WINDOW_LIMIT, WINDOW_LIMIT, GRID_POINTS)
+        return {"x": x, **dict(zip(SERIES, data))}
+
+
+class Explorer(_Guarded, _StaticFallback, widgets.VBox):
+    """Dropdown of every activation, a slider per parameter, an input-window slider, and the plot, drawn in the
+    browser (PlotView); the kernel keeps the same plot as a matplotlib figure for the static PNG (png()).
+
+    name: a registry name (ReLU by default); x_range: the input window (low, high) within [-20, 20], at least
+    MIN_WINDOW wide once shown (a narrower window is widened); points: samples of the static figure's curves (>= 2).
+    Raises ValueError for an unknown name or a window outside [-20, 20].
+    """
+
+    def __init__(self, name: str | None = None, x_range=(-6, 6), points: int = 301):
+        name = lookup(name or "relu").name
+        low, high = check_range("x_range", x_range, -WINDOW_LIMIT, WINDOW_LIMIT)
+        if high - low < MIN_WINDOW:
+            high = min(WINDOW_LIMIT, low + MIN_WINDOW)
+            low = high - MIN_WINDOW
+        self.points = int(check_number("points", points, 2, integer=True))
+        self.figure = Figure(figsize=(8.4, 3.0), dpi=style.dpi())
+        self.figure.subplots_adjust(left=0.07, right=0.98, bottom=0.16, top=0.9, wspace=0.18)
+        self.canvas = FigureCanvasAgg(self.figure)
+        self.ax_f, self.ax_d = self.figure.subplots(1, 2)
+        self.line_f = self.ax_f.plot([], [], color=FUNCTION_COLOUR, lw=2)[0]
+        self.line_d = self.ax_d.plot([], [], color=DERIVATIVE_COLOUR, lw=2, label="autograd")[0]
+        self.line_a = self.ax_d.plot([], [], color=REFERENCE_COLOUR, lw=1, ls="--", label="analytic")[0]
+        self.ax_d.legend(loc="upper left")
+        style.origin_axes(self.ax_f, "")
+        style.origin_axes(self.ax_d, "derivative f'(x)")
+        self.view = PlotView(layout=widgets.Layout(width="100%"))
+        self.dropdown = widgets.Dropdown(
+            options=[(lookup(n).display, n) for n in activation_names()], value=name, description="activation",
+            layout=widgets.Layout(width="auto", min_width="16em"),
+        )
+        self.window = widgets.FloatRangeSlider(
+            value=(low, high), min=-WINDOW_LIMIT, max=WINDOW_LIMIT, step=0.5, description="x range",
+            continuous_update=True, readout_format=".1f", layout=_row_slider_layout(), style=SLIDER_STYLE,
+        )
+        self.view.window_ref = f"anywidget:{self.window.model_id}"
+        self.formula = widgets.HTMLMath()
+        self.caption = widgets.Label()  # the plot in words, kept by the kernel (the browser shows its own, live)
+        self.sliders = widgets.VBox()
+        self.dropdown.observe(self._on_name, names="value")
+        self.window.observe(self._on_window, names="value")
+        super().__init__([widgets.HBox([self.dropdown, self.window], layout=_row_layout()), self.sliders, self.formula,
+                          self.view, widgets.HTML(style.WIDGET_CSS)], layout=_box_layout())
+        self.add_class("actlab-widget")
+        self._show_activation()
+
+    @property
+    def name(self) -> str:
+        """The activation shown."""
+        return self.dropdown.value
+
+    def params(self) -> dict[str, float]:
+        """Current slider values by parameter name."""
+        return {s.description: s.value for s in self.sliders.children}
+
+    def _make_sliders(self) -> list[widgets.FloatSlider]:
+        """One slider per registry parameter, range and step from the registry."""
+        return [
+            widgets.FloatSlider(
+                value=p.default, min=p.low, max=p.high, step=p.step, description=p.name,
+                tooltip=p.doc, continuous_update=True, readout_format=".3g",
+                layout=_slider_layout(), style=SLIDER_STYLE,
+            )
+            for p in lookup(self.name).params
+        ]
+
+    def _on_name(self, change=None) -> None:
+        self._guarded(self._show_activation, change)
+
+    def _show_activation(self) -> None:
+        """New sliders and formula for the chosen activation, a full redraw, and every curve sent to the browser."""
+        entry = lookup(self.name)
+        sliders = self._make_sliders()
+        for slider in sliders:
+            slider.observe(self._on_param, names="value")
+        self.sliders.children = sliders
+        self.formula.value = f"$${entry.latex}$$ <i>{entry.note}</i>"
+        self.redraw(full=True)
+        self.send()
+
+    def _on_window(self, change=None) -> None:
+        """The input range moved: a window narrower than MIN_WINDOW is widened (as the browser does), not refused."""
+        wider = self._widened(change) if change else None
+        if wider is not None:
+            self.window.value = wider
+            return
+        self._guarded(lambda: self.redraw(full=True), change)
+
+    def _widened(self, change) -> tuple[float, float] | None:
+        """The window at least MIN_WINDOW wide, pushing the handle that did not move; None if it is wide enough."""
+        low, high = change["new"]
+        if high - low >= MIN_WINDOW - 1e-9:
+            return None
+        if low != change["old"][0]:
+            high = min(WINDOW_LIMIT, low + MIN_WINDOW)
+            return high - MIN_WINDOW, high
+        low = max(-WINDOW_LIMIT, high - MIN_WINDOW)
+        return low, low + MIN_WINDOW
+
+    def _on_param(self, change=None) -> None:
+        """A slider moved: update the kernel's plot and send the other sliders' curves at the new value; a value the
+        parameters' constraint refuses (Hardtanh min_val above max_val) is put back, with the reason shown."""
+        moved = change["owner"].description if change else None
+        allowed = self._nearest_allowed(change) if change else None
+        if allowed is not None:
+            problem = lookup(self.name).constraint(**{**self.params(), moved: change["new"]})
+            change["owner"].value = allowed  # observed again: drawn and sent at the allowed value
+            self._refuse(f"{moved}={_shown(change['new'])} refused: {self.name}: {problem}")
+            return
+        self._guarded(lambda: (self.redraw(full=False), self.send(keep=moved)), change)
+
+    def _nearest_allowed(self, change) -> float | None:
+        """For a value the constraint refuses, the slider step nearest to it on the way back to the old value that
+        the constraint allows (a key held past Hardtanh's max_val = min_val stops just above min_val, rather than
+        jumping back to wherever the kernel last heard from the slider); None if the value is allowed."""
+        entry, held = lookup(self.name), self.params()
+        name, new, old = change["owner"].description, change["new"], change["old"]
+        if entry.constraint(**held) is None:
+            return None
+        param = next(p for p in entry.params if p.name == name)
+        between = [float(v) for v in slider_steps(param) if min(new, old) <= v <= max(new, old)]
+        for value in sorted(between, key=lambda v: abs(v - new)):
+            if entry.constraint(**{**held, name: value}) is None:
+                return value
+        return old
+
+    def _browser_refuses(self, change) -> bool:
+        """Whether a value the constraint refuses came from the browser, which was sent that step's refusal (the
+        parameter has a family) and reverts it at once. ipywidgets marks a browser update in _property_lock."""
+        slider = change["owner"]
+        from_browser = "value" in getattr(slider, "_property_lock", {})
+        entry = lookup(self.name)
+        sent = [p.name for p in entry.params[:FAMILY_SLOTS]]
+        return from_browser and slider.description in sent and entry.constraint(**self.params()) is not None
+
+    def _refuse(self, message: str) -> None:
+        """Show why a value was put back, in the caption and in the browser's plot."""
+        super()._refuse(message)
+        self.view.error = message
+        self._refused_at = self.params()
+
+    _refused_at: dict | None = None
+
+    def _at_refusal(self) -> bool:
+        """Whether the sliders are still where a refusal put them (the browser's slider echoes the value it was set
+        to in its own float arithmetic, -0.9000000000000004 for -0.9: that is no new value, the refusal stays)."""
+        params, where = self.params(), self._refused_at
+        return where is not None and where.keys() == params.keys() and all(
+            abs(params[k] - where[k]) <= 1e-9 * max(1.0, abs(where[k])) for k in params)
+
+    def send(self, keep: str | None = None) -> None:
+        """Send the browser the curve at the current values and every slider's family (all but keep's, whose curves
+        do not depend on its own value), in one message."""
+        entry, held = lookup(self.name), self.params()
+        current, label = curve_values(self.name, **held)
+        families, arrays = [], {}
+        for slot, param in enumerate(entry.params[:FAMILY_SLOTS]):
+            sent = self.view.meta.get("families", []) if self.view.meta.get("name") == self.name else []
+            old = next((f for f in sent if f["param"] == param.name), None)
+            if param.name == keep and old is not None and old["slot"] == slot:
+                families.append(old)
+                continue
+            arrays[f"family{slot}"], meta = family(self.name, held, param)
+            families.append({**meta, "slot": slot})
+        for slot in range(len(families), FAMILY_SLOTS):
+            arrays[f"family{slot}"] = b""
+        meta = {"name": self.name, "grid": {"low": -WINDOW_LIMIT, "high": WINDOW_LIMIT, "points": GRID_POINTS},
+                "min_width": MIN_WINDOW, "window": list(self.window.value), "style": _plot_style(),
+                "params": [{"name": p.name, "low": p.low, "high": p.high, "step": p.step} for p in entry.params],
+                "current": {"values": held, "label": label}, "families": families,
+                "version": self.view.meta.get("version", 0) + 1}
+        with self.view.hold_sync():
+            self.view.current = current.tobytes()
+            for key, value in arrays.items():
+                setattr(self.view, key, value)
+            self.view.slider_refs = [f"anywidget:{s.model_id}" for s in self.sliders.children]
+            self.view.meta = meta
 
     def _limits(self, shown) -> tuple[tuple[float, float], tuple[float, float]]:
         """Y limits that hold the shown curves (a Curves) and those for every value of each slider, so the axes stay
@@ -219,30 +648,26 @@ class Explorer(_Guarded, _StaticFallback, widgets.VBox):
         return _holds(self.ax_f.get_ylim(), c.y) and _holds(self.ax_d.get_ylim(), c.dy, c.dy_analytic)
 
     def redraw(self, full: bool = False) -> None:
-        """Update the plot; full=True re-draws axes and ticks, otherwise only the moving artists (and the axes too
-        when a curve would leave them: every curve is always inside its axes)."""
+        """Update the kernel's figure (rasterised only by png()) and caption; full=True recomputes the axes' limits,
+        as does a curve that would leave them. Raises ValueError for values the registry refuses."""
         c = curves(self.name, self.window.value, self.points, **self.params())
         self.line_f.set_data(c.x, c.y)
         self.line_d.set_data(c.x, c.dy)
         self.line_a.set_data(c.x, c.dy_analytic)
-        if full or self.background is None or not self._fits(c):
+        if full or not self._fits(c):
             ylim_f, ylim_d = self._limits(c)
             for ax, ylim in ((self.ax_f, ylim_f), (self.ax_d, ylim_d)):
                 ax.set_xlim(*self.window.value)
                 ax.set_ylim(*ylim)
-            self.canvas.draw()
-            self.background = self.canvas.copy_from_bbox(self.figure.bbox)
-        else:
-            self.canvas.restore_region(self.background)
         self.ax_f.set_title(c.label)
-        for artist in (self.line_f, self.line_d, self.line_a, self.ax_f.title):
-            self.figure.draw_artist(artist)
-        self.image.value = self.png()
         low, high = self.window.value
         self.caption.value = f"Plot of {c.label} and its derivative on [{low:g}, {high:g}]"
+        if not self._at_refusal():
+            self.view.error = ""
 
     def png(self) -> bytes:
-        """The current canvas as PNG, encoded with fast compression."""
+        """The kernel's figure of the current state as PNG bytes (drawn now, fast compression)."""
+        self.canvas.draw()
         buffer = BytesIO()
         rgba = np.asarray(self.canvas.buffer_rgba())
         Image.fromarray(rgba[..., :3]).save(buffer, format="png", compress_level=1)
@@ -285,6 +710,10 @@ class SliderPlot(_Guarded, _StaticFallback, widgets.VBox):
                           widgets.HTML(style.WIDGET_CSS)], layout=_box_layout())
         self.add_class("actlab-widget")
         self.draw()
+
+    def png(self) -> bytes:
+        """The current figure as PNG bytes."""
+        return self.image.value
 
     def values(self) -> dict:
         """Current value of every control by name."""
