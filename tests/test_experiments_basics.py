@@ -224,3 +224,27 @@ def test_deep_mlp_factory_gives_each_activation_its_recommended_init():
     assert isinstance(relu, actlab.MLP) and len(relu.linear_layers()) == 3
     assert relu.hidden.linear2.weight.std().item() == pytest.approx(math.sqrt(2 / 400), rel=0.05)
     assert tanh.hidden.linear2.weight.std().item() == pytest.approx(math.sqrt(2 / 800), rel=0.05)
+
+
+@pytest.mark.parametrize("run", ["toy_accuracies", "step_vs_sigmoid"])
+def test_toy_trainings_run_on_one_thread_and_restore_the_callers_count(run, monkeypatch):
+    """Notebook 00's tiny MLPs train on one torch thread (two threads waiting for a loaded core made them ~100x
+    slower); the caller's thread count comes back afterwards."""
+    seen = []
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return real(*args, **kwargs)
+
+    real = basics.train
+    monkeypatch.setattr(basics, "train", spy)
+    basics.train_toy_models.cache_clear()
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        getattr(basics, run)(0, epochs=1, n=100)
+        assert seen and set(seen) == {1}
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+        basics.train_toy_models.cache_clear()

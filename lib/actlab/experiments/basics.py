@@ -20,7 +20,7 @@ from ..custom import gaussian_mean
 from ..diagnostics import Callback, dead_units, inputs_of
 from ..fingerprint import code_digest
 from ..models import MLP
-from ..seeding import seeded
+from ..seeding import one_thread, seeded
 from ..training import accuracy, train
 from ..vocabulary import SATURATED_FRACTION, is_saturated, module_peak_slope
 
@@ -68,7 +68,7 @@ def train_toy_models(seed: int, epochs: int = 20, n: int = 1000) -> tuple[Datase
     _check_int("seed", seed, 0)
     _check_int("epochs", epochs, 1)
     data = toy_2d("circles", n=_check_int("n", n, 8), noise=0.1, seed=seed)
-    with seeded(seed):
+    with seeded(seed), one_thread():  # tiny models: one thread is faster than two fighting for a loaded core
         models = toy_models()
         for model in models.values():
             train(model, data, epochs=epochs, lr=0.05, batch_size=64, seed=seed, progress=False)
@@ -120,6 +120,12 @@ def step_vs_sigmoid(seed: int, epochs: int = 20, n: int = 1000) -> dict[str, flo
     Returns: 'step hidden weights unchanged' (1.0 or 0.0), 'step accuracy', 'sigmoid accuracy' (test, 0-1).
     """
     data = toy_2d("circles", n=_check_int("n", n, 8), noise=0.1, seed=seed)
+    with one_thread():  # tiny models: one thread is faster than two fighting for a loaded core
+        return _step_vs_sigmoid(data, seed, epochs)
+
+
+def _step_vs_sigmoid(data: Dataset, seed: int, epochs: int) -> dict[str, float]:
+    """step_vs_sigmoid's two trainings on data (see there)."""
     with seeded(seed):
         step_net = MLP(depth=2, width=16, activation="heaviside")
         before = [p.detach().clone() for p in step_net.hidden.parameters()]
