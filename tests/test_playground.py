@@ -637,3 +637,20 @@ def test_a_panel_registered_in_panels_is_measured_recorded_and_drawn():
         assert len(pg.plot().axes) == 3  # the static figure shows the layer image with it
     finally:
         PANELS.remove(panel)
+
+
+@pytest.mark.parametrize("how", ["run", "train_for"])
+def test_training_steps_run_on_one_thread_and_the_caller_s_count_comes_back(monkeypatch, how):
+    """A small net on 2-D points gains nothing from a second thread, which only waits under load (notebook 00's
+    headless playground run took minutes on a busy 2-core machine); one thread also fixes the rounding."""
+    engine = Engine({"dataset": "xor", "depth": 2, "width": 8, "activation": "relu", "seed": 0})
+    seen, step = [], engine.step
+    monkeypatch.setattr(engine, "step", lambda *a, **k: (seen.append(torch.get_num_threads()), step(*a, **k)))
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        engine.run(5) if how == "run" else engine.train_for(0.05, share_cores=False)
+        assert seen and set(seen) == {1}
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

@@ -273,6 +273,7 @@ class Engine:
         return row
 
     @_on_own_generator
+    @one_thread()  # a small net on 2-D points: a second thread only waits (00's headless run took minutes under load)
     def run(self, steps: int, record_every: int = 10) -> "Engine":
         """Train `steps` steps synchronously, recording every record_every steps (and at the start and end)."""
         check_number("steps", steps, 0, 10**7, integer=True)
@@ -291,6 +292,7 @@ class Engine:
         return self
 
     @_on_own_generator
+    @one_thread()
     def train_for(self, seconds: float, share_cores: bool | None = None) -> int:
         """Train until `seconds` have passed (at least one step); returns the steps taken.
 
