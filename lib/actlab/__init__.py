@@ -6,8 +6,7 @@ changes nothing else: a notebook calls `actlab.setup_notebook()` to display retu
 """
 __version__ = "0.1.0"
 
-from .activations import (Activation, Param, Spec, activation_names, get_activation, lookup, register, spec,
-                          unregister)
+from .activations import Activation, Param, Spec, activation_names, get_activation, lookup, register, unregister
 from .custom import check_gradient, custom_activation, gaussian_mean, infer_properties
 from .data import DataError, Dataset, cifar_like, digits, image_data, load_cifar10, toy_2d, validation_split
 from .models import LeNet, MLP, activation_modules, per_channel_prelu, recommended_init, swap_activation
@@ -32,7 +31,7 @@ from .demos import (born_dead_fraction, collapse_linear, normal_mean, plot_decis
 
 __all__ = [
     # activations: the registry (look up, build, register) and your own activations
-    "Activation", "Param", "Spec", "activation_names", "get_activation", "lookup", "register", "spec", "unregister",
+    "Activation", "Param", "Spec", "activation_names", "get_activation", "lookup", "register", "unregister",
     "check_gradient", "custom_activation", "gaussian_mean", "infer_properties",
     # data: the procedural CIFAR-like set, real CIFAR-10, 2-D toy sets
     "DataError", "Dataset", "cifar_like", "digits", "image_data", "load_cifar10", "toy_2d", "validation_split",
