@@ -87,6 +87,14 @@ def private_uses(source: str, own: str, package: str) -> list[str]:
     return found
 
 
+def facade_imports(source: str, package: str) -> list[str]:
+    """Names source imports from the package's facade, actlab/__init__.py (`from . import __version__`), other than
+    submodules (`from . import vocabulary` is a module): the facade imports every module, so such an import runs
+    backwards."""
+    return [f"{module}.{name}" for module, name, _ in imports(source, package)
+            if module == "actlab" and name is not None and f"actlab.{name}" not in MODULES]
+
+
 def notebook_code(path: Path) -> list[str]:
     return ["".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
 
@@ -138,6 +146,8 @@ def test_the_checks_below_find_what_they_forbid():
     assert private_uses(source, "actlab.explore", "actlab") == ["from actlab.data import _generate",
                                                                 "actlab.plot._style"]
     assert private_uses("def _own(): pass\n_own()\n", "actlab.plot", "actlab") == []
+    source = "from . import __version__\nfrom . import vocabulary\nfrom actlab import lookup\n"
+    assert facade_imports(source, "actlab") == ["actlab.__version__", "actlab.lookup"]
 
 
 @pytest.mark.parametrize("name", [m for m in MODULES if m not in NOT_CORE and not m.startswith(NOTEBOOK_ONLY)])
@@ -145,6 +155,13 @@ def test_core_modules_never_import_the_notebook_experiments(name):
     for module, imported, line in imports(MODULES[name].read_text(), package_of(name)):
         full = f"{module}.{imported}" if imported else module
         assert not full.startswith(NOTEBOOK_ONLY), f"{name} line {line} imports {full}"
+
+
+@pytest.mark.parametrize("name", [m for m in MODULES if m not in NOT_CORE])
+def test_no_module_imports_from_the_package_facade(name):
+    """cache.py once took __version__ from actlab/__init__.py, which imports cache (issue #21): a module takes
+    what it needs from the module that defines it."""
+    assert facade_imports(MODULES[name].read_text(), package_of(name)) == []
 
 
 @pytest.mark.parametrize("name", list(MODULES))

@@ -4,7 +4,9 @@ The public API is `__all__`, grouped by topic below, and the module `actlab.voca
 dead, near-dead, saturated and vanishing). Importing actlab applies the course's matplotlib style and
 changes nothing else: a notebook calls `actlab.setup_notebook()` to display returned figures as PNG.
 """
-__version__ = "0.1.0"
+from .fingerprint import package_version as _package_version
+
+__version__ = _package_version()  # from the installed package's metadata; "0+unknown" when not installed
 
 from .activations import Activation, Param, Spec, activation_names, get_activation, lookup, register, unregister
 from .custom import check_gradient, custom_activation, gaussian_mean, infer_properties

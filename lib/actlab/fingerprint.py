@@ -11,6 +11,7 @@ import copy
 import dataclasses
 import functools
 import hashlib
+import importlib.metadata
 import re
 import types
 from pathlib import Path
@@ -21,6 +22,7 @@ from torch import nn
 
 from .seeding import one_thread
 
+UNKNOWN_VERSION = "0+unknown"  # PEP 440 local version: what no release of actlab is called
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 _MAX_DEPTH = 12
 _SCALARS = (type(None), bool, int, float, complex, str)
@@ -306,3 +308,17 @@ _FEEDERS = (
 # key must change with the code even when the version number does not).
 _PACKAGE = Path(__file__).parent
 LIBRARY_DIGEST = digest(*((str(p.relative_to(_PACKAGE)), p.read_bytes()) for p in sorted(_PACKAGE.rglob("*.py"))))
+
+
+@functools.cache
+def package_version() -> str:
+    """actlab's version from its installed metadata (pyproject.toml's version, via importlib.metadata), read once.
+
+    UNKNOWN_VERSION ('0+unknown') when actlab is imported without being installed (PYTHONPATH=lib). The metadata
+    is the installed distribution's: a checkout put first on PYTHONPATH reports the installed version, which is why
+    a cache key also holds LIBRARY_DIGEST, the digest of the code actually imported.
+    """
+    try:
+        return importlib.metadata.version("actlab")
+    except importlib.metadata.PackageNotFoundError:
+        return UNKNOWN_VERSION
