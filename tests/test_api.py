@@ -95,6 +95,28 @@ def facade_imports(source: str, package: str) -> list[str]:
             if module == "actlab" and name is not None and f"actlab.{name}" not in MODULES]
 
 
+def imported_modules(source: str, package: str) -> set[str]:
+    """The actlab modules source imports by name (`from . import vocabulary` names actlab.vocabulary; a package
+    imported is its __init__; the parents Python imports on the way are not counted)."""
+    found = set()
+    for module, imported, _ in imports(source, package):
+        full = f"{module}.{imported}" if imported and f"{module}.{imported}" in MODULES else module
+        if full in MODULES:
+            found.add(full)
+    return found
+
+
+def reachable(name: str) -> dict[str, str]:
+    """Every actlab module that module name imports, directly or through others: {module: the module importing it}."""
+    parents, todo = {}, [name]
+    while todo:
+        current = todo.pop()
+        for module in imported_modules(MODULES[current].read_text(), package_of(current)) - {name, *parents}:
+            parents[module] = current
+            todo.append(module)
+    return parents
+
+
 def notebook_code(path: Path) -> list[str]:
     return ["".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
 
@@ -146,6 +168,8 @@ def test_the_checks_below_find_what_they_forbid():
     assert private_uses(source, "actlab.explore", "actlab") == ["from actlab.data import _generate",
                                                                 "actlab.plot._style"]
     assert private_uses("def _own(): pass\n_own()\n", "actlab.plot", "actlab") == []
+    source = "from .training import model_device\nfrom . import vocabulary\nimport torch\n"
+    assert imported_modules(source, "actlab") == {"actlab.training", "actlab.vocabulary"}
     source = "from . import __version__\nfrom . import vocabulary\nfrom actlab import lookup\n"
     assert facade_imports(source, "actlab") == ["actlab.__version__", "actlab.lookup"]
 
@@ -155,6 +179,18 @@ def test_core_modules_never_import_the_notebook_experiments(name):
     for module, imported, line in imports(MODULES[name].read_text(), package_of(name)):
         full = f"{module}.{imported}" if imported else module
         assert not full.startswith(NOTEBOOK_ONLY), f"{name} line {line} imports {full}"
+
+
+@pytest.mark.parametrize("low, high", [("actlab.models", "actlab.training"), ("actlab.model_utils", "actlab.models"),
+                                       ("actlab.model_utils", "actlab.training")])
+def test_models_sit_below_training_and_model_utils_below_both(low, high):
+    """models builds networks, training trains them: models (and the model utilities both use) never import
+    training, directly or through another module (model_device and friends moved to model_utils, issue #21)."""
+    parents = reachable(low)
+    chain = [high]
+    while chain[-1] in parents:
+        chain.append(parents[chain[-1]])
+    assert high not in parents, f"{low} reaches {high}: {' <- '.join(chain)}"
 
 
 @pytest.mark.parametrize("name", [m for m in MODULES if m not in NOT_CORE])

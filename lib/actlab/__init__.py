@@ -12,7 +12,8 @@ from .activations import Activation, Param, Spec, activation_names, get_activati
 from .custom import check_gradient, custom_activation, gaussian_mean, infer_properties
 from .data import DataError, Dataset, cifar_like, digits, image_data, load_cifar10, toy_2d, validation_split
 from .models import LeNet, MLP, activation_modules, per_channel_prelu, recommended_init, swap_activation
-from .training import Callback, History, TrainConfig, accuracy, evaluate, pick_device, train
+from .model_utils import accuracy, evaluate
+from .training import Callback, History, TrainConfig, pick_device, train
 from .compare import Comparison, compare
 from .tuning import LR_GRID, Tuning, tune_lr
 from .parallel import map_runs

@@ -12,7 +12,7 @@ from .data import Dataset
 from .models import MLP
 from .activations import get_activation, lookup
 from .seeding import seeded
-from .training import accuracy, model_device
+from .model_utils import accuracy, model_device
 
 
 def collapse_linear(layers: list[nn.Linear]) -> nn.Linear:

@@ -20,7 +20,8 @@ from ..diagnostics import Callback, dead_units, inputs_of
 from ..fingerprint import code_digest
 from ..models import MLP
 from ..seeding import seeded
-from ..training import accuracy, train
+from ..model_utils import accuracy
+from ..training import train
 from ..vocabulary import SATURATED_FRACTION, is_saturated, module_peak_slope
 
 FLOAT64_EPS = torch.finfo(torch.float64).eps

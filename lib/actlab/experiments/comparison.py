@@ -26,7 +26,8 @@ from ..models import MLP, LeNet, activation_modules, swap_activation
 from ..activations import lookup
 from .. import vocabulary
 from ..seeding import seeded
-from ..training import Callback, accuracy, train
+from ..model_utils import accuracy
+from ..training import Callback, train
 from ..tuning import LR_GRID
 
 
