@@ -246,6 +246,64 @@ def test_setup_notebook_outside_ipython_does_nothing():
     assert actlab.setup_notebook() is False
 
 
+BARE_SEEDING = {"manual_seed", "manual_seed_all", "seed", "fork_rng"}
+# Files that still seed torch's global generator by hand. Issue #21: playground.py and experiments/reproductions.py are
+# being split by other developers, who use seeding.seeded in the new files; they leave this list at that merge.
+SEEDING_EXCEPTIONS = {"actlab.playground", "actlab.experiments.reproductions"}
+
+
+def bare_seeding(source: str) -> list[str]:
+    """Calls in source (and in code held in its strings, such as a worker script) that seed or fork torch's global
+    generator by hand (torch.manual_seed, torch.random.fork_rng, torch.default_generator.manual_seed, a bare
+    fork_rng()); an owned generator's seed (torch.Generator().manual_seed(s), gen.manual_seed(s)) is fine."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and "torch" in node.value:
+            try:
+                found += bare_seeding(node.value)
+            except SyntaxError:  # prose
+                pass
+        if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)):
+            name, value = ast.unparse(node.func), node.func
+            while isinstance(value, ast.Attribute):
+                value = value.value
+            root = value.id if isinstance(value, ast.Name) else None
+            if name.rpartition(".")[2] in BARE_SEEDING and (root == "torch" or isinstance(node.func, ast.Name)):
+                found.append(name)
+    return found
+
+
+def test_the_seeding_scan_finds_what_it_forbids():
+    source = ("torch.manual_seed(0)\nwith torch.random.fork_rng(devices=[]):\n    pass\nfork_rng()\n"
+              "torch.default_generator.manual_seed(1)\ngen = torch.Generator().manual_seed(2)\ngen.manual_seed(3)\n"
+              "WORKER = 'import torch\\ntorch.cuda.manual_seed_all(4)\\n'\n")
+    assert sorted(bare_seeding(source)) == sorted(["torch.manual_seed", "torch.random.fork_rng", "fork_rng",
+                                                   "torch.default_generator.manual_seed", "torch.cuda.manual_seed_all"])
+
+
+@pytest.mark.parametrize("name", [pytest.param(m, marks=pytest.mark.xfail(reason="issue #21: being split", strict=True))
+                                  if m in SEEDING_EXCEPTIONS else m for m in MODULES if m != "actlab.seeding"])
+def test_one_seeding_idiom_seeded(name):
+    """Library code seeds torch's global generator only through seeding.seeded, which restores the caller's state
+    (issue #21 found three idioms: seeded, bare fork_rng, bare manual_seed). Strict xfail for the exceptions: a file
+    that no longer needs its place on the list fails until it is taken off."""
+    assert bare_seeding(MODULES[name].read_text()) == []
+
+
+def test_seeded_on_the_cpu_only_draws_as_seeded_and_restores_the_caller():
+    """seeded(s, cpu_only=True) gives the CPU draws of seeded(s), restores the caller's state and starts no CUDA."""
+    from actlab.seeding import seeded
+
+    torch.manual_seed(5)
+    before, cuda_before = torch.random.get_rng_state(), torch.cuda.is_initialized()
+    with seeded(3, cpu_only=True):
+        cpu_only = torch.rand(4)
+    assert torch.equal(torch.random.get_rng_state(), before) and torch.cuda.is_initialized() == cuda_before
+    with seeded(3):
+        everywhere = torch.rand(4)
+    assert torch.equal(cpu_only, everywhere) and not torch.equal(cpu_only, torch.rand(4))
+
+
 def fixed_linear(n_in: int, n_out: int) -> torch.nn.Linear:
     """A Linear layer with weights from its own generator (the global one untouched)."""
     layer = torch.nn.utils.skip_init(torch.nn.Linear, n_in, n_out)

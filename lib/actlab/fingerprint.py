@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .seeding import one_thread
+from .seeding import one_thread, seeded
 
 UNKNOWN_VERSION = "0+unknown"  # PEP 440 local version: what no release of actlab is called
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
@@ -232,9 +232,7 @@ def _probe(model: nn.Module, input_shape: tuple[int, ...]) -> str:
     errors = []
     for dtype in (torch.float64, None):
         try:
-            gpus = range(torch.cuda.device_count()) if torch.cuda.is_initialized() else []  # never starts CUDA
-            with torch.random.fork_rng(devices=gpus):
-                torch.default_generator.manual_seed(PROBE_SEED)  # what dropout or RReLU draws during the probe
+            with seeded(PROBE_SEED, cpu_only=True):  # what dropout or RReLU draws on the CPU copy; never starts CUDA
                 return digest(*_responses(model, input_shape, dtype), length=None)
         except Exception as exc:  # noqa: BLE001 - any failure means the probe cannot see this model
             errors.append(f"{type(exc).__name__}: {exc}")

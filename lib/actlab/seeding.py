@@ -10,12 +10,13 @@ import torch
 
 
 @contextlib.contextmanager
-def seeded(seed: int):
+def seeded(seed: int, cpu_only: bool = False):
     """Run the block with torch's global generator seeded to seed; on exit the caller's random state is restored.
 
     A context manager around torch.random.fork_rng (the CPU generator and those of the visible accelerators are
-    forked). seed: an integer in [0, 2**63). Raises ValueError for anything else. Nested blocks are fine: each
-    restores the state it found.
+    forked). cpu_only=True seeds and forks the CPU generator alone and never starts CUDA (fork_rng(devices=[])):
+    for a block that draws on the CPU only (a probe of a CPU copy, work before a process forks). seed: an integer
+    in [0, 2**63). Raises ValueError for anything else. Nested blocks are fine: each restores the state it found.
     """
     try:
         seed = operator.index(seed)
@@ -23,8 +24,11 @@ def seeded(seed: int):
         raise ValueError(f"seed must be an integer in [0, 2**63), got {seed!r}") from None
     if not 0 <= seed < 2**63:
         raise ValueError(f"seed must be an integer in [0, 2**63), got {seed!r}")
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
+    with torch.random.fork_rng(devices=[] if cpu_only else None):
+        if cpu_only:
+            torch.default_generator.manual_seed(seed)  # torch.manual_seed would also queue a seed for CUDA
+        else:
+            torch.manual_seed(seed)
         yield
 
 
