@@ -17,8 +17,8 @@ import actlab
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "lib" / "actlab"
-NOT_CORE = {"actlab", "actlab.demos", "actlab.bench"}  # the facade, the notebooks' demos, the benchmark script
-NOTEBOOK_ONLY = ("actlab.demos", "actlab.experiments")
+NOT_CORE = {"actlab", "actlab.bench"}  # the facade, the benchmark script
+NOTEBOOK_ONLY = ("actlab.experiments",)
 
 
 def module_name(path: Path) -> str:
@@ -159,11 +159,11 @@ def test_notebooks_use_only_the_public_api():
 # ---------------------------------------------------------------------------------------------------------------
 
 def test_the_checks_below_find_what_they_forbid():
-    """A core module importing demos or experiments, by any spelling, and a private name reached either way."""
-    source = "from .demos import normal_mean\nfrom . import experiments\nimport actlab.experiments.smooth\n"
+    """A core module importing the experiments, by any spelling, and a private name reached either way."""
+    source = "from .experiments.smooth import normal_mean\nfrom . import experiments\nimport actlab.experiments.smooth\n"
     assert [(m, n) for m, n, _ in imports(source, "actlab")] == [
-        ("actlab.demos", "normal_mean"), ("actlab", "experiments"), ("actlab.experiments.smooth", None)]
-    assert [(m, n) for m, n, _ in imports("from ..demos import x", "actlab.experiments")] == [("actlab.demos", "x")]
+        ("actlab.experiments.smooth", "normal_mean"), ("actlab", "experiments"), ("actlab.experiments.smooth", None)]
+    assert [(m, n) for m, n, _ in imports("from ..data import x", "actlab.experiments")] == [("actlab.data", "x")]
     source = "from actlab.data import _generate\nfrom . import plot\nplot._style(ax, '')\nself._cache = 1\n"
     assert private_uses(source, "actlab.explore", "actlab") == ["from actlab.data import _generate",
                                                                 "actlab.plot._style"]
@@ -316,7 +316,7 @@ def fixed_linear(n_in: int, n_out: int) -> torch.nn.Linear:
 
 def _calls():
     """(name, zero-argument call) of library functions that draw random numbers: small sizes, same seed."""
-    from actlab.experiments import basics, comparison, rectifiers, smooth
+    from actlab.experiments import basics, comparison, nonlinearity, rectifiers, smooth
     from actlab.playground import Engine
 
     img = actlab.cifar_like(200, 100, seed=0, cache=False)
@@ -331,10 +331,11 @@ def _calls():
         "plot.plot_activation(rrelu)": lambda: actlab.plot_activation("rrelu").axes[0].lines[0].get_ydata(),
         "plot.curves(rrelu)": lambda: actlab.curves("rrelu", points=11).y,
         "explore.Explorer(rrelu)": lambda: actlab.Explorer("rrelu", points=21).line_f.get_ydata(),
-        "demos.born_dead_fraction": lambda: actlab.born_dead_fraction(6, 3, trials=10),
-        "demos.signal_through_depth": lambda: actlab.signal_through_depth("tanh", depth=3, width=8, n=20).values,
-        "demos.collapse_linear": lambda: weights(actlab.collapse_linear([fixed_linear(3, 4), fixed_linear(4, 2)])),
-        "demos.same_sign_updates": lambda: actlab.same_sign_updates(steps=5),
+        "rectifiers.born_dead_fraction": lambda: rectifiers.born_dead_fraction(6, 3, trials=10),
+        "smooth.signal_through_depth": lambda: smooth.signal_through_depth("tanh", depth=3, width=8, n=20).values,
+        "nonlinearity.collapse_linear": lambda: weights(nonlinearity.collapse_linear([fixed_linear(3, 4),
+                                                                                      fixed_linear(4, 2)])),
+        "basics.same_sign_updates": lambda: basics.same_sign_updates(steps=5),
         "basics.train_toy_models": lambda: [weights(m) for m in basics.train_toy_models(3, 1, 40)[1].values()],
         "basics.step_vs_sigmoid": lambda: basics.step_vs_sigmoid(0, 1, 40),
         "basics.gradient_sign_agreement": lambda: basics.gradient_sign_agreement(batches=5),

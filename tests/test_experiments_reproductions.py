@@ -14,7 +14,7 @@ import torch
 
 from actlab.cache import load_arrays
 from actlab.data import Dataset
-from actlab.demos import born_dead_fraction
+from actlab.experiments.rectifiers import born_dead_fraction
 from actlab.experiments import reproductions as rp
 from actlab.parallel import map_runs
 
@@ -44,7 +44,7 @@ def test_settings_short_is_smaller_and_both_have_enough_seeds():
 
 
 def test_batched_born_dead_agrees_with_the_one_net_at_a_time_definition():
-    """Two implementations (batched here, one MLP at a time in demos) of the same probability: they must agree
+    """Two implementations (batched here, one MLP at a time in experiments.rectifiers) of the same probability: they must agree
     within 4 binomial standard errors of the difference."""
     ours = rp.born_dead(6, 2, "he", trials=600, seed=1)
     theirs = born_dead_fraction(6, 2, trials=300, seed=1)

@@ -29,8 +29,6 @@ from .playground import Playground, playground
 from .plot import curves, plot_activation, plot_compare, plot_gallery, plot_images, plot_softmax, registry_table
 from .explore import Explorer, SliderPlot, explore, slider_plot
 from .style import integer_ticks, presentation, readable_columns, setup_notebook
-from .demos import (born_dead_fraction, collapse_linear, normal_mean, plot_decision_regions, same_sign_updates,
-                    signal_through_depth, steps_to_reach, time_activations)
 
 __all__ = [
     # activations: the registry (look up, build, register) and your own activations
@@ -42,8 +40,8 @@ __all__ = [
     "LeNet", "MLP", "activation_modules", "per_channel_prelu", "recommended_init", "swap_activation",
     # training: the seeded, cached training loop and its callbacks
     "Callback", "History", "TrainConfig", "accuracy", "evaluate", "pick_device", "train",
-    # comparison: several activations trained (or timed) on the same data and seeds
-    "Comparison", "compare", "map_runs", "time_activations", "LR_GRID", "Tuning", "tune_lr",
+    # comparison: several activations trained on the same data and seeds (timed: actlab.experiments.timing)
+    "Comparison", "compare", "map_runs", "LR_GRID", "Tuning", "tune_lr",
     # diagnostics: dead units, gradient norms, captured activations
     "DeadUnitMonitor", "GradNormMonitor", "capture_activations", "dead_masks", "dead_units", "distance_from_init",
     "grad_norms", "init_grad_profiles", "plot_grad_norms", "plot_layer_profile", "snapshot_weights",
@@ -59,7 +57,4 @@ __all__ = [
     "curves", "plot_activation", "plot_compare", "plot_gallery", "plot_images", "plot_softmax", "registry_table",
     "Explorer", "SliderPlot", "explore", "slider_plot",
     "integer_ticks", "presentation", "readable_columns", "setup_notebook",
-    # the notebooks' small experiments (actlab.demos): candidates for actlab.experiments
-    "born_dead_fraction", "collapse_linear", "normal_mean", "plot_decision_regions", "same_sign_updates",
-    "signal_through_depth", "steps_to_reach",
 ]

@@ -36,7 +36,7 @@ from .. import vocabulary
 from ..cache import DataError, load_arrays, save_arrays
 from ..data import Dataset, data_dir, image_data, validation_split
 from ..seeding import one_thread
-from ..demos import signal_through_depth
+from .smooth import signal_through_depth
 from ..fingerprint import LIBRARY_DIGEST, digest
 from ..models import MLP, LeNet
 from ..diagnostics import slope
