@@ -340,7 +340,7 @@ def finest_slider_steps() -> float:
     pixels for every value to be reachable with the mouse (swish's beta: 0 to 20 by 0.1, 200 pixels)."""
     import actlab
 
-    return max((p.high - p.low) / p.step for n in actlab.activation_names() for p in actlab.spec(n).params)
+    return max((p.high - p.low) / p.step for n in actlab.activation_names() for p in actlab.lookup(n).params)
 
 
 def open_file_browser(page) -> None:

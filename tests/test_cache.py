@@ -1,4 +1,5 @@
 """The training cache never serves a result for other code, data, settings or callbacks (issue 9)."""
+import importlib.metadata
 import json
 
 import numpy as np
@@ -8,6 +9,7 @@ from torch import nn
 
 import actlab
 from actlab.cache import cache_key
+from actlab import fingerprint
 from actlab.fingerprint import LIBRARY_DIGEST, code_digest, digest
 
 
@@ -67,6 +69,24 @@ def test_cache_key_names_torch_library_and_device():
     key = cache_key(actlab.MLP(1, 4), data, {"device": "cpu"}, [])
     assert key["torch"] == torch.__version__ and key["library"] == LIBRARY_DIGEST
     assert key["data"] == data.fingerprint() and key["device"] == "cpu"
+
+
+def test_cache_key_names_the_installed_version_or_unknown_when_not_installed(monkeypatch):
+    """The version is the installed package's metadata (pyproject.toml's), as actlab.__version__ is; an actlab
+    imported without being installed (PYTHONPATH=lib) says '0+unknown', a version no release has."""
+    data, model = actlab.toy_2d("xor", n=64), actlab.MLP(1, 4)
+    installed = importlib.metadata.version("actlab")
+    assert cache_key(model, data, {}, [])["version"] == installed == actlab.__version__
+
+    def not_installed(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", not_installed)
+    fingerprint.package_version.cache_clear()
+    try:
+        assert cache_key(model, data, {}, [])["version"] == "0+unknown"
+    finally:
+        fingerprint.package_version.cache_clear()
 
 
 def test_a_changed_dataset_gets_a_new_fingerprint_and_no_stale_run():

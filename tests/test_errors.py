@@ -10,6 +10,7 @@ import actlab
 from actlab.activations import lookup
 from actlab.checks import check_choice, check_list, check_number, check_range
 from actlab.custom import GradientCheckFailed
+from actlab.experiments import basics, timing
 from actlab.models import INITS, init_linear
 
 
@@ -128,10 +129,10 @@ def test_library_code_has_no_bare_assert():
     (lambda: actlab.plot_softmax([1.0, 2.0], temperature=0), r"temperature must be a finite number in \(0, inf\), got 0"),
     (lambda: actlab.explore("relu", x_range=(-50, 5)),
      r"x_range must be .* within \[-20, 20\], got \(-50, 5\): outside the range"),
-    (lambda: actlab.same_sign_updates("relu"), r"inputs must be one of 'sigmoid', 'tanh', got 'relu'"),
-    (lambda: actlab.same_sign_updates(batch_size=0), r"batch_size must be an integer in \[1, inf\), got 0"),
-    (lambda: actlab.time_activations([]), r"names must be a non-empty list, got \[\]"),
-    (lambda: actlab.time_activations(["relu"], rounds=0), r"rounds must be an integer in \[1, inf\), got 0"),
+    (lambda: basics.same_sign_updates("relu"), r"inputs must be one of 'sigmoid', 'tanh', got 'relu'"),
+    (lambda: basics.same_sign_updates(batch_size=0), r"batch_size must be an integer in \[1, inf\), got 0"),
+    (lambda: timing.time_activations([]), r"names must be a non-empty list, got \[\]"),
+    (lambda: timing.time_activations(["relu"], rounds=0), r"rounds must be an integer in \[1, inf\), got 0"),
     (lambda: actlab.LayerStatsMonitor(torch.zeros(4, 2), max_examples=0),
      r"max_examples must be an integer in \[1, inf\), got 0"),
     (lambda: actlab.DeadUnitMonitor(actlab.toy_2d("xor"), max_examples=0.5),

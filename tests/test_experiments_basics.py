@@ -91,10 +91,10 @@ def test_gradient_signs_agree_per_example_for_sigmoid_inputs_only():
 
 
 def test_same_sign_updates_batches_and_zigzag_counts():
-    path = actlab.same_sign_updates("sigmoid", steps=50, seed=0, batch_size=8)
+    path = basics.same_sign_updates("sigmoid", steps=50, seed=0, batch_size=8)
     assert path.shape == (51, 2) and np.all(path[0] == 0)
     with pytest.raises(ValueError, match="batch_size"):
-        actlab.same_sign_updates("sigmoid", batch_size=0)
+        basics.same_sign_updates("sigmoid", batch_size=0)
     one = basics.zigzag_steps(0, batch_size=1)
     assert one["sigmoid same-sign moves"] == 1.0 and one["sigmoid steps"] > one["tanh steps"]
 

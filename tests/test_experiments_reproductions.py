@@ -17,7 +17,7 @@ import torch
 
 from actlab.cache import load_arrays, save_arrays
 from actlab.data import Dataset
-from actlab.demos import born_dead_fraction
+from actlab.experiments.rectifiers import born_dead_fraction
 from actlab.experiments import reproductions as rp
 from actlab.experiments.reproductions import _common as common
 from actlab.experiments.reproductions import born_dead as bd
@@ -69,7 +69,7 @@ def test_settings_short_is_smaller_than_full_where_the_paper_is_long():
 
 
 def test_batched_born_dead_agrees_with_the_one_net_at_a_time_definition():
-    """Two implementations (batched here, one MLP at a time in demos) of the same probability: they must agree
+    """Two implementations (batched here, one MLP at a time in experiments.rectifiers) of the same probability: they must agree
     within 4 binomial standard errors of the difference."""
     ours = bd.born_dead(6, 2, "he", trials=600, seed=1)
     theirs = born_dead_fraction(6, 2, trials=300, seed=1)

@@ -16,7 +16,7 @@ from actlab.explore import FAMILY_SLOTS, GRID_POINTS, MIN_WINDOW, SERIES, WINDOW
 # websocket carries that in a few milliseconds, once per change of activation.
 BYTES_PER_ACTIVATION_BUDGET = 2_500_000
 explore = importlib.import_module("actlab.explore")  # the module (actlab.explore is also the function's name)
-WITH_PARAMS = [n for n in actlab.activation_names() if actlab.spec(n).params]
+WITH_PARAMS = [n for n in actlab.activation_names() if actlab.lookup(n).params]
 
 
 def registry(name: str, **params) -> dict[str, np.ndarray]:
@@ -42,13 +42,13 @@ def test_every_slider_step_sent_is_the_registrys_curve(name):
     params = e.params()
     assert_sent_is_registry(e.view.curve(), registry(name, **params), f"{name} at {params}")
     assert e.view.meta["current"] == {"values": params, "label": registry(name, **params)["label"]}
-    for p in actlab.spec(name).params[:FAMILY_SLOTS]:
+    for p in actlab.lookup(name).params[:FAMILY_SLOTS]:
         meta = next(f for f in e.view.meta["families"] if f["param"] == p.name)
         steps = slider_steps(p)
         assert meta["values"] == steps.tolist() and steps[0] == p.low and steps[-1] == p.high
         for i in sorted({0, len(steps) // 3, len(steps) - 1}):
             trial = {**params, p.name: float(steps[i])}
-            problem = actlab.spec(name).constraint(**trial)
+            problem = actlab.lookup(name).constraint(**trial)
             if problem:
                 assert meta["refused"][i] == f"{name}: {problem}" and np.isnan(e.view.curve(p.name, i)["y"]).all()
                 continue
@@ -77,7 +77,7 @@ def test_bytes_sent_per_activation_are_within_budget(name):
     e.dropdown.value = name
     sent = e.view.sent_bytes()
     per_curve = len(SERIES) * GRID_POINTS * 4
-    steps = sum(len(slider_steps(p)) for p in actlab.spec(name).params[:FAMILY_SLOTS])
+    steps = sum(len(slider_steps(p)) for p in actlab.lookup(name).params[:FAMILY_SLOTS])
     assert sent >= per_curve * (1 + steps)  # the current curve and every slider step
     assert sent <= BYTES_PER_ACTIVATION_BUDGET, f"{name}: {sent} bytes"
     print(f"{name}: {sent / 1e6:.2f} MB per activation")

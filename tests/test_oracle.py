@@ -17,7 +17,7 @@ import actlab
 from mp_reference import DERIVATIVES, REFERENCES, SELU_ALPHA, SELU_SCALE, reference
 
 ULPS = 8
-BUILT_IN = [n for n in actlab.activation_names() if not actlab.spec(n).custom]
+BUILT_IN = [n for n in actlab.activation_names() if not actlab.lookup(n).custom]
 MAGNITUDES = [0.0, 1e-30, 1e-8, 1e-4, 0.01, 0.1, 0.3, 0.5, 0.75, 1.0, 1.2784645, 1.5, 2.0, 2.5, 3.0, 3.5, 5.0, 6.0,
               8.0, 10.0, 15.0, 19.5, 20.0, 20.001, 25.0, 30.0, 37.0, 40.0, 50.0, 80.0, 100.0]
 POINTS = sorted({float(np.float32(sign * m)) for m in MAGNITUDES for sign in (1, -1)})  # exact in both dtypes
@@ -45,7 +45,7 @@ def away_from_kinks(s, params) -> list[float]:
 def oracle(name: str, frozen: tuple):
     """Points, f, f', and the tolerance scales of f and f' at them (50-digit references)."""
     params = dict(frozen)
-    x = away_from_kinks(actlab.spec(name), params)
+    x = away_from_kinks(actlab.lookup(name), params)
     f, d, dd = ([reference(name, t, params, order) for t in x] for order in (0, 1, 2))
     x, f, d, dd = map(np.array, (x, f, d, dd))
     return x, f, d, np.abs(f) + np.abs(x * d), np.abs(d) + np.abs(x * dd)
@@ -76,7 +76,7 @@ def test_every_built_in_entry_has_a_reference():
 @pytest.mark.parametrize("name", BUILT_IN)
 def test_hand_derivatives_of_the_references_agree_with_numerical_ones(name):
     """The oracle's own check: its derivatives against mpmath's numerical differentiation, where that is reliable."""
-    s = actlab.spec(name)
+    s = actlab.lookup(name)
     for params in settings(s):
         for x in away_from_kinks(s, params):
             if abs(x) <= 8:
@@ -90,7 +90,7 @@ def test_hand_derivatives_of_the_references_agree_with_numerical_ones(name):
 @pytest.mark.parametrize("name", BUILT_IN)
 def test_formula_and_derivative_match_the_reference(name, dtype):
     """spec.forward, spec.derivative, and autograd through spec.forward, at every setting, tails included."""
-    s = actlab.spec(name)
+    s = actlab.lookup(name)
     for params in settings(s):
         x, f, d, f_scale, d_scale = oracle(name, tuple(params.items()))
         xt = torch.tensor(x, dtype=dtype, requires_grad=True)
@@ -106,7 +106,7 @@ def test_formula_and_derivative_match_the_reference(name, dtype):
 @pytest.mark.parametrize("name", BUILT_IN)
 def test_modules_follow_the_dtype_and_never_give_nan(name, dtype):
     """Every module (eval mode) runs in the input's dtype with finite gradients; the library's own modules match the reference."""
-    s = actlab.spec(name)
+    s = actlab.lookup(name)
     for params in settings(s):
         x, f, d, f_scale, d_scale = oracle(name, tuple(params.items()))
         module = actlab.get_activation(name, **params).eval()
@@ -122,7 +122,7 @@ def test_modules_follow_the_dtype_and_never_give_nan(name, dtype):
 @pytest.mark.parametrize("name", ["sigmoid", "tanh", "silu", "quick_gelu", "swish", "gelu_tanh", "mish", "logsigmoid"])
 def test_no_nan_gradient_far_in_the_tails_float32(name):
     """At x = -100 in float32 exp(100) overflows: the gradient must still be a number (sigmoid's: about 3.7e-44, or 0)."""
-    s = actlab.spec(name)
+    s = actlab.lookup(name)
     x = torch.tensor([-100.0, 100.0], requires_grad=True)
     (grad,) = torch.autograd.grad(s.forward(x, **s.defaults()).sum(), x)
     assert torch.isfinite(grad).all(), grad
@@ -132,20 +132,20 @@ def test_no_nan_gradient_far_in_the_tails_float32(name):
 
 def test_tanh_near_zero_is_exact():
     x = torch.tensor(1e-8, dtype=torch.float64)
-    assert actlab.spec("tanh").forward(x).item() == 1e-08 == torch.tanh(x).item()
+    assert actlab.lookup("tanh").forward(x).item() == 1e-08 == torch.tanh(x).item()
 
 
 def test_logsigmoid_has_no_cut_off():
     """-20.001 is past the old softplus threshold of 20, which dropped the log(1 + e^-x) term (1e-10 relative)."""
     x = torch.tensor(-20.001, dtype=torch.float64)
     want = reference("logsigmoid", -20.001, {})
-    assert abs(actlab.spec("logsigmoid").forward(x).item() - want) <= 2 * torch.finfo(torch.float64).eps * abs(want)
+    assert abs(actlab.lookup("logsigmoid").forward(x).item() - want) <= 2 * torch.finfo(torch.float64).eps * abs(want)
 
 
 def test_sigmoid_derivative_shows_how_small_gradients_get():
     """sigma(1 - sigma) is 0 from x of about 37 (float64); sigma(x) sigma(-x) keeps the true, tiny value."""
     x = torch.tensor([37.0, 40.0, 100.0, 700.0], dtype=torch.float64)
-    got = actlab.spec("sigmoid").derivative(x).numpy()
+    got = actlab.lookup("sigmoid").derivative(x).numpy()
     want = np.array([reference("sigmoid", v, {}, 1) for v in x.tolist()])
     assert (got > 0).all() and want[-1] < 1e-303
     np.testing.assert_allclose(got, want, rtol=ULPS * torch.finfo(torch.float64).eps * 700)  # condition |x| = 700
@@ -156,7 +156,7 @@ def test_sigmoid_derivative_shows_how_small_gradients_get():
     ("quick_gelu", -0.16361018963635358), ("gelu_tanh", -0.17004075057125405), ("mish", -0.30884341301725041),
 ])
 def test_computed_minima_match_the_known_values(name, right):
-    low, _ = actlab.spec(name).output_range()
+    low, _ = actlab.lookup(name).output_range()
     assert abs(low - right) <= 4 * torch.finfo(torch.float64).eps * abs(right), low
 
 
@@ -167,15 +167,15 @@ def test_minima_against_mpmath_root_finding(name, x0):
     with mp.workdps(40):
         root = mp.findroot(lambda t: mp.diff(fn, t), x0)
         want = float(fn(root))
-    low, _ = actlab.spec(name).output_range()
+    low, _ = actlab.lookup(name).output_range()
     assert abs(low - want) <= 4 * torch.finfo(torch.float64).eps * abs(want), (low, want)
 
 
 def test_swish_minimum_scales_with_beta_and_silu_is_minus_lambert_w():
     with mp.workdps(40):
         w = float(mp.lambertw(1 / mp.e))
-    assert actlab.spec("silu").output_range()[0] == pytest.approx(-w, rel=4e-16)
-    assert actlab.spec("swish").output_range(beta=4.0)[0] == pytest.approx(-w / 4, rel=4e-16)
+    assert actlab.lookup("silu").output_range()[0] == pytest.approx(-w, rel=4e-16)
+    assert actlab.lookup("swish").output_range(beta=4.0)[0] == pytest.approx(-w / 4, rel=4e-16)
 
 
 def test_selu_constants_are_the_fixed_point():

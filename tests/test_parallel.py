@@ -247,4 +247,4 @@ def test_default_model_is_picklable_and_builds_both_kinds(data):
     for kind, cls in (("mlp", actlab.MLP), ("lenet", actlab.LeNet)):
         factory = pickle.loads(pickle.dumps(default_model(data[kind])))
         net = factory("leaky_relu", alpha=0.2)
-        assert isinstance(net, cls) and net.activation_name == actlab.spec("leaky_relu").label(alpha=0.2)
+        assert isinstance(net, cls) and net.activation_name == actlab.lookup("leaky_relu").label(alpha=0.2)

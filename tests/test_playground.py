@@ -96,7 +96,7 @@ def test_depth_20_width_256_with_per_layer_activations_and_batch_norm():
     acts = actlab.activation_names()[:20]
     engine = Engine({"depth": 20, "width": 256, "activation": acts, "batch_norm": True, "n": 200}).run(3, record_every=3)
     assert engine.layer_frame()["layer"].max() == 20
-    assert [m.actlab_name for m in engine.model.acts] == [actlab.spec(a).name for a in acts]
+    assert [m.actlab_name for m in engine.model.acts] == [actlab.lookup(a).name for a in acts]
 
 
 @pytest.mark.parametrize("init, activation, params", [

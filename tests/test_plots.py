@@ -20,7 +20,7 @@ from actlab.explore import MIN_WINDOW, Explorer
 from mp_reference import reference
 
 NAMES = actlab.activation_names()
-BUILT_IN = [n for n in NAMES if not actlab.spec(n).custom]
+BUILT_IN = [n for n in NAMES if not actlab.lookup(n).custom]
 ULPS = 8
 
 
@@ -46,7 +46,7 @@ def assert_grid(x, low: float, high: float, points: int):
 
 def away_from_kinks(name: str, params: dict, x: np.ndarray) -> np.ndarray:
     """Indices of x farther than 1e-9 from every kink (where a derivative has no single value)."""
-    kinks = actlab.spec(name).kinks(**params)
+    kinks = actlab.lookup(name).kinks(**params)
     return np.array([i for i, t in enumerate(x) if all(abs(t - k) > 1e-9 for k in kinks)], dtype=int)
 
 
@@ -55,7 +55,7 @@ def test_plot_activation_draws_the_function_and_both_derivatives(name):
     """Every 10th of the 401 points: the function, autograd's and the analytic derivative against the references.
     The autograd line is held to float32's eps: PyTorch computes some float64 backward passes with float32
     constants (Hardsigmoid's 1/6 is 5e-9 off)."""
-    params = actlab.spec(name).defaults()
+    params = actlab.lookup(name).defaults()
     fig = actlab.plot_activation(name)
     ax_f, ax_d = fig.axes
     x, y = ax_f.lines[0].get_data()
@@ -112,7 +112,7 @@ def test_explorer_has_a_slider_per_parameter_with_registry_ranges():
     e = actlab.explore("hardtanh")
     assert [s.description for s in e.sliders.children] == ["min_val", "max_val"]
     s = e.sliders.children[0]
-    p = actlab.spec("hardtanh").params[0]
+    p = actlab.lookup("hardtanh").params[0]
     assert (s.min, s.max, s.step, s.value) == (p.low, p.high, p.step, p.default)
     assert [v for _, v in e.dropdown.options] == NAMES
 
@@ -174,7 +174,7 @@ def assert_plot_matches_sliders(e: Explorer):
     assert_grid(x, *e.window.value, e.points)
     assert_drawn(e.line_f.get_ydata(), x, e.name, params)
     title = e.ax_f.get_title()
-    assert title.startswith(actlab.spec(e.name).display)
+    assert title.startswith(actlab.lookup(e.name).display)
     assert all(f"{k}={v:g}" in title for k, v in params.items()), (title, params)
     assert e.caption.value.startswith(f"Plot of {title} and its derivative")
 
@@ -211,7 +211,7 @@ def test_explorer_widens_a_window_narrower_than_its_minimum_instead_of_refusing_
     assert_plot_matches_sliders(e)
 
 
-@pytest.mark.parametrize("name", [n for n in BUILT_IN if actlab.spec(n).params])
+@pytest.mark.parametrize("name", [n for n in BUILT_IN if actlab.lookup(n).params])
 def test_explorer_plot_matches_the_sliders_at_every_slider_end(name):
     """Every slider to each end, in turn: no callback raises, and the plot always shows what the sliders show."""
     e = Explorer(name, points=51)

@@ -43,7 +43,7 @@ def test_registry_covers_the_syllabus():
 
 @pytest.mark.parametrize("name", NAMES)
 def test_analytic_derivative_matches_autograd(name):
-    s = actlab.spec(name)
+    s = actlab.lookup(name)
     for params in param_settings(s):
         x = sample_points(s, params).requires_grad_(True)
         module = actlab.get_activation(name, **params).double().eval()
@@ -55,7 +55,7 @@ def test_analytic_derivative_matches_autograd(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_formula_matches_module(name):
-    s = actlab.spec(name)
+    s = actlab.lookup(name)
     for params in param_settings(s):
         x = sample_points(s, params)
         module = actlab.get_activation(name, **params).double().eval()
@@ -63,9 +63,9 @@ def test_formula_matches_module(name):
             torch.testing.assert_close(s.forward(x, **params), module(x), atol=1e-10, rtol=1e-8)
 
 
-@pytest.mark.parametrize("name", [n for n in NAMES if actlab.spec(n).torch_name])
+@pytest.mark.parametrize("name", [n for n in NAMES if actlab.lookup(n).torch_name])
 def test_module_is_the_torch_nn_module(name):
-    s = actlab.spec(name)
+    s = actlab.lookup(name)
     reference = getattr(torch.nn, s.torch_name)
     assert isinstance(actlab.get_activation(name), reference)
 
@@ -75,7 +75,7 @@ def test_gelu_reference_derivative_is_Phi_plus_x_phi_not_the_slides():
     from scipy.stats import norm
 
     x = np.linspace(-4, 4, 801)
-    true = actlab.spec("gelu").derivative(torch.tensor(x)).numpy()
+    true = actlab.lookup("gelu").derivative(torch.tensor(x)).numpy()
     np.testing.assert_allclose(true, norm.cdf(x) + x * norm.pdf(x), atol=1e-12)
     assert np.abs(true - (norm.pdf(x) + x * norm.pdf(x))).max() > 0.5
 
@@ -92,14 +92,14 @@ def jumps_at_kinks(name, params):
     with mp.workdps(60):
         p = {key: mp.mpf(v) for key, v in params.items()}
         f, d = (lambda t: REFERENCES[name](t, **p)), (lambda t: DERIVATIVES[name](t, **p))
-        for k in map(mp.mpf, actlab.spec(name).kinks(**params)):
+        for k in map(mp.mpf, actlab.lookup(name).kinks(**params)):
             h = mp.mpf("1e-12") * max(1, abs(k))
             out.append((float(f(k + h) - f(k - h) - h * (d(k + h) + d(k - h))), float(d(k + h) - d(k - h))))
     return out
 
 
-FLAG_SETTINGS = {name: param_settings(actlab.spec(name)) + [
-    {**actlab.spec(name).defaults(), **extra} for extra in {
+FLAG_SETTINGS = {name: param_settings(actlab.lookup(name)) + [
+    {**actlab.lookup(name).defaults(), **extra} for extra in {
         "rrelu": [{"lower": 0.0, "upper": 0.0}], "softplus": [{"threshold": 1.0}], "elu": [{"alpha": 2.5}],
         "hardtanh": [{"min_val": 0.0}], "threshold": [{"threshold": 0.0, "value": 1.0}],
     }.get(name, [])] for name in NAMES}
@@ -109,7 +109,7 @@ def expected_flags(name, params) -> dict:
     """The flags as infer_properties (the library's one definition) measures them, refined at the kinks by the
     mpmath oracle: a step or slope jump there too small or too far out for its probe (Softplus: 2e-9 at x = 20)
     makes the function non-monotonic or non-smooth all the same."""
-    s = actlab.spec(name)
+    s = actlab.lookup(name)
     expected = actlab.infer_properties(s.forward, s.derivative, **params)
     jumps = jumps_at_kinks(name, params)
     expected["monotonic"] = expected["monotonic"] and all(value >= -1e-30 for value, _ in jumps)
@@ -128,7 +128,7 @@ def range_tolerance(s, params) -> float:
                          ids=[f"{n}-{p}" for n in NAMES for p in FLAG_SETTINGS[n]])
 def test_flags_agree_with_infer_properties(name, params):
     """Every entry at its defaults, each parameter's ends and middle, and the settings the issue names."""
-    s = actlab.spec(name)
+    s = actlab.lookup(name)
     flags, expected = s.flags(**params), expected_flags(name, params)
     for flag in actlab.activations.FLAGS:
         assert flags[flag] == expected[flag], (flag, flags[flag], expected[flag])
@@ -154,14 +154,14 @@ def test_flags_agree_with_infer_properties(name, params):
     ("leaky_relu", {"alpha": 1.0}, "smooth", True),  # the identity
 ])
 def test_flags_follow_the_parameters(name, params, flag, right):
-    assert actlab.spec(name).flags(**params)[flag] == right
+    assert actlab.lookup(name).flags(**params)[flag] == right
 
 
 def test_the_faults_behind_the_parameter_flags():
     """The numbers that make those flags false: ELU's slope jump, Hardtanh's mean, Softplus's step at its threshold."""
     assert jumps_at_kinks("elu", {"alpha": 2.5})[0][1] == pytest.approx(-1.5, abs=1e-9)  # slope 2.5 below 0, 1 above
     assert normal_mean("hardtanh", {"min_val": 0.0, "max_val": 1.0}, (0.0, 1.0)) == pytest.approx(0.3156, abs=1e-4)
-    softplus = actlab.spec("softplus")
+    softplus = actlab.lookup("softplus")
     for threshold, step in ((20.0, 2.0611536e-9), (1.0, 0.31326169)):
         params = {"beta": 1.0, "threshold": threshold}
         assert jumps_at_kinks("softplus", params)[0][0] == pytest.approx(-step, rel=1e-7)
@@ -171,7 +171,7 @@ def test_the_faults_behind_the_parameter_flags():
     assert "x & \\beta x > t" in softplus.latex  # the formula states the threshold
 
 
-KINKED = [(n, p) for n in NAMES for p in FLAG_SETTINGS[n] if actlab.spec(n).kinks(**p)]
+KINKED = [(n, p) for n in NAMES for p in FLAG_SETTINGS[n] if actlab.lookup(n).kinks(**p)]
 
 
 def one_sided_slopes(name, params, k: float) -> tuple[float, float]:
@@ -188,7 +188,7 @@ def test_derivative_at_kinks_is_one_of_the_one_sided_slopes(name, params):
     """At a kink the derivative's value is a convention (torch releases differ in it); its one-sided slopes are
     not. Just either side (k -/+ 1e-6) the formula's autograd, the module's and the analytic derivative match the
     mpmath reference; at the kink the stated derivative is the left or the right slope."""
-    s = actlab.spec(name)
+    s = actlab.lookup(name)
     module = actlab.get_activation(name, **params).double().eval()
     for k in s.kinks(**params):
         h = 1e-6 * max(1.0, abs(k))
@@ -215,7 +215,7 @@ def test_exp_linear_autograd_at_zero_is_the_stated_left_slope(name, params):
     torch.nn's modules do. Autograd of the registry's formulas gives it on every torch release: written with
     x.clamp(max=0), torch 2.14.1 gave 0 there, though CELU and ELU with alpha = 1 have slope 1 on both sides. The
     zeroed branch keeps far-positive inputs from making the gradient NaN (e^1000 overflows)."""
-    s = actlab.spec(name)
+    s = actlab.lookup(name)
     x = torch.tensor([0.0, 1000.0, -1000.0], dtype=torch.float64, requires_grad=True)
     (grad,) = torch.autograd.grad(s.forward(x, **params).sum(), x)
     left, _ = one_sided_slopes(name, params, 0.0)
@@ -230,12 +230,12 @@ def test_exp_linear_autograd_at_zero_is_the_stated_left_slope(name, params):
 
 def test_flags_refuse_bad_parameters():
     with pytest.raises(ValueError, match="'alpha'=7 is out of range"):
-        actlab.spec("elu").flags(alpha=7)
+        actlab.lookup("elu").flags(alpha=7)
 
 
 def test_sigmoid_identity_and_max_slope():
     x = torch.linspace(-10, 10, 2001, dtype=torch.float64)
-    s = actlab.spec("sigmoid")
+    s = actlab.lookup("sigmoid")
     assert abs(s.derivative(x).max().item() - 0.25) < 1e-12
     torch.testing.assert_close(s.derivative(x), torch.sigmoid(x) * (1 - torch.sigmoid(x)))
 
@@ -248,15 +248,15 @@ def test_heaviside_gradient_is_zero():
 
 def test_unknown_name_suggests_close_matches():
     with pytest.raises(ValueError, match=r"unknown activation 'relu7'.*'relu6'"):
-        actlab.spec("relu7")
+        actlab.lookup("relu7")
     with pytest.raises(ValueError, match=r"Did you mean.*leaky_relu"):
         actlab.get_activation("leaky_rellu")
 
 
 def test_names_are_forgiving_about_spelling():
-    assert actlab.spec("LeakyReLU").name == "leaky_relu"
-    assert actlab.spec("leaky-relu").name == "leaky_relu"
-    assert actlab.spec("GELU").name == "gelu"
+    assert actlab.lookup("LeakyReLU").name == "leaky_relu"
+    assert actlab.lookup("leaky-relu").name == "leaky_relu"
+    assert actlab.lookup("GELU").name == "gelu"
 
 
 @pytest.mark.parametrize("params, message", [
@@ -488,4 +488,5 @@ def test_get_activation_takes_a_name_or_a_factory():
         actlab.get_activation(lambda: 3)
     with pytest.raises(TypeError, match=r"parameters \['alpha'\] go with a registry name"):
         actlab.get_activation(lambda: torch.nn.ELU(), alpha=2.0)
-    assert actlab.lookup("SiLU") is actlab.spec("silu") and actlab.lookup("GELU (tanh approx.)").name == "gelu_tanh"
+    assert actlab.lookup("SiLU") is actlab.lookup("silu") and actlab.lookup("GELU (tanh approx.)").name == "gelu_tanh"
+    assert not hasattr(actlab, "spec"), "spec, the former name of lookup, is gone (issue #21)"

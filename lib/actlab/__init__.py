@@ -4,14 +4,16 @@ The public API is `__all__`, grouped by topic below, and the module `actlab.voca
 dead, near-dead, saturated and vanishing). Importing actlab applies the course's matplotlib style and
 changes nothing else: a notebook calls `actlab.setup_notebook()` to display returned figures as PNG.
 """
-__version__ = "0.1.0"
+from .fingerprint import package_version as _package_version
 
-from .activations import (Activation, Param, Spec, activation_names, get_activation, lookup, register, spec,
-                          unregister)
+__version__ = _package_version()  # from the installed package's metadata; "0+unknown" when not installed
+
+from .activations import Activation, Param, Spec, activation_names, get_activation, lookup, register, unregister
 from .custom import check_gradient, custom_activation, gaussian_mean, infer_properties
 from .data import DataError, Dataset, cifar_like, digits, image_data, load_cifar10, toy_2d, validation_split
 from .models import LeNet, MLP, activation_modules, per_channel_prelu, recommended_init, swap_activation
-from .training import Callback, History, TrainConfig, accuracy, evaluate, pick_device, train
+from .model_utils import accuracy, evaluate
+from .training import Callback, History, TrainConfig, pick_device, train
 from .compare import Comparison, compare
 from .tuning import LR_GRID, Tuning, tune_lr
 from .parallel import map_runs
@@ -27,12 +29,10 @@ from .playground import Playground, playground
 from .plot import curves, plot_activation, plot_compare, plot_gallery, plot_images, plot_softmax, registry_table
 from .explore import Explorer, SliderPlot, explore, slider_plot
 from .style import integer_ticks, presentation, readable_columns, setup_notebook
-from .demos import (born_dead_fraction, collapse_linear, normal_mean, plot_decision_regions, same_sign_updates,
-                    signal_through_depth, steps_to_reach, time_activations)
 
 __all__ = [
     # activations: the registry (look up, build, register) and your own activations
-    "Activation", "Param", "Spec", "activation_names", "get_activation", "lookup", "register", "spec", "unregister",
+    "Activation", "Param", "Spec", "activation_names", "get_activation", "lookup", "register", "unregister",
     "check_gradient", "custom_activation", "gaussian_mean", "infer_properties",
     # data: the procedural CIFAR-like set, real CIFAR-10, 2-D toy sets
     "DataError", "Dataset", "cifar_like", "digits", "image_data", "load_cifar10", "toy_2d", "validation_split",
@@ -40,8 +40,8 @@ __all__ = [
     "LeNet", "MLP", "activation_modules", "per_channel_prelu", "recommended_init", "swap_activation",
     # training: the seeded, cached training loop and its callbacks
     "Callback", "History", "TrainConfig", "accuracy", "evaluate", "pick_device", "train",
-    # comparison: several activations trained (or timed) on the same data and seeds
-    "Comparison", "compare", "map_runs", "time_activations", "LR_GRID", "Tuning", "tune_lr",
+    # comparison: several activations trained on the same data and seeds (timed: actlab.experiments.timing)
+    "Comparison", "compare", "map_runs", "LR_GRID", "Tuning", "tune_lr",
     # diagnostics: dead units, gradient norms, captured activations
     "DeadUnitMonitor", "GradNormMonitor", "capture_activations", "dead_masks", "dead_units", "distance_from_init",
     "grad_norms", "init_grad_profiles", "plot_grad_norms", "plot_layer_profile", "snapshot_weights",
@@ -57,7 +57,4 @@ __all__ = [
     "curves", "plot_activation", "plot_compare", "plot_gallery", "plot_images", "plot_softmax", "registry_table",
     "Explorer", "SliderPlot", "explore", "slider_plot",
     "integer_ticks", "presentation", "readable_columns", "setup_notebook",
-    # the notebooks' small experiments (actlab.demos): candidates for actlab.experiments
-    "born_dead_fraction", "collapse_linear", "normal_mean", "plot_decision_regions", "same_sign_updates",
-    "signal_through_depth", "steps_to_reach",
 ]

@@ -18,6 +18,7 @@ import torch
 from torch.nn import functional as F
 
 import actlab
+from actlab.seeding import seeded
 
 SLIDER_MOVES = [("elu", "alpha"), ("leaky_relu", "alpha"), ("swish", "beta"), ("softplus", "beta"), ("celu", "alpha")]
 
@@ -83,14 +84,14 @@ def bench_train(n: int = 10000, repeats: int = 5) -> dict:
         x, y = data.inputs("train", device, channels_last), data.labels("train", device)
         bare, ours = [], []
         for r in range(repeats):
-            torch.manual_seed(r)
-            model = actlab.LeNet("relu").to(device)
-            if channels_last:
-                model.to(memory_format=torch.channels_last)
-            bare.append(_bare_loop(model, x, y, 1, 64, 0.01, r))
-            torch.manual_seed(r)
-            h = actlab.train(actlab.LeNet("relu"), data, epochs=1, seed=r, progress=False, device=device,
-                             channels_last=channels_last)
+            with seeded(r):
+                model = actlab.LeNet("relu").to(device)
+                if channels_last:
+                    model.to(memory_format=torch.channels_last)
+                bare.append(_bare_loop(model, x, y, 1, 64, 0.01, r))
+            with seeded(r):
+                h = actlab.train(actlab.LeNet("relu"), data, epochs=1, seed=r, progress=False, device=device,
+                                 channels_last=channels_last)
             ours.append(h.epochs[1]["seconds"])
         tag = "channels_last" if channels_last else "contiguous"
         result[tag] = {"bare_img_s": n / np.median(bare), "train_img_s": n / np.median(ours)}
@@ -101,11 +102,11 @@ def bench_train(n: int = 10000, repeats: int = 5) -> dict:
           f"{result['channels_last']['bare_img_s'] / result['contiguous']['bare_img_s']:.2f}x")
     x, y = data.inputs("train", device, device.type == "cpu"), data.labels("train", device)
     for batch_size in (32, 64, 128, 256):
-        torch.manual_seed(0)
-        model = actlab.LeNet("relu").to(device)
-        if device.type == "cpu":
-            model.to(memory_format=torch.channels_last)
-        seconds = _bare_loop(model, x, y, 1, batch_size, 0.01, 0)
+        with seeded(0):
+            model = actlab.LeNet("relu").to(device)
+            if device.type == "cpu":
+                model.to(memory_format=torch.channels_last)
+            seconds = _bare_loop(model, x, y, 1, batch_size, 0.01, 0)
         print(f"  batch {batch_size:3d}: {n / seconds:.0f} img/s")
     print(f"  torch threads: {torch.get_num_threads()}")
     return result
@@ -138,10 +139,10 @@ def bench_monitor(n: int = 10000, epochs: int = 1, repeats: int = 3) -> dict:
     times: dict[str, list[float]] = {name: [] for name in variants}
     for _ in range(repeats):
         for name, callbacks in variants.items():
-            torch.manual_seed(0)
-            start = time.perf_counter()
-            actlab.train(actlab.LeNet("relu"), data, epochs=epochs, callbacks=callbacks(), progress=False)
-            times[name].append(time.perf_counter() - start)
+            with seeded(0):
+                start = time.perf_counter()
+                actlab.train(actlab.LeNet("relu"), data, epochs=epochs, callbacks=callbacks(), progress=False)
+                times[name].append(time.perf_counter() - start)
     seconds = {name: float(np.median(values)) for name, values in times.items()}
     for name, value in seconds.items():
         print(f"monitor: {name:30s} {value:6.2f} s for {epochs} epoch(s) of {n} images, median of {repeats} "
@@ -171,8 +172,8 @@ def bench_key(n: int = 50000, n_test: int = 10000, epochs: int = 1, rounds: int 
     from .fingerprint import behaviour_digest
 
     data = actlab.cifar_like(n, n_test, seed=0)
-    torch.manual_seed(0)
-    model, shape = actlab.LeNet("relu"), tuple(data.x_train.shape[1:])
+    with seeded(0):
+        model, shape = actlab.LeNet("relu"), tuple(data.x_train.shape[1:])
     config = {"device": str(actlab.pick_device())}
     cache_key(model, data, config, [])  # warm-up
     parts: dict[str, list[float]] = {"key": [], "data fingerprint": [], "behaviour probe": [], "run": []}
@@ -180,8 +181,8 @@ def bench_key(n: int = 50000, n_test: int = 10000, epochs: int = 1, rounds: int 
         parts["key"] += _seconds(lambda: cache_key(model, data, config, []), repeats)
         parts["data fingerprint"] += _seconds(data.fingerprint, repeats)
         parts["behaviour probe"] += _seconds(lambda: behaviour_digest(model, shape), repeats)
-        torch.manual_seed(0)
-        parts["run"] += _seconds(lambda: actlab.train(actlab.LeNet("relu"), data, epochs=epochs, progress=False), 1)
+        with seeded(0):
+            parts["run"] += _seconds(lambda: actlab.train(actlab.LeNet("relu"), data, epochs=epochs, progress=False), 1)
     result = {name: float(np.median(times)) for name, times in parts.items()}
     result.update(key_min=min(parts["key"]), key_max=max(parts["key"]), share=result["key"] / result["run"])
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
@@ -209,12 +210,13 @@ KERNEL_VARIANTS = {
 }
 WORKER = """
 import sys, time, torch, actlab
+from actlab.seeding import seeded
 data = actlab.cifar_like({n}, 500, seed=0, cache=False)
 def run():
-    torch.manual_seed(0)
-    start = time.perf_counter()
-    actlab.train(actlab.LeNet("relu"), data, epochs={epochs}, progress=False)
-    return time.perf_counter() - start
+    with seeded(0):
+        start = time.perf_counter()
+        actlab.train(actlab.LeNet("relu"), data, epochs={epochs}, progress=False)
+        return time.perf_counter() - start
 run()  # warm-up
 print("ready", flush=True)
 for line in sys.stdin:

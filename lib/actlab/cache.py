@@ -17,8 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import __version__
-from .fingerprint import LIBRARY_DIGEST, OpaqueBehaviour, behaviour_digest, code_digest, digest
+from .fingerprint import LIBRARY_DIGEST, OpaqueBehaviour, behaviour_digest, code_digest, digest, package_version
 
 T = TypeVar("T")
 # What a restore function raises for an entry that does not fit (a missing part, a wrong shape or type).
@@ -99,7 +98,7 @@ def cache_key(model: nn.Module, data, config: dict, callbacks) -> dict:
     if refused:
         raise ValueError(f"cache=True cannot restore what callback(s) {', '.join(refused)} record: give them key(), "
                          "state() and load_state() methods (see actlab.Callback), or train with cache=False")
-    return {**config, "version": __version__, "library": LIBRARY_DIGEST, "torch": torch.__version__,
+    return {**config, "version": package_version(), "library": LIBRARY_DIGEST, "torch": torch.__version__,
             "cpu_capability": torch.backends.cpu.get_cpu_capability(), "threads": torch.get_num_threads(),
             "default_dtype": str(torch.get_default_dtype()), "architecture": repr(model),
             "init": digest(model.state_dict()), "code": code_digest(model), "data": data.fingerprint(),

@@ -175,7 +175,7 @@ def _describe(job: tuple[str, dict, int, float]) -> str:
 
 def _rebuilt(make: Callable, name: str, params: dict, state: dict, device) -> nn.Module:
     """A model from make with a run's trained weights, on device; the caller's random state is left as it was."""
-    with torch.random.fork_rng():
+    with seeded(0):  # any seed: the weights drawn here are replaced by state
         net = make(name, **params)
     net.load_state_dict(state)
     return net.to(device)
@@ -190,7 +190,7 @@ def compare(activations, data: Dataset, seeds=(0,), model: Callable | None = Non
     init: the default model's initialisation (models.INITS; 'recommended': each activation's registry scheme, as
     a fair comparison uses). lr is one learning rate for all, or a dict giving each activation its own (e.g. Tuning.rates from tune_lr; every
     activation compared must have one).
-    Each (activation, seed) is one run, seeded from its seed alone (torch.random.fork_rng: the caller's random state
+    Each (activation, seed) is one run, seeded from its seed alone (seeding.seeded: the caller's random state
     is untouched). executor runs them elsewhere: a concurrent.futures.ProcessPoolExecutor or a Dask
     Client.get_executor() (model must then be picklable: the default is; no lambdas); the trained weights come back.
     threads: torch threads per run (default: cores // workers on a pool or cluster, your own setting when sequential;

@@ -19,7 +19,8 @@ from .data import Dataset
 from .hooks import Recorder
 from .models import MLP, activation_modules, recommended_init
 from .seeding import seeded
-from .training import Callback, code_digest, model_device, preserved_state
+from .model_utils import model_device, preserved_state
+from .training import Callback, code_digest
 from .vocabulary import SATURATED_FRACTION, is_dead, is_near_dead, is_saturated, module_peak_slope
 
 # Kept while actlab.experiments.basics moves to actlab.vocabulary: the old absolute slope (|f'(z)| < 0.01). The

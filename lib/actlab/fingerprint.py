@@ -22,8 +22,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .seeding import one_thread
+from .seeding import one_thread, seeded
 
+UNKNOWN_VERSION = "0+unknown"  # PEP 440 local version: what no release of actlab is called
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 _MAX_DEPTH = 12
 _SCALARS = (type(None), bool, int, float, complex, str)
@@ -268,9 +269,7 @@ def _probe(model: nn.Module, input_shape: tuple[int, ...]) -> str:
     errors = []
     for dtype in (torch.float64, None):
         try:
-            gpus = range(torch.cuda.device_count()) if torch.cuda.is_initialized() else []  # never starts CUDA
-            with torch.random.fork_rng(devices=gpus):
-                torch.default_generator.manual_seed(PROBE_SEED)  # what dropout or RReLU draws during the probe
+            with seeded(PROBE_SEED, cpu_only=True):  # what dropout or RReLU draws on the CPU copy; never starts CUDA
                 return digest(*_responses(model, input_shape, dtype), length=None)
         except Exception as exc:  # noqa: BLE001 - any failure means the probe cannot see this model
             errors.append(f"{type(exc).__name__}: {exc}")
@@ -344,3 +343,17 @@ _FEEDERS = (
 # key must change with the code even when the version number does not).
 _PACKAGE = Path(__file__).parent
 LIBRARY_DIGEST = digest(*((str(p.relative_to(_PACKAGE)), p.read_bytes()) for p in sorted(_PACKAGE.rglob("*.py"))))
+
+
+@functools.cache
+def package_version() -> str:
+    """actlab's version from its installed metadata (pyproject.toml's version, via importlib.metadata), read once.
+
+    UNKNOWN_VERSION ('0+unknown') when actlab is imported without being installed (PYTHONPATH=lib). The metadata
+    is the installed distribution's: a checkout put first on PYTHONPATH reports the installed version, which is why
+    a cache key also holds LIBRARY_DIGEST, the digest of the code actually imported.
+    """
+    try:
+        return importlib.metadata.version("actlab")
+    except importlib.metadata.PackageNotFoundError:
+        return UNKNOWN_VERSION

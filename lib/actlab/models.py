@@ -10,7 +10,7 @@ from torch import nn
 from .checks import check_choice, check_number
 from .activations import activation_types, get_activation, lookup
 from .hooks import Hooks, replace_module
-from .training import model_device, preserved_state
+from .model_utils import model_device, preserved_state
 
 # The library's one table of initialisation names (MLP, LeNet and the playground read it; init_linear applies them).
 # "recommended": the scheme the activation's registry entry pairs with it (recommended_init); "default": PyTorch's own.

@@ -27,7 +27,8 @@ from .diagnostics import slope
 from .hooks import Recorder
 from .models import activation_modules
 from .activations import Activation, lookup
-from .training import Callback, code_digest, model_device, preserved_state
+from .model_utils import model_device, preserved_state
+from .training import Callback, code_digest
 from .vocabulary import is_dead, is_near_dead, is_saturated, module_peak_slope, registry_entry
 
 NEAR_ZERO = 0.01  # an output counts as near zero below this magnitude

@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
@@ -25,6 +24,9 @@ from .cores import CoreTurns
 from .seeding import deterministic_cudnn
 from .data import Dataset, data_dir
 from .fingerprint import code_digest  # noqa: F401 - re-exported: diagnostics imports it from here
+from .model_utils import evaluate
+# Moved to model_utils (issue #21); still importable from here while the playground and reproductions are split:
+from .model_utils import accuracy, model_device, preserved_state  # noqa: F401
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 DEVICES = ("cpu", "cuda", "mps")
@@ -198,61 +200,6 @@ class Callback:
     def on_epoch_end(self, model: nn.Module, epoch: int) -> dict:
         """Called at epoch 0 (before training) and after each epoch; returns metrics for that epoch's record."""
         return {}
-
-
-@contextmanager
-def preserved_state(model: nn.Module):
-    """Run a measurement on model and leave it as found: every module's train/eval mode, buffers (BatchNorm running
-    statistics), parameters' gradients and requires_grad flags are restored afterwards, also on error."""
-    modes = [(m, m.training) for m in model.modules()]
-    buffers = [(b, b.detach().clone()) for b in model.buffers()]
-    params = [(p, p.grad, p.requires_grad) for p in model.parameters()]
-    try:
-        yield model
-    finally:
-        for module, mode in modes:
-            module.training = mode
-        with torch.no_grad():
-            for buffer, saved in buffers:
-                buffer.copy_(saved)
-        for param, grad, requires_grad in params:
-            param.grad = grad
-            param.requires_grad_(requires_grad)
-
-
-@torch.no_grad()
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000) -> tuple[float, float]:
-    """Mean cross-entropy loss and accuracy of model on (x, y), in eval mode; the model is left as found.
-
-    A model whose outputs are not all finite (a diverged one) has no defined prediction: both are NaN. x and y
-    are moved to the model's device.
-    """
-    device = model_device(model)
-    x, y = x.to(device), y.to(device)
-    loss_sum, correct = 0.0, 0
-    with preserved_state(model):
-        model.eval()
-        for i in range(0, len(x), batch_size):
-            logits = model(x[i:i + batch_size])
-            if not torch.isfinite(logits).all():
-                return float("nan"), float("nan")
-            target = y[i:i + batch_size]
-            loss_sum += F.cross_entropy(logits, target, reduction="sum").item()
-            correct += (logits.argmax(1) == target).sum().item()
-    return loss_sum / len(x), correct / len(x)
-
-
-def model_device(model: nn.Module) -> torch.device:
-    """The device of a model's first parameter or buffer (CPU for a model with neither)."""
-    for tensor in (*model.parameters(), *model.buffers()):
-        return tensor.device
-    return torch.device("cpu")
-
-
-def accuracy(model: nn.Module, data: Dataset, split: str = "test") -> float:
-    """Accuracy of model on a Dataset's test (or train) split, normalised as in training."""
-    device = model_device(model)
-    return evaluate(model, data.inputs(split, device), data.labels(split, device))[1]
 
 
 def make_optimizer(config: TrainConfig, params) -> torch.optim.Optimizer:

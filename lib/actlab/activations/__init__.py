@@ -5,9 +5,9 @@ Gaussian-gated, hard, shrink. Adding an activation is one new Spec in one family
 activation").
 """
 from .core import (FLAGS, KAIMING, TAILS, XAVIER, Activation, Init, Param, Spec, activation_names, activation_types,
-                   get_activation, lookup, register, spec, unregister)
+                   get_activation, lookup, register, unregister)
 from . import sigmoid_like, rectifiers, exponential_linear, gaussian_gated, hard, shrink  # noqa: E402,F401  registers
 from .exponential_linear import SELU_ALPHA, SELU_SCALE
 
 __all__ = ["Activation", "FLAGS", "Init", "KAIMING", "Param", "SELU_ALPHA", "SELU_SCALE", "Spec", "TAILS", "XAVIER",
-           "activation_names", "activation_types", "get_activation", "lookup", "register", "spec", "unregister"]
+           "activation_names", "activation_types", "get_activation", "lookup", "register", "unregister"]

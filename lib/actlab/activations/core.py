@@ -304,9 +304,6 @@ def lookup(name) -> Spec:
     raise ValueError(f"unknown activation {name!r}.{hint} Known: {', '.join(_REGISTRY)}")
 
 
-spec = lookup  # the former name of lookup, kept while callers move
-
-
 def get_activation(activation, **params) -> nn.Module:
     """A fresh nn.Module: from a registry name (or Spec) with its parameters, or from a zero-argument factory.
 

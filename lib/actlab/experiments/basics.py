@@ -14,6 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..checks import check_choice, check_number
 from ..data import Dataset, toy_2d
 from ..checks import check_choice
 from ..custom import gaussian_mean
@@ -21,7 +22,8 @@ from ..diagnostics import Callback, dead_units, inputs_of
 from ..fingerprint import code_digest
 from ..models import MLP
 from ..seeding import one_thread, seeded
-from ..training import accuracy, train
+from ..model_utils import accuracy
+from ..training import train
 from ..vocabulary import SATURATED_FRACTION, is_saturated, module_peak_slope
 
 FLOAT64_EPS = torch.finfo(torch.float64).eps
@@ -216,12 +218,42 @@ def gradient_sign_agreement(inputs: str = "sigmoid", batch_size: int = 1, batche
     return agree / (3 * batches)
 
 
+def same_sign_updates(inputs: str = "sigmoid", steps: int = 200, lr: float = 0.5, seed: int = 0,
+                      batch_size: int = 1) -> np.ndarray:
+    """SGD path (steps + 1 points, shape (steps + 1, 2)) of two weights fitting w* = (1, -1) from inputs squashed
+    by sigmoid (all positive) or tanh, a = f(2 z) with z ~ N(0, 1), squared error, batch_size examples per step.
+
+    Each example's gradient is delta * a: with all-positive a and batch_size 1, both weights always move in the
+    same direction, so reaching (1, -1) takes a zig-zag path. A batch's gradient is the mean of delta_i a_i, whose
+    deltas can differ in sign, so its two components need not share one.
+    """
+    check_choice("inputs", inputs, ("sigmoid", "tanh"))
+    check_number("steps", steps, 0, integer=True)
+    check_number("batch_size", batch_size, 1, integer=True)
+    gen = torch.Generator().manual_seed(seed)
+    z = torch.randn(steps, batch_size, 2, generator=gen) * 2
+    a = torch.sigmoid(z) if inputs == "sigmoid" else torch.tanh(z)
+    target = torch.tensor([1.0, -1.0])
+    w = torch.zeros(2)
+    path = [w.clone()]
+    for a_batch in a:
+        delta = a_batch @ (w - target)  # d/dy of 0.5 * (y - y*)^2 with y = w . a, one per example
+        w = w - lr * (delta[:, None] * a_batch).mean(0)
+        path.append(w.clone())
+    return torch.stack(path).numpy()
+
+
+def steps_to_reach(path: np.ndarray, target=(1.0, -1.0), tolerance: float = 0.1) -> int:
+    """First step at which the path is within tolerance of the target (len(path) if never)."""
+    distance = np.linalg.norm(path - np.asarray(target), axis=1)
+    hits = np.nonzero(distance < tolerance)[0]
+    return int(hits[0]) if len(hits) else len(path)
+
+
 def zigzag_steps(seed: int, steps: int = 300, lr: float = 0.5, batch_size: int = 1) -> dict[str, float]:
-    """Steps the SGD path of demos.same_sign_updates needs to come within 0.1 of w* = (1, -1), with sigmoid and
+    """Steps the SGD path of same_sign_updates needs to come within 0.1 of w* = (1, -1), with sigmoid and
     with tanh inputs, and the fraction of the sigmoid path's moves (before it arrives) that change both weights
     in the same direction."""
-    from ..demos import same_sign_updates, steps_to_reach
-
     paths = {name: same_sign_updates(name, steps=steps, lr=lr, seed=seed, batch_size=batch_size)
              for name in ("sigmoid", "tanh")}
     arrived = {name: steps_to_reach(path) for name, path in paths.items()}
@@ -551,7 +583,7 @@ def finite_width_spread(name: str, gain: float, depth: int = 30, width: int = 25
 
 
 def timing_sentence(table, name: str, kind: str = "forward") -> str:
-    """One sentence on an actlab.time_activations table: name's time ratio to the reference for kind ('forward'
+    """One sentence on a timing.time_activations table: name's time ratio to the reference for kind ('forward'
     or 'forward+backward'), with the lowest and highest round, and what the spread allows one to conclude."""
     if kind not in ("forward", "forward+backward"):
         raise ValueError(f"kind must be 'forward' or 'forward+backward', got {kind!r}")

@@ -27,7 +27,8 @@ from ..activations import lookup
 from .. import vocabulary
 from ..seeding import seeded
 from ..style import LINESTYLES, PALETTE
-from ..training import Callback, accuracy, train
+from ..model_utils import accuracy
+from ..training import Callback, train
 from ..tuning import LR_GRID
 
 

@@ -277,3 +277,19 @@ def inactive_rows(layer: nn.Linear, head, x: torch.Tensor) -> dict:
     zero_rows = (layer.weight.grad == 0).all(1) & (layer.bias.grad == 0)
     inactive = z[0].detach() <= 0
     return {"inactive": inactive, "zero_rows": zero_rows, "z": z[0].detach()}
+
+
+def born_dead_fraction(depth: int, width: int, trials: int = 100, n_inputs: int = 256, in_features: int = 2,
+                       init: str = "kaiming", seed: int = 0) -> float:
+    """Fraction of freshly initialised ReLU MLPs born dead: some hidden layer outputs exactly 0 for every input.
+
+    Such a network computes a constant, and no gradient reaches anything below the dead layer. Deterministic
+    from seed; the caller's global random state is left as it was.
+    """
+    dead = 0
+    with seeded(seed), torch.no_grad():
+        x = torch.randn(n_inputs, in_features)
+        for _ in range(trials):
+            model = MLP(depth, width, "relu", in_features=in_features, out_features=1, init=init)
+            dead += any(not h.any() for _, h in model.hidden_outputs(x))  # stops at the first dead layer
+    return dead / trials

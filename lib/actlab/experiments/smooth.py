@@ -14,6 +14,7 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
+from ..custom import gaussian_mean
 from ..data import Dataset
 from ..diagnostics import dead_units
 from ..models import MLP, recommended_init
@@ -332,3 +333,22 @@ def _gate_test_row(layer: int, exact, total, squares, kept, samples: int, min_co
     tolerance = 5 * math.sqrt(2.2 / count) if count else float("nan")
     return {"layer": layer, "tested": count, "mean z^2": mean_z2, "tolerance": tolerance,
             "largest |gap|": (mean - exact).abs().max().item(), "matches": bool(abs(mean_z2 - 1) < tolerance)}
+
+
+def signal_through_depth(activation: str, depth: int = 50, width: int = 256, init: str = "lecun", n: int = 2000,
+                         seed: int = 0):
+    """Mean and standard deviation of each layer's outputs when N(0, 1) inputs pass a fresh deep MLP (seeded;
+    the caller's global random state is left as it was)."""
+    import pandas as pd
+
+    with seeded(seed), torch.no_grad():
+        model = MLP(depth, width, activation, in_features=width, out_features=1, init=init)
+        rows = [{"layer": i, "mean": h.mean().item(), "std": h.std().item()}
+                for i, h in model.hidden_outputs(torch.randn(n, width))]
+    return pd.DataFrame(rows).set_index("layer")
+
+
+def normal_mean(name: str, **params) -> float:
+    """E[f(z)] for z ~ N(0, 1) of a registry activation."""
+    s = lookup(name)
+    return gaussian_mean(s.forward, **s.resolve(**params))

@@ -8,7 +8,6 @@ from __future__ import annotations
 import functools
 import math
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,7 @@ from ..cores import CoreTurns
 from ..data import Dataset, check_split, toy_2d
 from ..models import init_linear
 from ..points import arrays_dataset, read_csv, standardise
-from ..seeding import one_thread, seeded
+from ..seeding import RandomStream, one_thread
 from ..stats import HIST_BINS, activation_stats, hist_range
 from ..style import PALETTE
 from ..training import TrainConfig, make_optimizer
@@ -126,10 +125,9 @@ class Engine:
         self.x_train, self.x_test = standardise(dataset.x_train, dataset.x_test)  # float64: one rounding per value
         self.y_train, self.y_test = dataset.labels("train"), dataset.labels("test")
         self.classes = len(self.dataset.classes)
-        with seeded(c["seed"]):  # nn.Linear draws its initial weights from the global generator: forked, restored
+        self.stream = RandomStream(c["seed"])  # the run's own stream of the global generator (seeding.RandomStream)
+        with self.stream:  # nn.Linear draws its initial weights from the global generator; RReLU later, in training
             self.model = PlaygroundNet(c, 2, self.classes)
-            self.rng_state = torch.get_rng_state()  # the run's own state of it, for what draws in training (RReLU)
-        self._own_rng = False
         self.optimizer = optimizer(c["optimizer"], self.model.parameters(), c["lr"])
         self.generator = torch.Generator().manual_seed(c["seed"])
         self.order, self.cursor = torch.randperm(len(self.x_train), generator=self.generator), 0
@@ -142,25 +140,14 @@ class Engine:
         self.probe = self.x_train[:PROBE]
         self.grid, self.grid_extent = self._grid()
 
-    @contextmanager
-    def own_generator(self):
+    def own_generator(self) -> RandomStream:
         """Run the block on this run's own state of torch's global CPU generator; the caller's is restored after.
 
         nn.RReLU draws its slopes in training from the global generator, and PyTorch gives it no generator argument;
         so each run keeps its own state of it (started from its seed in build) and swaps it in while it computes: the
         run follows only its seed, and the caller's random state is left as it was (the library's rule, checked in
         tests/test_api.py). Nested blocks use the outer one's state."""
-        if self._own_rng:
-            yield
-            return
-        with torch.random.fork_rng(devices=[]):
-            torch.set_rng_state(self.rng_state)
-            self._own_rng = True
-            try:
-                yield
-            finally:
-                self._own_rng = False
-                self.rng_state = torch.get_rng_state()
+        return self.stream
 
     def _grid(self) -> tuple[torch.Tensor, tuple[float, float, float, float]]:
         """GRID x GRID points over the (standardised) data with a margin, and their extent (x0, x1, y0, y1)."""

@@ -70,7 +70,7 @@ def born_dead(depth: int, width: int, init: str = "he", trials: int = 100, n_inp
     """Fraction (0 to 1) of `trials` fresh ReLU nets (depth hidden layers of width units) born dead: some hidden
     layer has every unit dead (actlab.vocabulary.is_dead: ReLU's slope exactly 0 at all n_inputs N(0, I) inputs,
     which for ReLU is an output of exactly 0). The trials run as one batch of matrix products;
-    actlab.demos.born_dead_fraction is the one-net-at-a-time definition it is checked against."""
+    actlab.experiments.rectifiers.born_dead_fraction is the one-net-at-a-time definition it is checked against."""
     check_number("depth", depth, 1, integer=True)
     check_number("width", width, 1, integer=True)
     check_number("trials", trials, 1, integer=True)

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from ...demos import signal_through_depth
+from ..smooth import signal_through_depth
 from ...models import MLP
 from ...seeding import seeded
 from ...style import LINESTYLES, PALETTE
