@@ -60,6 +60,7 @@ class Settings:
     tune_n_train: int = 2_000
     digits_epochs: int = 10
     digits_tune_seeds: tuple[int, ...] = (0, 1, 2)
+    health_examples: int = 1_000  # the fixed probe set of dead/near-dead counts: the first training images
     one_rate: float = 0.02
     finetune_seeds: tuple[int, ...] = (0, 1, 2, 3, 4)  # the fine-tuning MLP is cheap: 5 seeds
     base_epochs: int = 12
@@ -73,7 +74,7 @@ def settings(full: bool) -> Settings:
     if full:
         return Settings(("relu", "leaky_relu", "elu", "gelu", "silu", "tanh", "sigmoid"), (0, 1, 2, 3, 4), 15,
                         50_000, 10_000, grid=LR_GRID, tune_seeds=(0, 1), tune_epochs=5, tune_n_train=10_000,
-                        digits_epochs=40, finetune_seeds=tuple(range(10)), base_epochs=30)
+                        digits_epochs=40, finetune_seeds=tuple(range(10)), base_epochs=30, health_examples=2_000)
     return Settings(("relu", "leaky_relu", "elu", "gelu", "tanh", "sigmoid"), (0, 1, 2), 3, 4_000, 2_000)
 
 
