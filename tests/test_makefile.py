@@ -1,5 +1,6 @@
 """The Makefile's developer targets: `make generate` runs every generator of notebook cells, `make test-fast` runs
 the library's tests without notebooks, browser or website, and `make help` lists every target."""
+import os
 import re
 import subprocess
 import sys
@@ -13,10 +14,15 @@ GENERATORS = {"tools/playground_cells.py": "tests/test_playground_cells.py", "to
 FAST = re.compile(r'-m pytest +(?:-n 2 +)?-m "(?P<expression>[^"]+)" tests$', re.M)
 
 
+# Run as make itself would be from a shell: under `make test`, the inherited MAKELEVEL/MAKEFLAGS made the child
+# make print "Entering directory" lines around its output.
+OUTSIDE_MAKE = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES")}
+
+
 def make(*args: str) -> str:
     """What make would run, for a venv that does not exist yet (nothing is run)."""
-    return subprocess.run(["make", "-n", "-B", *args, "VENV=/nonexistent"], cwd=ROOT, capture_output=True, text=True,
-                          check=True, timeout=60).stdout
+    return subprocess.run(["make", "--no-print-directory", "-n", "-B", *args, "VENV=/nonexistent"], cwd=ROOT,
+                          capture_output=True, text=True, check=True, timeout=60, env=OUTSIDE_MAKE).stdout
 
 
 def phony_targets() -> list[str]:
@@ -25,7 +31,8 @@ def phony_targets() -> list[str]:
 
 
 def test_help_lists_every_target_and_make_alone_still_installs():
-    out = subprocess.run(["make", "help"], cwd=ROOT, capture_output=True, text=True, check=True, timeout=60).stdout
+    out = subprocess.run(["make", "--no-print-directory", "help"], cwd=ROOT, capture_output=True, text=True,
+                         check=True, timeout=60, env=OUTSIDE_MAKE).stdout
     listed = re.findall(r"^  make (\S+)", out, flags=re.M)
     assert sorted(listed) == sorted(phony_targets())
     assert {"test-fast", "generate"} <= set(listed)
