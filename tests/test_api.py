@@ -316,7 +316,7 @@ def fixed_linear(n_in: int, n_out: int) -> torch.nn.Linear:
 
 def _calls():
     """(name, zero-argument call) of library functions that draw random numbers: small sizes, same seed."""
-    from actlab.experiments import basics, comparison, nonlinearity, rectifiers, smooth
+    from actlab.experiments import basics, comparison, mean_field, nonlinearity, rectifiers, smooth
     from actlab.playground import Engine
 
     img = actlab.cifar_like(200, 100, seed=0, cache=False)
@@ -342,7 +342,7 @@ def _calls():
         "basics.deep_mlp": lambda: weights(basics.deep_mlp("tanh", depth=2, width=4, in_features=3)),
         "basics.train_deep": lambda: basics.numbers_only(basics.train_deep("tanh", "xavier", 1.0, img, epochs=1,
                                                                            depth=2, width=8)),
-        "basics.preactivation_variance": lambda: basics.preactivation_variance("tanh", 1.0, depth=2, width=8, n=10),
+        "mean_field.preactivation_variance": lambda: mean_field.preactivation_variance("tanh", 1.0, depth=2, width=8, n=10),
         "basics.initial_loss": lambda: basics.initial_loss("relu", "kaiming", 1.0, img, depth=2, width=8, n=20),
         "rectifiers.make_mlp": lambda: weights(rectifiers.make_mlp(3, in_features=5, width=4, depth=2)),
         "rectifiers.train_seed": lambda: weights(rectifiers.train_seed(1, img, 0.01, 1, dropout=0.3, width=8,

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import actlab
-from actlab.experiments import basics
+from actlab.experiments import basics, mean_field
 
 
 def tiny_images(n=64, classes=10, seed=0):
@@ -162,24 +162,24 @@ def test_train_deep_returns_numbers_and_the_model():
 
 
 def test_gains_and_mean_field_variances():
-    assert basics.variance_preserving_gain("relu") == pytest.approx(math.sqrt(2), abs=1e-6)
-    assert 1.55 < basics.variance_preserving_gain("tanh") < 5 / 3
-    np.testing.assert_allclose(basics.mean_field_variances("relu", math.sqrt(2), 5), 2.0, rtol=1e-9)
-    np.testing.assert_allclose(basics.mean_field_variances("relu", 1.0, 5), 0.5 ** np.arange(5), rtol=1e-9)
-    q = basics.variance_fixed_point("tanh", 5 / 3)  # a fixed point of q -> g^2 E[tanh(sqrt(q) z)^2]
+    assert mean_field.variance_preserving_gain("relu") == pytest.approx(math.sqrt(2), abs=1e-6)
+    assert 1.55 < mean_field.variance_preserving_gain("tanh") < 5 / 3
+    np.testing.assert_allclose(mean_field.mean_field_variances("relu", math.sqrt(2), 5), 2.0, rtol=1e-9)
+    np.testing.assert_allclose(mean_field.mean_field_variances("relu", 1.0, 5), 0.5 ** np.arange(5), rtol=1e-9)
+    q = mean_field.variance_fixed_point("tanh", 5 / 3)  # a fixed point of q -> g^2 E[tanh(sqrt(q) z)^2]
     fixed = (5 / 3) ** 2 * actlab.gaussian_mean(lambda z: torch.tanh(math.sqrt(q) * z) ** 2)
     assert q == pytest.approx(fixed, rel=1e-6)
-    assert basics.variance_fixed_point("tanh", 1.0, iterations=200) < 0.01
+    assert mean_field.variance_fixed_point("tanh", 1.0, iterations=200) < 0.01
     # ReLU: kappa = E[relu^4] / E[relu^2]^2 = (3/2) / (1/4) = 6 at every layer
-    assert basics.finite_width_spread("relu", 1.0, 30, 256) == pytest.approx(math.sqrt(29 * 5 / 256) / math.log(2))
+    assert mean_field.finite_width_spread("relu", 1.0, 30, 256) == pytest.approx(math.sqrt(29 * 5 / 256) / math.log(2))
 
 
 def test_preactivation_variance_follows_the_gain():
-    relu = basics.preactivation_variance("relu", 1.0, depth=6, width=256, n=500)
+    relu = mean_field.preactivation_variance("relu", 1.0, depth=6, width=256, n=500)
     assert relu[0] == pytest.approx(1.0, rel=0.1)
     assert np.log2(relu[-1] / relu[0]) == pytest.approx(-5, abs=1.0)
     with pytest.raises(ValueError, match="gain"):
-        basics.preactivation_variance("relu", -1.0)
+        mean_field.preactivation_variance("relu", -1.0)
 
 
 def test_initial_loss_is_ln_k_for_small_logits_and_its_expansion_holds():
