@@ -304,6 +304,20 @@ def test_seeded_on_the_cpu_only_draws_as_seeded_and_restores_the_caller():
     assert torch.equal(cpu_only, everywhere) and not torch.equal(cpu_only, torch.rand(4))
 
 
+def test_seeded_on_the_cpu_only_queues_no_cuda_seed(monkeypatch):
+    """torch.manual_seed also seeds (or queues a seed for) every CUDA device; cpu_only must not, seeded must."""
+    from actlab.seeding import seeded
+
+    calls = []
+    monkeypatch.setattr(torch.cuda, "manual_seed_all", lambda seed: calls.append(seed))
+    with seeded(3, cpu_only=True):
+        torch.rand(1)
+    assert calls == []
+    with seeded(4):
+        torch.rand(1)
+    assert calls == [4]
+
+
 def fixed_linear(n_in: int, n_out: int) -> torch.nn.Linear:
     """A Linear layer with weights from its own generator (the global one untouched)."""
     layer = torch.nn.utils.skip_init(torch.nn.Linear, n_in, n_out)

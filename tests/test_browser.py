@@ -210,9 +210,10 @@ def assert_drawn_is_the_registry(state: dict, where: str) -> None:
     assert state["label"] == c.label, (where, state["label"], c.label)
 
 
-KEY_TO_PIXELS = """async ([handle, plot, presses]) => {
+KEY_TO_PIXELS = """async ([handle, plot, presses, guardMs]) => {
     // keydown on a slider handle -> the plot's next drawing -> the next animation frame (the new pixels on screen)
-    // returns [to the drawing done, to the next frame] in ms per press, or null if a press was not drawn within 5 s
+    // returns [to the drawing done, to the next frame] in ms per press, or null if a press was not drawn within
+    // guardMs (HANG_GUARD_MS: a hang guard, never a speed limit)
     const times = [];
     for (let i = 0; i < presses; i++) {
         let drawnAt = null;
@@ -222,7 +223,7 @@ KEY_TO_PIXELS = """async ([handle, plot, presses]) => {
         const start = performance.now();
         handle.dispatchEvent(new KeyboardEvent('keydown', {key: 'ArrowRight', bubbles: true}));
         const done = await Promise.race([drawn.then(() => new Promise(r => requestAnimationFrame(r))),
-                                         new Promise(r => setTimeout(() => r(null), 5000))]);
+                                         new Promise(r => setTimeout(() => r(null), guardMs))]);
         if (done === null) return null;
         times.push([drawnAt - start, performance.now() - start]);
         await new Promise(r => setTimeout(r, 30));
@@ -300,8 +301,8 @@ def test_explorer_in_jupyterlab(lab, browser, notebook):
 
         # 5. latency, measured in the browser: key press to the new pixels, over a series of moves (printed only)
         handle = explorer.locator(".widget-hslider", has=page.locator("label", has_text=param)).locator(".noUi-handle")
-        latencies = page.evaluate(KEY_TO_PIXELS, [handle.element_handle(), plot.element_handle(), 20])
-        assert latencies is not None, "a slider move did not redraw the plot within 5 s"
+        latencies = page.evaluate(KEY_TO_PIXELS, [handle.element_handle(), plot.element_handle(), 20, HANG_GUARD_MS])
+        assert latencies is not None, f"a slider move did not redraw the plot within {HANG_GUARD_MS} ms"
         assert_drawn_is_the_registry(drawn_state(plot), f"{notebook}: after 20 key presses")
         drawn_ms, frame_ms = [t[0] for t in latencies], [t[1] for t in latencies]
         LATENCIES[notebook] = (statistics.median(frame_ms), max(frame_ms))

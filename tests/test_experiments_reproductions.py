@@ -56,7 +56,7 @@ def test_the_registry_finds_the_five_papers_and_each_follows_the_protocol():
         short, full = paper.settings(False), paper.settings(True)
         assert not short.full and full.full
         assert len(short.seeds) >= 3 and len(full.seeds) >= 5
-        assert len(paper.items(short)) < len(paper.items(full)) or short != full
+        assert len(paper.items(short)) <= len(paper.items(full)), f"{name}: the short run does more than the full one"
 
 
 def test_settings_short_is_smaller_than_full_where_the_paper_is_long():

@@ -237,7 +237,7 @@ def test_the_threshold_scan_finds_what_it_forbids_and_passes_the_vocabulary():
         "v = actlab.vocabulary.is_near_dead(slopes, actlab.vocabulary.peak_slope('relu'))",
         "assert pushed['ELU']['vanishing_fraction'].iloc[-1] > 0.5",  # a share of units, not a threshold
         "whole = h.final['dead/hidden.act1'] == 1.0",
-        "born = rp.born_dead(10, 2, 'he', trials=300)",
+        "born = born_dead.born_dead(10, 2, 'he', trials=300)",
         "%matplotlib inline\nx = 1  # slope below 0.01 in a comment is prose",
         "actlab.claim_greater(dead_high, dead_safe, 'more dead units', min_difference=0.2)",
     ]

@@ -351,15 +351,6 @@ class Explorer(_Guarded, _StaticFallback, widgets.VBox):
                 return value
         return old
 
-    def _browser_refuses(self, change) -> bool:
-        """Whether a value the constraint refuses came from the browser, which was sent that step's refusal (the
-        parameter has a family) and reverts it at once. ipywidgets marks a browser update in _property_lock."""
-        slider = change["owner"]
-        from_browser = "value" in getattr(slider, "_property_lock", {})
-        entry = lookup(self.name)
-        sent = [p.name for p in entry.params[:FAMILY_SLOTS]]
-        return from_browser and slider.description in sent and entry.constraint(**self.params()) is not None
-
     def _refuse(self, message: str) -> None:
         """Show why a value was put back, in the caption and in the browser's plot."""
         super()._refuse(message)

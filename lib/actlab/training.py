@@ -25,8 +25,6 @@ from .seeding import deterministic_cudnn
 from .data import Dataset, data_dir
 from .fingerprint import code_digest  # noqa: F401 - re-exported: diagnostics imports it from here
 from .model_utils import evaluate
-# Moved to model_utils (issue #21); still importable from here while the playground and reproductions are split:
-from .model_utils import accuracy, model_device, preserved_state  # noqa: F401
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 DEVICES = ("cpu", "cuda", "mps")

@@ -16,7 +16,6 @@ from torch.nn import functional as F
 
 from ..checks import check_choice, check_number
 from ..data import Dataset, toy_2d
-from ..checks import check_choice
 from ..diagnostics import Callback, dead_units, inputs_of
 from ..fingerprint import code_digest
 from ..models import MLP

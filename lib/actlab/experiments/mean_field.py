@@ -16,6 +16,13 @@ from ..models import MLP
 from ..seeding import seeded
 
 
+def _normal_grid() -> tuple[torch.Tensor, torch.Tensor]:
+    """Points z on [-10, 10] (step 0.001, float64) and the N(0, 1) density there, for the trapezoid rule (the
+    density beyond 10 is below 1e-22)."""
+    z = torch.linspace(-10, 10, 20001, dtype=torch.float64)
+    return z, torch.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+
+
 def variance_preserving_gain(name: str) -> float:
     """A teaching figure (notebook 03), not an initialisation rule: the gain g with g^2 E[f(z)^2] = 1 for z ~ N(0, 1),
     so that weights of variance g^2 / fan_in give the next layer's pre-activations unit variance when this layer's
@@ -54,8 +61,7 @@ def mean_field_variances(name: str, gain: float, depth: int = 30) -> np.ndarray:
     q_(l+1) = gain^2 E[f(sqrt(q_l) z)^2], z ~ N(0, 1) (the mean-field recursion of Poole et al. 2016)."""
     check_number("gain", gain, 0, low_open=True)
     forward = lookup(name).forward
-    z = torch.linspace(-10, 10, 20001, dtype=torch.float64)  # trapezoid rule; the density beyond 10 is < 1e-22
-    density = torch.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+    z, density = _normal_grid()
     q = [gain**2]
     with torch.no_grad():
         for _ in range(check_number("depth", depth, 1, integer=True) - 1):
@@ -75,13 +81,14 @@ def finite_width_spread(name: str, gain: float, depth: int = 30, width: int = 25
     (kappa_l - 1) / width, kappa_l = E[f^4] / E[f^2]^2 at the layer's variance; the errors compound like a random
     walk over depth - 1 layers (an upper bound where the mean-field map pulls deviations back, as for tanh).
     """
+    check_number("depth", depth, 1, integer=True)
+    check_number("width", width, 1, integer=True)
     forward = lookup(name).forward
-    z = torch.linspace(-10, 10, 20001, dtype=torch.float64)
-    density = torch.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+    z, density = _normal_grid()
     total = 0.0
     with torch.no_grad():
         for q in mean_field_variances(name, gain, depth)[:-1]:
             a = forward(math.sqrt(q) * z)
             kappa = torch.trapezoid(a**4 * density, z) / torch.trapezoid(a**2 * density, z) ** 2
-            total += (kappa.item() - 1) / check_number("width", width, 1, integer=True)
+            total += (kappa.item() - 1) / width
     return math.sqrt(total) / math.log(2)

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..checks import check_number
 from ..data import Dataset
 from ..diagnostics import DeadUnitMonitor, capture_activations, inputs_of
 from ..models import MLP, activation_modules
@@ -284,8 +285,12 @@ def born_dead_fraction(depth: int, width: int, trials: int = 100, n_inputs: int 
     """Fraction of freshly initialised ReLU MLPs born dead: some hidden layer outputs exactly 0 for every input.
 
     Such a network computes a constant, and no gradient reaches anything below the dead layer. Deterministic
-    from seed; the caller's global random state is left as it was.
+    from seed; the caller's global random state is left as it was. depth, width, trials, n_inputs, in_features:
+    integers >= 1 (ValueError naming the parameter otherwise).
     """
+    for name, value in (("depth", depth), ("width", width), ("trials", trials), ("n_inputs", n_inputs),
+                        ("in_features", in_features)):
+        check_number(name, value, 1, integer=True)
     dead = 0
     with seeded(seed), torch.no_grad():
         x = torch.randn(n_inputs, in_features)

@@ -61,8 +61,8 @@ def cache_key(paper, settings, data_fp: str) -> dict:
     source, and the paper module's own source file, so that a paper kept outside the library is covered too),
     torch's version, machine() and the data's fingerprint; as it reads back from JSON.
 
-    Source bytes, not fingerprint.code_digest of the run function: make reproduce and the notebook are two
-    processes, and the key must be the same in both (code_digest of actlab.training.train is not)."""
+    Source bytes of the paper's file: make reproduce and the notebook are two processes, and the key must be the same
+    in both; the file's bytes name all of its code, whichever functions the run reaches."""
     key = {"name": paper.NAME, "settings": dataclasses.asdict(settings), "library": LIBRARY_DIGEST,
            "code": digest(Path(paper.__file__).read_bytes()), "torch": torch.__version__, "machine": machine(),
            "data": data_fp}
