@@ -179,3 +179,12 @@ def test_newly_alive_counts_units_dead_before_and_alive_after():
     after = {"a": {"dead": torch.tensor([False, True, False])}, "b": {"dead": torch.tensor([False])}}
     assert rx.newly_alive(before, after) == 2
     assert rx.newly_alive(after, before) == 0  # the reverse: no unit was dead in `after` and alive in `before`
+
+
+def test_born_dead_fraction_refuses_no_trials_or_no_inputs_by_name():
+    """trials=0 divided by zero and n_inputs=0 called every network born dead (1.0) before the checks."""
+    from actlab.experiments import rectifiers
+
+    for name in ("trials", "n_inputs", "depth"):
+        with pytest.raises(ValueError, match=rf"{name} must be an integer in \[1, inf\)"):
+            rectifiers.born_dead_fraction(**{"depth": 3, "width": 4, name: 0})

@@ -164,3 +164,11 @@ def test_the_browsers_echo_of_a_put_back_value_keeps_the_refusal_shown():
     assert "refused" in e.view.error
     max_val.set_state({"value": -0.5})
     assert e.view.error == ""
+
+
+def test_reading_a_curve_that_was_not_sent_names_the_parameter_and_its_range():
+    view = Explorer("elu").view
+    with pytest.raises(ValueError, match=r"param must be one of \['alpha'\]"):
+        view.curve("beta")
+    with pytest.raises(ValueError, match=r"step must be an integer in \[0, "):
+        view.curve("alpha", 10**6)

@@ -654,3 +654,10 @@ def test_training_steps_run_on_one_thread_and_the_caller_s_count_comes_back(monk
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_the_benchmark_refuses_no_rounds_or_no_time_by_name():
+    with pytest.raises(ValueError, match=r"rounds must be an integer in \[1, inf\)"):
+        bench(rounds=0)
+    with pytest.raises(ValueError, match="seconds must be"):
+        bench(seconds=0)

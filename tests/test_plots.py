@@ -181,19 +181,21 @@ def assert_plot_matches_sliders(e: Explorer):
 
 def test_explorer_refuses_a_value_the_constraint_forbids_without_raising():
     """Hardtanh min_val = 2 above max_val = 1: no exception, the slider stops at the nearest allowed step (0.9), the
-    caption says why."""
+    widget says why: in the plot the browser draws (view.error, what a student sees) and in the kernel's caption."""
     e = Explorer("hardtanh")
     min_val, max_val = e.sliders.children
     min_val.value = 2.0
     assert min_val.value == 0.9
     assert "min_val=2 refused: hardtanh: min_val=2 must be below max_val=1" in e.caption.value
+    assert "min_val=2 refused: hardtanh: min_val=2 must be below max_val=1" in e.view.error
     assert_plot_matches_sliders(e)
     max_val.value = 3.0  # now min_val = 2 is allowed
     min_val.value = 2.0
     assert e.params() == {"min_val": 2.0, "max_val": 3.0} and "refused" not in e.caption.value
+    assert e.view.error == ""  # an accepted value clears the refusal the browser showed
     assert_plot_matches_sliders(e)
     max_val.value = -4.0
-    assert max_val.value == 2.1 and "max_val=-4 refused" in e.caption.value
+    assert max_val.value == 2.1 and "max_val=-4 refused" in e.caption.value and "max_val=-4 refused" in e.view.error
     assert_plot_matches_sliders(e)
 
 
@@ -201,7 +203,7 @@ def test_explorer_widens_a_window_narrower_than_its_minimum_instead_of_refusing_
     """A handle dragged onto the other pushes it MIN_WINDOW away (as the browser does): no refusal to read."""
     e = Explorer("relu")
     e.window.value = (1.0, 1.0)  # the lower handle moved onto ... wherever: the upper one goes MIN_WINDOW above it
-    assert e.window.value == (1.0, 1.0 + MIN_WINDOW) and "refused" not in e.caption.value
+    assert e.window.value == (1.0, 1.0 + MIN_WINDOW) and "refused" not in e.caption.value and e.view.error == ""
     assert e.ax_f.get_xlim() == (1.0, 1.0 + MIN_WINDOW)
     e.window.value = (1.0, 1.0)  # the upper handle moved down onto the lower one: the lower one goes below
     assert e.window.value == (1.0 - MIN_WINDOW, 1.0)

@@ -214,13 +214,17 @@ class PlotView(anywidget.AnyWidget):
 
     def curve(self, param: str | None = None, step: int = 0) -> dict[str, np.ndarray]:
         """The arrays sent, as the browser reads them: the current curve, or param's curve at slider step number
-        step; a dict of SERIES name -> float32 array (GRID_POINTS,), plus "x"."""
+        step; a dict of SERIES name -> float32 array (GRID_POINTS,), plus "x". ValueError for a param without a
+        family sent or a step outside [0, steps - 1]."""
         if param is None:
             data = np.frombuffer(self.current, dtype="<f4").reshape(len(SERIES), GRID_POINTS)
         else:
-            meta = next(f for f in self.meta["families"] if f["param"] == param)
-            block = np.frombuffer(getattr(self, f"family{meta['slot']}"), dtype="<f4")
-            data = block.reshape(-1, len(SERIES), GRID_POINTS)[step]
+            sent = {f["param"]: f for f in self.meta["families"]}
+            if param not in sent:
+                raise ValueError(f"param must be one of {sorted(sent)} (the families sent), got {param!r}")
+            block = np.frombuffer(getattr(self, f"family{sent[param]['slot']}"), dtype="<f4")
+            block = block.reshape(-1, len(SERIES), GRID_POINTS)
+            data = block[check_number("step", step, 0, len(block) - 1, integer=True)]
         x = np.linspace(-WINDOW_LIMIT, WINDOW_LIMIT, GRID_POINTS)
         return {"x": x, **dict(zip(SERIES, data))}
 

@@ -28,20 +28,6 @@ FLOAT64_EPS = torch.finfo(torch.float64).eps
 GLOROT_SIGMOID_GAIN = 4.0  # Glorot & Bengio (2010): sigma(x) ~ 1/2 + x/4 near 0, so slope 1/4 needs weights x 4
 
 
-def _check_int(name: str, value, low: int) -> int:
-    """value as an int >= low; ValueError naming the parameter otherwise."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
-
-
-def _check_positive(name: str, value) -> float:
-    """value as a finite float > 0; ValueError naming the parameter otherwise."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return float(value)
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # 00: a problem only a non-linear net solves; the Heaviside step gives no gradient
 # ---------------------------------------------------------------------------------------------------------------
@@ -49,7 +35,7 @@ def _check_positive(name: str, value) -> float:
 def toy_models(width: int = 32) -> dict[str, nn.Module]:
     """The three models of notebook 00: one linear layer, three linear layers without activation, and the same
     three layers with ReLU (2 inputs, 2 classes); initialised from torch's global generator."""
-    width = _check_int("width", width, 1)
+    width = int(check_number("width", width, 1, integer=True))
     return {
         "linear layer": nn.Linear(2, 2),
         "3 linear layers, no activation": nn.Sequential(nn.Linear(2, width), nn.Linear(width, width),
@@ -65,9 +51,9 @@ def train_toy_models(seed: int, epochs: int = 20, n: int = 1000) -> tuple[Datase
 
     Cached per (seed, epochs, n), so that a notebook can plot seed 0 and decide over seeds without retraining.
     """
-    _check_int("seed", seed, 0)
-    _check_int("epochs", epochs, 1)
-    data = toy_2d("circles", n=_check_int("n", n, 8), noise=0.1, seed=seed)
+    check_number("seed", seed, 0, integer=True)
+    check_number("epochs", epochs, 1, integer=True)
+    data = toy_2d("circles", n=int(check_number("n", n, 8, integer=True)), noise=0.1, seed=seed)
     with seeded(seed), one_thread():  # tiny models: one thread is faster than two fighting for a loaded core
         models = toy_models()
         for model in models.values():
@@ -92,8 +78,8 @@ def zero_change_fraction(model: nn.Module, x: torch.Tensor, y: torch.Tensor, nam
     """
     import copy
 
-    _check_positive("step", step)
-    _check_int("trials", trials, 1)
+    check_number("step", step, 0, low_open=True)
+    check_number("trials", trials, 1, integer=True)
     model = copy.deepcopy(model).double()
     parameters = [p for n, p in model.named_parameters() if n.startswith(names)]
     if not parameters:
@@ -119,7 +105,7 @@ def step_vs_sigmoid(seed: int, epochs: int = 20, n: int = 1000) -> dict[str, flo
 
     Returns: 'step hidden weights unchanged' (1.0 or 0.0), 'step accuracy', 'sigmoid accuracy' (test, 0-1).
     """
-    data = toy_2d("circles", n=_check_int("n", n, 8), noise=0.1, seed=seed)
+    data = toy_2d("circles", n=int(check_number("n", n, 8, integer=True)), noise=0.1, seed=seed)
     with one_thread():  # tiny models: one thread is faster than two fighting for a loaded core
         return _step_vs_sigmoid(data, seed, epochs)
 
@@ -144,7 +130,7 @@ def _step_vs_sigmoid(data: Dataset, seed: int, epochs: int) -> dict[str, float]:
 
 def central_difference(f, x: torch.Tensor, h: float = 1e-5) -> torch.Tensor:
     """(f(x + h) - f(x - h)) / (2h), evaluated in float64; x any shape, h > 0."""
-    h = _check_positive("h", h)
+    h = check_number("h", h, 0, low_open=True)
     x = x.detach().to(torch.float64)
     with torch.no_grad():
         return (f(x + h) - f(x - h)) / (2 * h)
@@ -158,7 +144,7 @@ def central_difference_bound(h: float, max_value: float, max_slope: float, max_t
     is rounded to within eps/2 |x| + h, which moves f by max|f'| times that; both are divided by 2h.
     Source: the Taylor remainder of the central difference (e.g. Nocedal & Wright, Numerical Optimization, 8.1).
     """
-    h = _check_positive("h", h)
+    h = check_number("h", h, 0, low_open=True)
     truncation = h * h / 6 * max_third
     rounding = (2 * ulps * FLOAT64_EPS * max_value + max_slope * FLOAT64_EPS * (max_abs_x + h)) / (2 * h)
     return truncation + rounding
@@ -185,7 +171,7 @@ def saturated_fraction_normal(name: str, std: float, fraction: float = SATURATED
     """Exact probability that z ~ N(0, std^2) lands where the derivative of name is below `fraction` of its peak
     (by default: is saturated in the vocabulary's sense): P(|z| > x*) = erfc(x* / (std sqrt 2)),
     x* = saturation_point(name, fraction)."""
-    std = _check_positive("std", std)
+    std = check_number("std", std, 0, low_open=True)
     return math.erfc(saturation_point(name, fraction) / (std * math.sqrt(2)))
 
 
@@ -199,7 +185,7 @@ def gradient_sign_agreement(inputs: str = "sigmoid", batch_size: int = 1, batche
     """
     if inputs not in ("sigmoid", "tanh"):
         raise ValueError(f"inputs must be 'sigmoid' or 'tanh', got {inputs!r}")
-    batch_size, batches, units = (_check_int(n, v, 1) for n, v in
+    batch_size, batches, units = (int(check_number(n, v, 1, integer=True)) for n, v in
                                   (("batch_size", batch_size), ("batches", batches), ("units", units)))
     gen = torch.Generator().manual_seed(seed)
     with seeded(seed):
@@ -266,7 +252,8 @@ def input_conditioning(inputs: str, n: int = 100_000, seed: int = 0) -> float:
     adds mean mean^T, one large eigenvalue, so gradient descent zig-zags (LeCun et al. 1998, Efficient BackProp)."""
     if inputs not in ("sigmoid", "tanh"):
         raise ValueError(f"inputs must be 'sigmoid' or 'tanh', got {inputs!r}")
-    z = 2 * torch.randn(_check_int("n", n, 2), 2, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    n = int(check_number("n", n, 2, integer=True))
+    z = 2 * torch.randn(n, 2, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
     a = torch.sigmoid(z) if inputs == "sigmoid" else torch.tanh(z)
     eigenvalues = torch.linalg.eigvalsh(a.T @ a / len(a))
     return (eigenvalues.max() / eigenvalues.min()).item()
@@ -292,9 +279,9 @@ def _deep_mlp(activation: str, init: str, gain: float, depth: int, width: int, i
               output_scale: float) -> MLP:
     """deep_mlp drawn from torch's global generator as it stands: call it inside seeded(seed)."""
     check_choice("init", init, ("xavier", "kaiming"))  # the two schemes of models.INITS that deep_mlp scales by gain
-    _check_positive("gain", gain)
-    model = MLP(_check_int("depth", depth, 1), _check_int("width", width, 1), activation,
-                in_features=in_features, out_features=out_features)
+    check_number("gain", gain, 0, low_open=True)
+    depth, width = (int(check_number(n, v, 1, integer=True)) for n, v in (("depth", depth), ("width", width)))
+    model = MLP(depth, width, activation, in_features=in_features, out_features=out_features)
     with torch.no_grad():
         for layer in model.linear_layers():
             if init == "xavier":
@@ -303,7 +290,7 @@ def _deep_mlp(activation: str, init: str, gain: float, depth: int, width: int, i
                 nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
                 layer.weight.mul_(gain)
             layer.bias.zero_()
-        model.out.weight.mul_(_check_positive("output_scale", output_scale))
+        model.out.weight.mul_(check_number("output_scale", output_scale, 0, low_open=True))
     return model
 
 
@@ -314,7 +301,8 @@ def layer_signals(model: MLP, x: torch.Tensor, y: torch.Tensor) -> "pd.DataFrame
     size so it does not depend on it), 'weight grad': norm of dL/dW_l, 'input': RMS norm of the layer's input per
     example, 'rms slope': sqrt(mean f'(z_l)^2), 'weight scale': sqrt(fan_out mean W_(l+1)^2) of the layer above
     (the output layer for the last), 'saturated': fraction of (example, unit) saturated in the vocabulary's sense
-    (actlab.vocabulary.is_saturated: |f'(z_l)| below 1% of the activation's peak slope), 'mean output': the mean of the layer's activations over examples and units.
+    (actlab.vocabulary.is_saturated: |f'(z_l)| below 1% of the activation's peak slope), 'mean output': the mean of
+    the layer's activations over examples and units.
     """
     import pandas as pd
 
@@ -388,7 +376,7 @@ class SaturationMonitor(Callback):
     below 1."""
 
     def __init__(self, data: Dataset, max_examples: int = 1000):
-        self.max_examples = _check_int("max_examples", max_examples, 1)
+        self.max_examples = check_number("max_examples", max_examples, 1, integer=True)
         x, y = inputs_of(data)
         self.inputs = (x[:self.max_examples], y[:self.max_examples])
 
@@ -406,7 +394,7 @@ class FirstLastRatio(Callback):
     weight-gradient norm."""
 
     def __init__(self, every: int = 5):
-        self.every, self.ratios = _check_int("every", every, 1), []
+        self.every, self.ratios = check_number("every", every, 1, integer=True), []
 
     def key(self) -> str:
         return f"FirstLastRatio({self.every})"
@@ -424,7 +412,8 @@ def train_deep(activation: str, init: str, gain: float, data: Dataset, seed: int
     Returns numbers: 'test accuracy' (0-1), 'log10 median grad ratio' (first / last hidden layer's weight-gradient
     norm, median over training), 'log10 moved first/last' (relative distance from init, mean of the first three
     hidden layers over the last hidden layer), 'saturated first layer at init' and '... after training'
-    (fractions); and 'model', 'history', 'moved' (per-layer relative distance from init) for plots (pass monitor, e.g. a GradNormMonitor, to record more).
+    (fractions); and 'model', 'history', 'moved' (per-layer relative distance from init) for plots (pass monitor,
+    e.g. a GradNormMonitor, to record more).
     """
     from ..diagnostics import distance_from_init, snapshot_weights
 
@@ -459,8 +448,10 @@ class DeepMLP:
     out_features: int = 10
 
     def __call__(self, name: str, **params) -> MLP:
-        return MLP(_check_int("depth", self.depth, 1), _check_int("width", self.width, 1), name, params or None,
-                   in_features=self.in_features, out_features=self.out_features, init="recommended")
+        depth = int(check_number("depth", self.depth, 1, integer=True))
+        width = int(check_number("width", self.width, 1, integer=True))
+        return MLP(depth, width, name, params or None, in_features=self.in_features, out_features=self.out_features,
+                   init="recommended")
 
 
 def numbers_only(result: dict) -> dict[str, float]:

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from ..checks import check_number
 from .engine import Engine
 from .widget import FPS, Playground
 
@@ -72,9 +73,12 @@ def bench(seconds: float = 2.0, rounds: int = 3) -> dict:
 
     Ratios by wall time, and by this process's CPU time (steadier on a shared machine: other processes' load
     cancels out). The live side is the widget's own asyncio loop without a browser (sending images is not
-    timed). Call it from a script (`make bench`), not from a notebook cell: it runs its own event loop."""
+    timed). Call it from a script (`make bench`), not from a notebook cell: it runs its own event loop.
+    seconds: > 0 per side and round; rounds: an integer >= 1 (ValueError naming the parameter otherwise)."""
     import os
 
+    check_number("seconds", seconds, 0, low_open=True)
+    check_number("rounds", rounds, 1, integer=True)
     rows = []
     for _ in range(rounds):
         b_steps, b_wall, b_cpu = _bare_loop(seconds)
