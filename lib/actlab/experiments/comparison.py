@@ -21,7 +21,7 @@ from torch.nn import functional as F
 
 from ..compare import Comparison
 from ..data import Dataset
-from ..diagnostics import activation_batches
+from ..diagnostics import activation_batches, slope
 from ..models import MLP, LeNet, activation_modules, swap_activation
 from ..activations import lookup
 from .. import vocabulary
@@ -107,14 +107,6 @@ def accuracy_se(p: float, n_test: int) -> float:
 # Dead and near-dead units
 # ---------------------------------------------------------------------------
 
-def _slope(module: nn.Module, z: torch.Tensor) -> torch.Tensor:
-    """|f'(z)| of an elementwise activation module at every entry of z, by autograd."""
-    z = z.detach().clone().requires_grad_(True)
-    with torch.enable_grad():
-        (grad,) = torch.autograd.grad(module(z).sum(), z)
-    return grad.abs()
-
-
 def _any_per_unit(mask: torch.Tensor) -> torch.Tensor:
     """Per unit (dim 1: channel or feature), whether mask is true for any example or position."""
     return mask.any(dim=tuple(d for d in range(mask.dim()) if d != 1))
@@ -138,10 +130,10 @@ def unit_health(model: nn.Module, data, max_examples: int = 2000, batch_size: in
     with torch.no_grad():
         for sites in activation_batches(model, data, batch_size, max_examples):
             for site, (name, z, _) in sites.items():
-                slope = _slope(modules[name], z)
-                low = torch.as_tensor(vocabulary.is_saturated(slope, peaks[name]))
-                alive[site] = alive.get(site, False) | ~torch.as_tensor(vocabulary.is_dead(slope))
-                steep[site] = steep.get(site, False) | ~torch.as_tensor(vocabulary.is_near_dead(slope, peaks[name]))
+                slopes = slope(modules[name], z)
+                low = torch.as_tensor(vocabulary.is_saturated(slopes, peaks[name]))
+                alive[site] = alive.get(site, False) | ~torch.as_tensor(vocabulary.is_dead(slopes))
+                steep[site] = steep.get(site, False) | ~torch.as_tensor(vocabulary.is_near_dead(slopes, peaks[name]))
                 other = tuple(d for d in range(low.dim()) if d != 1)
                 flat[site] = flat.get(site, 0) + low.sum(dim=other)
                 entries[site] = entries.get(site, 0) + low.numel() // low.shape[1]

@@ -12,7 +12,7 @@ from torch import nn
 
 from ..checks import check_number
 from ..data import Dataset
-from ..diagnostics import DeadUnitMonitor, capture_activations, inputs_of
+from ..diagnostics import DeadUnitMonitor, capture_activations, inputs_of, slope
 from ..models import MLP, activation_modules
 from ..seeding import seeded
 from ..vocabulary import is_dead, is_near_dead, module_peak_slope
@@ -161,14 +161,6 @@ def pre_activations(model: nn.Module, data, train_mode: bool = False, batch_size
     finally:
         model.train(was_training)
     return {name: torch.cat([z for z, _ in records]).flatten(1) for name, records in captured.items()}
-
-
-def slope(module: nn.Module, z: torch.Tensor) -> torch.Tensor:
-    """|f'(z)| of an activation module at every entry of z, by autograd (same shape as z)."""
-    z = z.detach().clone().requires_grad_(True)
-    with torch.enable_grad():
-        (grad,) = torch.autograd.grad(module(z).sum(), z)
-    return grad.abs()
 
 
 def unit_status(model: nn.Module, data, train_mode: bool = False, batch_size: int = 64,
