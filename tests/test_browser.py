@@ -150,6 +150,14 @@ def run_all_cells(page, timeout_s: float = 900) -> None:
         }""", timeout=timeout_s * 1000)
 
 
+def recorded_errors(page) -> list[str]:
+    """A list that collects the page's console errors and uncaught exceptions from now on."""
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    return errors
+
+
 def errors_in(page) -> list[str]:
     """Text of every error output in the notebook."""
     return page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error'], "
@@ -236,9 +244,7 @@ KEY_TO_PIXELS = """async ([handle, plot, presses, guardMs]) => {
 def test_explorer_in_jupyterlab(lab, browser, notebook):
     base, token = lab
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    console_errors = []
-    page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: console_errors.append(str(e)))
+    console_errors = recorded_errors(page)
     try:
         # a workspace of its own, reset: no tabs restored from another test
         page.goto(f"{base}/lab/workspaces/{Path(notebook).stem}/tree/{notebook}?reset&token={token}")
@@ -444,9 +450,7 @@ def test_explorer_refuses_in_the_browser_and_reads_in_both_themes(lab, browser, 
     put_json(f"{base}/api/contents/explorer_refusal.ipynb?token={token}", {"type": "notebook", "content": notebook})
     put_json(themes, {"raw": json.dumps({"theme": theme})})
     page = browser.new_page(viewport={"width": 1024, "height": 768})
-    console_errors = []
-    page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: console_errors.append(str(e)))
+    console_errors = recorded_errors(page)
     try:
         page.goto(f"{base}/lab/workspaces/refusal/tree/explorer_refusal.ipynb?reset&token={token}")
         run_all_cells(page)
