@@ -161,19 +161,19 @@ def test_widget_callbacks_refuse_bad_values_without_raising():
 def test_live_loop_trains_redraws_and_stops_on_pause():
     async def scenario(pg):
         await _click_then_watch(pg, ("start",), False)  # until two frames are drawn, however long that takes
-        images = pg.boundary_image.value
+        grid = pg.board.grid
         pg._on_pause()
         await asyncio.wait_for(asyncio.gather(*_live_loops(), return_exceptions=True), timeout=120)
-        return images
+        return grid
 
     pg = Playground(depth=2, width=8, fps=20)
-    before = pg.boundary_image.value
+    before, sent = pg.board.grid, pg.board.frame
     during = asyncio.run(scenario(pg))
-    assert pg.frames >= 2 and pg.engine.step_count > 0
-    assert during != before
-    steps, image = pg.engine.step_count, pg.boundary_image.value
+    assert pg.frames >= 2 and pg.engine.step_count > 0 and pg.board.frame >= sent + 2
+    assert during != before  # the boundary the board sent changed while training
+    steps, grid, sent = pg.engine.step_count, pg.board.grid, pg.board.frame
     asyncio.run(asyncio.sleep(0.1))
-    assert pg.engine.step_count == steps and pg.boundary_image.value == image
+    assert pg.engine.step_count == steps and pg.board.grid == grid and pg.board.frame == sent
 
 
 def test_static_png_in_the_display_data():
@@ -290,12 +290,12 @@ def test_layer_statistics_and_panel_every_other_frame():
     from actlab.playground import LAYER_EVERY
 
     pg = Playground(depth=3, width=8)
-    records, layer_rows, panel = len(pg.engine.history), len(pg.engine.layer_records), pg.layer_image.value
+    records, layer_rows, panel = len(pg.engine.history), len(pg.engine.layer_records), pg.board.layers
     changed = []
     for _ in range(2 * LAYER_EVERY):
         pg._frame()
-        changed.append(pg.layer_image.value != panel)
-        panel = pg.layer_image.value
+        changed.append(pg.board.layers != panel)
+        panel = pg.board.layers
     assert len(pg.engine.history) == records + 2 * LAYER_EVERY  # the loss curve gets every frame
     assert len(pg.engine.layer_records) == layer_rows + 2 * 3  # 2 layer frames x 3 layers
     assert changed == [i % LAYER_EVERY == 0 for i in range(2 * LAYER_EVERY)]
@@ -349,12 +349,15 @@ def test_frames_are_due_on_a_fixed_beat():
 
 
 def test_loss_curve_follows_the_history_and_restarts_on_reset():
+    """The static figure's loss curve (view.py, drawn when asked: plot(), the PNG for viewers without widgets)."""
     pg = Playground(depth=1, width=4).run(300, record_every=10)
+    pg.view.loss_jpeg()
     steps = [r["step"] for r in pg.engine.history]
     assert list(pg.view.train_line.get_xdata()) == steps
     assert list(pg.view.test_line.get_ydata()) == [r["test_loss"] for r in pg.engine.history]
     assert pg.view.loss_ax.get_xlim()[1] == 512  # widened to the next power of two above step 300
     pg._on_reset()
+    pg.view.loss_jpeg()
     assert list(pg.view.train_line.get_xdata()) == [0]
 
 
@@ -378,12 +381,14 @@ def test_measurement_passes_run_on_one_thread_and_restore_the_setting():
 def test_pinned_axis_labels_match_a_fresh_layout_after_the_axes_widen(monkeypatch):
     from actlab.playground.view import _Canvas
 
-    view = Playground(depth=2, width=8).view  # drawn once: its labels are pinned where matplotlib put them
+    view = Playground(depth=2, width=8).view
+    view.loss_jpeg()  # drawn once: its labels are pinned where matplotlib put them
     view.loss_ax.set_xlim(0, 4096)
     view.loss.background = view.loss.base = None  # a full draw
     pinned = np.asarray(Image.open(BytesIO(view.loss.jpeg([]))), dtype=float)
     monkeypatch.setattr(_Canvas, "_freeze_labels", lambda self: None)
     fresh = Playground(depth=2, width=8).view  # never pinned: matplotlib places the labels at every draw
+    fresh.loss_jpeg()
     fresh.loss_ax.set_xlim(0, 4096)
     fresh.loss.background = fresh.loss.base = None
     placed = np.asarray(Image.open(BytesIO(fresh.loss.jpeg([]))), dtype=float)
@@ -392,10 +397,12 @@ def test_pinned_axis_labels_match_a_fresh_layout_after_the_axes_widen(monkeypatc
 
 
 def test_a_wider_step_axis_redraws_only_that_axis_and_gives_the_same_picture():
-    pg = Playground(depth=2, width=8).run(300, record_every=10)  # the step axis widened 100 -> 512 in the run
+    pg = Playground(depth=2, width=8)
     view = pg.view
+    view.loss_jpeg()  # the static figure drawn once (the first draw draws everything)
+    pg.run(300, record_every=10)  # the step axis widens 128 -> 512 in the run
+    layered = np.asarray(Image.open(BytesIO(view.loss_jpeg())), dtype=float)
     assert view.loss.full_draws == 1 and view.loss.axis_draws >= 1  # the layered path drew the new limits
-    layered = np.asarray(Image.open(BytesIO(pg.loss_image.value)), dtype=float)
     view.loss.background = view.loss.base = None
     full = np.asarray(Image.open(BytesIO(view.loss.jpeg([view.train_line, view.test_line]))), dtype=float)
     assert view.loss.full_draws == 2
@@ -608,6 +615,14 @@ def test_dead_and_near_dead_units_are_the_vocabularys_and_both_are_shown(activat
     pg.redraw()
     first, second = pg.engine.layer_records[-2:]
     assert (first["dead_fraction"], first["near_dead_fraction"]) == (dead, near_dead)
+    spec = next(p for p in pg.board.meta["panels"] if p["name"] == "fractions")  # the live view (browser)
+    keys = [s["key"] for s in spec["series"]]
+    sent = pg.board.decoded()["panels"]["fractions"][1]
+    assert sent[keys.index("dead_fraction")].tolist() == [first["dead_fraction"], second["dead_fraction"]]
+    assert sent[keys.index("near_dead_fraction")].tolist() == [first["near_dead_fraction"],
+                                                              second["near_dead_fraction"]]
+    assert {"dead units", "near-dead units"} <= {s["label"] for s in spec["series"]}
+    pg.view.layer_jpeg()  # the static figure
     lines = pg.view.panel("fractions").lines
     assert list(lines["dead_fraction"].get_ydata()) == [first["dead_fraction"], second["dead_fraction"]]
     assert list(lines["near_dead_fraction"].get_ydata()) == [first["near_dead_fraction"], second["near_dead_fraction"]]
@@ -629,11 +644,14 @@ def test_a_panel_registered_in_panels_is_measured_recorded_and_drawn():
         pg = Playground(depth=3, width=8).run(10)
         want = [layer.weight.mean().item() for layer in pg.engine.model.linears]
         assert pg.layer_stats["weight_mean"].tail(3).tolist() == pytest.approx(want)
+        layer_jpeg = pg.view.layer_jpeg()  # the static figure, drawn when asked
         drawn = pg.view.panel("weight_means")
         assert drawn.ax.get_title() == "mean weight" and drawn.ax in pg.view.layers.figure.axes
         assert list(drawn.lines["weight_mean"].get_ydata()) == pytest.approx(want)
         assert len(pg.view.layers.figure.axes) == built_in + 1
-        assert Image.open(BytesIO(pg.layer_image.value)).width > 840  # one panel more than the four built in
+        assert Image.open(BytesIO(layer_jpeg)).width > 840  # one panel more than the four built in
+        assert pg.board.meta["panels"][-1]["title"] == "mean weight"  # the live view draws it too
+        assert pg.board.decoded()["panels"]["weight_means"][1][0].tolist() == pytest.approx(want)
         assert len(pg.plot().axes) == 3  # the static figure shows the layer image with it
     finally:
         PANELS.remove(panel)
