@@ -1,13 +1,20 @@
 """The live playground in JupyterLab (headless Chromium): start, watch it redraw, pause, change an activation, resume.
 
-Uses test_browser.py's server and browser fixtures; the notebook (NOTEBOOK_CELLS) is uploaded into that server. Records the redraw rate and the pause latency seen in the browser and prints them in the summary;
-asserts no timing except that a pause takes effect (a generous bound: 5 s).
+Uses test_browser.py's server and browser fixtures; the notebook (NOTEBOOK_CELLS) is uploaded into that server.
+Records the browser's redraws of the board (the view drawn in the browser: board.py, playground.js), the frames it
+received, and the pause latency, and prints them in the summary; asserts no timing (a pause must take effect within
+a hang guard). Asserts what is drawn: the boundary grid and the last loss row the browser drew are the kernel's.
 """
 import json
 import urllib.request
+
+import numpy as np
 import pytest
 
-from test_browser import HANG_GUARD_MS, NOTEBOOK, ARTIFACTS, browser, errors_in, lab, run_all_cells, shutdown_kernels, wait_until  # noqa: F401
+from actlab.playground.board import LOSS_COLUMNS
+
+from test_browser import (HANG_GUARD_MS, NOTEBOOK, ARTIFACTS, browser, errors_in, lab, recorded_errors,  # noqa: F401
+                          run_all_cells, shutdown_kernels, wait_until)
 
 pytestmark = pytest.mark.browser
 NOTEBOOK_NAME = "playground_browser.ipynb"
@@ -15,6 +22,9 @@ NOTEBOOK_CELLS = [  # (cell type, source)
     ("markdown", "# The live playground in the browser\n\nOpened by `tests/test_browser_playground.py`."),
     ("code", 'from actlab.playground import playground\n\npg = playground(dataset="spirals", depth=4, width=16, seed=0)\npg'),
     ("code", 'print("the kernel answered", 6 * 7)'),
+    ("code", 'import json\nfrom actlab.playground.board import boundary_bytes\n\n'
+             'print(json.dumps({"grid": boundary_bytes(pg.engine.boundary()).hex(), "rows": len(pg.engine.history),\n'
+             '                  "last": pg.engine.history[-1]}))'),
 ]
 PLAYGROUND_TIMINGS: dict[str, float] = {}
 PAUSE_BOUND_MS = 120_000  # a hang guard, not a speed limit: the view must stop; the latency is reported, never asserted
@@ -56,14 +66,14 @@ def upload(base: str, token: str, name: str) -> None:
     urllib.request.urlopen(request, timeout=30)
 
 
-COUNT_CHANGES = """async ([img, ms]) => {
-    let n = 0;
-    const obs = new MutationObserver(() => { n += 1; });
-    obs.observe(img, {attributes: true, attributeFilter: ['src']});
+COUNT_DRAWS = """async ([root, ms]) => {
+    const drawn = Number(root.dataset.drawn), received = Number(root.dataset.received);
     await new Promise(r => setTimeout(r, ms));
-    obs.disconnect();
-    return n;
+    return [Number(root.dataset.drawn) - drawn, Number(root.dataset.received) - received];
 }"""
+
+DRAWN = """root => ({drawn: Number(root.dataset.drawn || 0), frame: Number(root.dataset.frame || -1),
+              received: Number(root.dataset.received || -2), rows: root.actlab.rows(), last: root.actlab.last()})"""
 
 PAUSE_LATENCY = """async ([button, status]) => {
     const done = new Promise(resolve => {
@@ -79,11 +89,23 @@ PAUSE_LATENCY = """async ([button, status]) => {
 }""" % PAUSE_BOUND_MS
 
 
+def run_cell(page, index: int) -> str:
+    """Run the notebook's code cell number `index` (0-based among all cells) and return its output text."""
+    cell = page.locator(f"{NOTEBOOK} .jp-Cell").nth(index)
+    prompt = cell.locator(".jp-InputArea-prompt")
+    before = prompt.text_content()
+    cell.locator(".jp-InputArea-editor").click()
+    page.keyboard.press("Shift+Enter")
+    wait_until(page, lambda: prompt.text_content() not in (before, "[*]:"), f"cell {index} did not run")
+    return cell.locator(".jp-OutputArea-output").last.text_content()
+
+
 def test_playground_trains_live_pauses_and_resumes(lab, browser):
     base, token = lab
     name = NOTEBOOK_NAME
     upload(base, token, name)
     page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    console = recorded_errors(page)
     try:
         page.goto(f"{base}/lab/workspaces/playground/tree/{name}?reset&token={token}")
         run_all_cells(page)
@@ -91,20 +113,21 @@ def test_playground_trains_live_pauses_and_resumes(lab, browser):
         widget = page.locator(".actlab-playground").last
         widget.wait_for(timeout=HANG_GUARD_MS)
         widget.scroll_into_view_if_needed()
-        images = widget.locator("img.widget-image")
-        boundary, loss = images.nth(0), images.nth(1)
+        board = widget.locator(".actlab-board")
         status, readout = widget.locator(".actlab-status"), widget.locator(".actlab-readout")
-        wait_until(page, lambda: boundary.get_attribute("src") and loss.get_attribute("src"), "the images did not appear")
+        state = lambda: board.evaluate(DRAWN)  # noqa: E731 - what the board has drawn, read in the browser
+        wait_until(page, lambda: state()["drawn"] >= 1, "the board did not draw")
+        box, picture = board.bounding_box(), board.locator(".actlab-board-picture").bounding_box()
+        assert box["width"] <= 1000 and picture["height"] <= 300, (box, picture)  # fits a 1366x768 laptop
 
-        # 1. start: the boundary and the loss curve change several times; count redraws over 3 s
+        # 1. start: the board draws new frames; count the browser's redraws and the kernel's frames over 3 s
         widget.locator(".actlab-start").click()
-        seen_boundary, seen_loss = {boundary.get_attribute("src")}, {loss.get_attribute("src")}
-        wait_until(page, lambda: (seen_boundary.add(boundary.get_attribute("src")),
-                                  seen_loss.add(loss.get_attribute("src")),
-                                  len(seen_boundary) > 4 and len(seen_loss) > 4)[-1],
-                   "the boundary and the loss curve did not change 4 times", timeout_ms=HANG_GUARD_MS)
-        redraws = page.evaluate(COUNT_CHANGES, [boundary.element_handle(), 3000])
-        PLAYGROUND_TIMINGS["redraws per second (boundary image)"] = redraws / 3
+        first = state()["drawn"]
+        wait_until(page, lambda: state()["drawn"] > first + 4 and state()["rows"] > 4,
+                   "the board did not draw 4 new frames", timeout_ms=HANG_GUARD_MS)
+        redraws, received = page.evaluate(COUNT_DRAWS, [board.element_handle(), 3000])
+        PLAYGROUND_TIMINGS["browser redraws per second (board)"] = redraws / 3
+        PLAYGROUND_TIMINGS["kernel frames received per second"] = received / 3
         step_text = readout.text_content()
         assert "step" in step_text and "steps/s" in step_text, step_text
 
@@ -126,10 +149,18 @@ def test_playground_trains_live_pauses_and_resumes(lab, browser):
                                                 status.element_handle()])
         assert latency is not None, f"the pause did not take effect within {PAUSE_BOUND_MS} ms"
         PLAYGROUND_TIMINGS["pause latency, click to 'paused' (ms)"] = latency
-        frozen = (boundary.get_attribute("src"), loss.get_attribute("src"), readout.text_content())
-        changes_after = page.evaluate(COUNT_CHANGES, [boundary.element_handle(), 1500])
-        assert changes_after == 0, f"the boundary changed {changes_after} times after the pause"
-        assert (boundary.get_attribute("src"), loss.get_attribute("src"), readout.text_content()) == frozen
+        wait_until(page, lambda: state()["frame"] == state()["received"], "the last frame was not drawn")
+        frozen = (state(), readout.text_content())
+        page.wait_for_timeout(1500)
+        assert (state(), readout.text_content()) == frozen, "the board drew after the pause"
+
+        # 2b. what the browser drew is what the kernel holds: the boundary grid, every loss row, the last one exactly
+        kernel = json.loads(run_cell(page, 3))
+        drawn = frozen[0]
+        assert drawn["rows"] == kernel["rows"]
+        assert {k: np.float32(v) for k, v in drawn["last"].items()} == {
+            k: np.float32(kernel["last"][k]) for k in LOSS_COLUMNS}
+        assert board.evaluate("root => root.actlab.gridHex()") == kernel["grid"]
         paused_step = int(readout.locator(".actlab-step").text_content().split()[-1])
 
         # 3. change an activation while paused: layer 2 to tanh; shown in the configuration line, applied on resume
@@ -144,11 +175,13 @@ def test_playground_trains_live_pauses_and_resumes(lab, browser):
         widget.locator(".actlab-start").click()
         wait_until(page, lambda: int(readout.locator(".actlab-step").text_content().split()[-1]) > paused_step,
                    "training did not resume", timeout_ms=HANG_GUARD_MS)
-        before = boundary.get_attribute("src")
-        wait_until(page, lambda: boundary.get_attribute("src") != before, "the boundary did not change after resuming")
+        before = board.evaluate("root => root.actlab.gridHex()")
+        wait_until(page, lambda: board.evaluate("root => root.actlab.gridHex()") != before,
+                   "the boundary did not change after resuming")
         widget.locator(".actlab-pause").click()
         wait_until(page, lambda: "paused" in status.text_content(), "the second pause did not take effect")
         assert errors_in(page) == []
+        assert console == [], console  # no console error, none from the board's front end
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "playground.png"), full_page=False)
         print(f"\nplayground in the browser: {PLAYGROUND_TIMINGS}")

@@ -34,7 +34,7 @@ LOSS_COLUMNS = ("step", "train_loss", "test_loss", "train_acc", "test_acc")
 POINT_COLUMNS = ("x", "y", "class", "test")
 BOUNDARY_CSS_PX = 264  # side of the drawn decision boundary in CSS pixels (as view.BOUNDARY_PX)
 LOSS_CSS_PX = (420, 216)  # the loss plot beside it (plus title and legend: about 264 px); the picture is 692 px wide
-PANEL_CSS_PX = (240, 180)  # each per-layer panel below (plus title and legend): four make 984 px with gaps
+PANEL_CSS_PX = (240, 150)  # each per-layer panel below (plus title and legend): four make 984 px with gaps
 
 
 def boundary_bytes(rgb: np.ndarray) -> bytes:

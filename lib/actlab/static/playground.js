@@ -97,6 +97,15 @@ function axisStyle(style, label) {
   };
 }
 
+function decades(u, splits) {
+  // Only the powers of ten of a log axis's splits (uPlot also splits at 2..9 x 10^k): grid and ticks at decades.
+  return splits.map((v) => (Math.abs(Math.log10(v) - Math.round(Math.log10(v))) < 1e-6 ? v : null));
+}
+
+function logAxis(axis) {
+  return { ...axis, size: 48, grid: { ...axis.grid, filter: decades }, ticks: { ...axis.ticks, filter: decades } };
+}
+
 function makeLossPlot(target, meta, size) {
   const style = meta.style;
   const colours = meta.loss_colours;
@@ -113,7 +122,7 @@ function makeLossPlot(target, meta, size) {
       },
       axes: [
         { ...axisStyle(style, "step"), size: 40 },
-        { ...axisStyle(style, "cross-entropy loss"), size: 48 },
+        logAxis(axisStyle(style, "cross-entropy loss")),
         { ...axisStyle(style, "test accuracy"), scale: "acc", side: 1, size: 44, grid: { show: false } },
       ],
       series: [
@@ -151,8 +160,8 @@ function guideHook(spec) {
     ctx.setLineDash([]);
     ctx.fillStyle = "#000000";
     ctx.font = `${Math.round(11 * devicePixelRatio)}px sans-serif`;
-    ctx.textAlign = "right";
-    ctx.fillText(text, bbox.left + bbox.width - 3 * devicePixelRatio, y - 3 * devicePixelRatio);
+    ctx.textAlign = "left";
+    ctx.fillText(text, bbox.left + 3 * devicePixelRatio, y - 3 * devicePixelRatio);
     ctx.restore();
   };
 }
