@@ -421,10 +421,10 @@ class Playground(widgets.VBox):
         was_running = self._stop()
         if self.engine.status == "training":
             self.engine.status = "paused"
+        self._set_status(f"paused at step {self.engine.step_count}")  # training has stopped: say so at once
         if was_running and self.engine.history and self.engine.history[-1]["step"] != self.engine.step_count:
-            self.engine.record()  # show the state the pause froze, then say so
+            self.engine.record()  # then show the state the pause froze (one frame, a few ms later)
             self.redraw()
-        self._set_status(f"paused at step {self.engine.step_count}")
 
     @_guarded
     def _on_step(self, button=None) -> None:

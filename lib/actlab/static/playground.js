@@ -103,7 +103,9 @@ function decades(u, splits) {
 }
 
 function logAxis(axis) {
-  return { ...axis, size: 48, grid: { ...axis.grid, filter: decades }, ticks: { ...axis.ticks, filter: decades } };
+  const label = (v) => (v >= 0.01 && v < 1e4 ? String(v) : v.toExponential(0));
+  return { ...axis, size: 48, grid: { ...axis.grid, filter: decades }, ticks: { ...axis.ticks, filter: decades },
+    values: (u, splits) => splits.map((v) => (v == null ? "" : label(v))) };
 }
 
 function makeLossPlot(target, meta, size) {
@@ -160,8 +162,9 @@ function guideHook(spec) {
     ctx.setLineDash([]);
     ctx.fillStyle = "#000000";
     ctx.font = `${Math.round(11 * devicePixelRatio)}px sans-serif`;
-    ctx.textAlign = "left";
-    ctx.fillText(text, bbox.left + 3 * devicePixelRatio, y - 3 * devicePixelRatio);
+    ctx.textAlign = "right";
+    ctx.textBaseline = "top";
+    ctx.fillText(text, bbox.left + bbox.width - 3 * devicePixelRatio, y + 3 * devicePixelRatio);
     ctx.restore();
   };
 }
