@@ -150,3 +150,12 @@ def test_the_static_png_still_comes_for_viewers_without_widgets():
     pg = Playground(depth=2, width=8).run(20)
     data, _ = pg._repr_mimebundle_()
     assert "image/png" in data and "application/vnd.jupyter.widget-view+json" in data
+
+
+def test_the_static_view_is_laid_out_at_its_next_draw_and_shows_the_new_run():
+    pg = Playground(depth=2, width=8)
+    pg._on_setting("depth", 3)  # a rebuild: the board gets the new layout now, the Matplotlib view when it draws
+    assert pg.view.stale and pg.board.meta["depth"] == 3
+    pg.plot()
+    assert not pg.view.stale
+    assert len(pg.view.panel("fractions").lines["dead_fraction"].get_xdata()) == 3

@@ -1,4 +1,8 @@
-"""The playground's view: figures and frames of an engine's state (no training, no widgets).
+"""The playground's Matplotlib view: figures and frames of an engine's state (no training, no widgets).
+
+The live view is drawn in the browser (board.py); this one draws the same state in the kernel when asked: the
+static figure (Playground.plot) and the PNG that viewers without widgets see (Playground.static_png). A new layout
+(a rebuilt run, new activations) is built at the next draw, not at once: the live loop never waits for it.
 
 Design for speed: the figures are drawn once with their static parts cached (matplotlib blitting); a frame
 restores the cache, draws only the moving artists and encodes small JPEGs; the decision boundary is a
@@ -98,16 +102,26 @@ class _Canvas:
 
 
 class View:
-    """The three live images: decision boundary with points, loss curves, and the per-layer panel."""
+    """The three images: decision boundary with points, loss curves, and the per-layer panel (drawn when asked)."""
 
     def __init__(self, engine: Engine):
         self.engine = engine
-        self.layout()
+        self._build()
 
     def layout(self) -> None:
-        """Build the figures for the engine's current network and data (called after every rebuild)."""
+        """Mark the figures stale after a rebuild or new activations: the next frame (or panel) builds them again."""
+        self.stale = True
+
+    def _fresh(self) -> None:
+        """Build the figures if a layout is pending."""
+        if self.stale:
+            self._build()
+
+    def _build(self) -> None:
+        """Build the figures for the engine's current network and data."""
         with matplotlib.rc_context({"axes.titley": 1.0}):  # titles at a fixed height: no placement per full draw
             self._build_figures()
+        self.stale = False
 
     def _build_figures(self) -> None:
         """The loss figure and the layer figure: one axes per panel of PANELS (each its own copy for this view)."""
@@ -124,6 +138,7 @@ class View:
 
     def panel(self, name: str):
         """This view's panel of that name (KeyError naming the panels otherwise)."""
+        self._fresh()
         for panel in self.panels:
             if panel.name == name:
                 return panel
@@ -161,6 +176,7 @@ class View:
 
     def boundary_jpeg(self) -> bytes:
         """The decision boundary (bilinear upsampling of the grid) with the data points, as a JPEG."""
+        self._fresh()
         grid = (self.engine.boundary()[::-1] * 255).astype(np.uint8)  # row 0 at the top
         image = Image.fromarray(grid, "RGB").resize((BOUNDARY_PX, BOUNDARY_PX), Image.BILINEAR).convert("RGBA")
         image.alpha_composite(self.points)
@@ -193,6 +209,7 @@ class View:
     def loss_jpeg(self) -> bytes:
         """The train and test loss curves over the steps as a JPEG; the axes widen (step limit doubled, loss
         limit a decade lower) when the curves leave them, which redraws the cached background."""
+        self._fresh()
         self._extend_curve()
         curve = self.curve[:self.curve_rows]
         if self.curve_rows and curve[-1, 0] > self.loss_ax.get_xlim()[1]:
@@ -209,6 +226,7 @@ class View:
     def layer_jpeg(self) -> bytes:
         """The layer figure at the last recorded statistics as a JPEG (the previous one if none is new): each panel
         updates its artists; one whose limits widened makes the cached background stale."""
+        self._fresh()
         e = self.engine
         latest = e.hists[-1] if e.hists else None
         if self.layers_jpeg is not None and latest is self.layers_for and self.layers.background is not None:
