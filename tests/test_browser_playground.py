@@ -25,6 +25,7 @@ NOTEBOOK_CELLS = [  # (cell type, source)
     ("code", 'import json\nfrom actlab.playground.board import boundary_bytes\n\n'
              'print(json.dumps({"grid": boundary_bytes(pg.engine.boundary()).hex(), "rows": len(pg.engine.history),\n'
              '                  "last": pg.engine.history[-1]}))'),
+    ("code", 'pg.board  # a second view of the board: opened after training, it asks the kernel for the history'),
 ]
 PLAYGROUND_TIMINGS: dict[str, float] = {}
 PAUSES = 8  # pauses measured (the first while another cell's output is fresh, the rest after a few frames each)
@@ -162,6 +163,14 @@ def test_playground_trains_live_pauses_and_resumes(lab, browser):
         assert {k: np.float32(v) for k, v in drawn["last"].items()} == {
             k: np.float32(kernel["last"][k]) for k in LOSS_COLUMNS}
         assert board.evaluate("root => root.actlab.gridHex()") == kernel["grid"]
+
+        # 2c. a view opened now (the same board displayed again) gets the whole history and the same grid
+        run_cell(page, 4)
+        late = page.locator(f"{NOTEBOOK} .jp-Cell").nth(4).locator(".actlab-board")
+        wait_until(page, lambda: late.evaluate(DRAWN)["rows"] == kernel["rows"],
+                   "the late view did not get the whole history")
+        assert late.evaluate("root => root.actlab.gridHex()") == kernel["grid"]
+        widget.scroll_into_view_if_needed()
         paused_step = int(readout.locator(".actlab-step").text_content().split()[-1])
 
         # 3. change an activation while paused: layer 2 to tanh; shown in the configuration line, applied on resume

@@ -159,3 +159,21 @@ def test_the_static_view_is_laid_out_at_its_next_draw_and_shows_the_new_run():
     pg.plot()
     assert not pg.view.stale
     assert len(pg.view.panel("fractions").lines["dead_fraction"].get_xdata()) == 3
+
+
+def test_the_readout_is_sent_at_most_every_readout_period_while_training_and_at_once_otherwise():
+    from actlab.playground.widget import READOUT_PERIOD
+
+    pg = Playground(depth=2, width=8)
+    now = [pg.clock() + 1000.0]  # a fake clock, ahead of the real one the first readout was sent at
+    pg.clock = lambda: now[0]
+    texts = []
+    pg.readout.observe(lambda change: texts.append(change["new"]), names="value")
+    pg._running = True  # as in the live loop (frames driven by hand)
+    for _ in range(5):
+        pg._frame()
+        now[0] += 0.6 * READOUT_PERIOD
+    assert len(texts) == 3 and pg.board.frame >= 6  # at 0, 1.2 and 2.4 periods; the board got every frame
+    pg._running = False
+    pg._on_step()  # not training: the readout follows at once
+    assert f"step {pg.engine.step_count}<" in texts[-1]

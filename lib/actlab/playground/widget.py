@@ -35,6 +35,7 @@ FPS = 25  # frames per second the live view aims at (the browser draws them: iss
 TRAIN_SHARE = 0.85  # the least share of the live loop's time left to training: a costly frame lowers the frame rate
 LAYER_EVERY = 2  # the per-layer statistics and panels are measured and drawn every LAYER_EVERY-th frame
 SLICE = 0.03  # seconds of training between two yields to the event loop: bounds the delay before a click is seen
+READOUT_PERIOD = 0.2  # seconds between two readout texts while training (the board itself gets every frame)
 
 
 def _guarded(method):
@@ -509,6 +510,10 @@ class Playground(widgets.VBox):
     def redraw(self) -> None:
         """Send the current state to the board (the browser draws it), the readout and the configuration line."""
         self.board.show(self.engine)
+        now = self.clock()
+        if self._running and now - getattr(self, "_readout_at", -math.inf) < READOUT_PERIOD:
+            return  # a text at 25 Hz is not read, and each one is a message for the server and the browser
+        self._readout_at = now
         row = self.engine.history[-1] if self.engine.history else {}
         rate = ""
         if getattr(self, "_rate", None) and self._running:
