@@ -1,9 +1,10 @@
 """The playground's widget: the controls (made from settings.SETTINGS), the buttons and the one live loop.
 
 While it trains, an asyncio task on the kernel's event loop trains in slices of SLICE seconds and yields after
-each, sending a frame fps times a second to the browser, which draws it (board.Board: a few KB of arrays a frame), so button clicks, slider moves and other cells run in between (checked in
-tests/test_browser_playground.py). One loop at most, whatever the clicks: pause and reset cancel it, and start
-waits for a cancelled one to end (Playground._stop). There is no training thread: training and drawing take turns
+each, sending a frame fps times a second to the browser, which draws it (board.Board: a few KB of arrays a frame),
+so button clicks, slider moves and other cells run in between (checked in tests/test_browser_playground.py). One
+loop at most, whatever the clicks: pause and reset cancel it, and start waits for a cancelled one to end
+(Playground._stop). There is no training thread: training and drawing take turns
 on the kernel's one thread. A frame that costs much CPU (a big net) lowers the frame rate rather than training's
 share of the time below TRAIN_SHARE; the per-layer statistics and panels come every LAYER_EVERY-th frame.
 Widget callbacks never raise: a refused value is shown in the status line with its reason (_guarded).
@@ -106,7 +107,7 @@ class Playground(widgets.VBox):
         self.clock = time.perf_counter
         self.frames, self.frame_times, self.frame_cpu = 0, [], []
         self._build_controls()
-        self.board = Board(layout=widgets.Layout(width="100%", max_width="1000px"))  # the live view, drawn in the browser
+        self.board = Board(layout=widgets.Layout(width="100%", max_width="1000px"))  # the view, drawn in the browser
         super().__init__([self.controls, self.board, self.readout, self.code])
         self.add_class("actlab-playground")
         if not self.engine.history:
@@ -510,6 +511,8 @@ class Playground(widgets.VBox):
     def redraw(self) -> None:
         """Send the current state to the board (the browser draws it), the readout and the configuration line."""
         self.board.show(self.engine)
+        if self._code_for is not self.engine.config:  # the line changes only with the configuration
+            self.code.value, self._code_for = self.code_line(), self.engine.config
         now = self.clock()
         if self._running and now - getattr(self, "_readout_at", -math.inf) < READOUT_PERIOD:
             return  # a text at 25 Hz is not read, and each one is a message for the server and the browser
@@ -522,8 +525,6 @@ class Playground(widgets.VBox):
         self.readout.value = (f"<span class='actlab-step'>step {self.engine.step_count}</span> · train loss "
                               f"{row.get('train_loss', math.nan):.4f} · test loss {row.get('test_loss', math.nan):.4f}"
                               f" · test accuracy {row.get('test_acc', math.nan):.3f}{rate}")
-        if self._code_for is not self.engine.config:  # the line changes only with the configuration
-            self.code.value, self._code_for = self.code_line(), self.engine.config
 
 
 def playground(data=None, **config) -> Playground:
