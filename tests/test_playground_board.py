@@ -177,3 +177,29 @@ def test_the_readout_is_sent_at_most_every_readout_period_while_training_and_at_
     pg._running = False
     pg._on_step()  # not training: the readout follows at once
     assert f"step {pg.engine.step_count}<" in texts[-1]
+
+
+def test_a_panel_with_only_build_and_update_shows_in_the_static_figure_and_the_board_skips_it():
+    from actlab.playground import Panel
+
+    class Drawn(Panel):
+        name, title = "drawn_only", "drawn in Matplotlib only"
+
+        def build(self, ax, engine):
+            ax.set_title(self.title)
+            self.ax = ax
+            return []
+
+        def update(self, engine, rows):
+            return False
+
+    PANELS.append(Drawn())
+    try:
+        pg = Playground(depth=2, width=8).run(10)
+        assert "drawn_only" not in [s["name"] for s in pg.board.meta["panels"]]
+        assert set(pg.board.decoded()["panels"]) == {p.name for p in PANELS[:-1]}
+        pg.view.layer_jpeg()
+        assert pg.view.panel("drawn_only").ax.get_title() == "drawn in Matplotlib only"
+        assert "refused" not in pg.status.value
+    finally:
+        PANELS.pop()

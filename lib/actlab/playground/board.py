@@ -11,8 +11,8 @@ What goes over the wire (all little-endian):
 - loss, loss_at: float32 (rows, 5) of LOSS_COLUMNS, the history rows recorded since the last frame (20 bytes a row,
   one row a live frame), and the index of the first of them; a view that missed rows (opened later) asks for the
   whole history once (a custom message answered by history_bytes). Steps are exact in float32 up to 2^24.
-- layers: per panel of PANELS in order, float32 [ylow, yhigh, *plotted values] (Panel.plotted; shapes in
-  meta["panels"]); sent when a new layer record exists (every LAYER_EVERY-th live frame).
+- layers: per panel of PANELS in order (drawn_panels), float32 [ylow, yhigh, *plotted values] (Panel.plotted;
+  shapes in meta["panels"]); sent when a new layer record exists (every LAYER_EVERY-th live frame).
 - frame: a counter raised by every show(); the browser draws once per animation frame after it changes.
 """
 from __future__ import annotations
@@ -27,7 +27,7 @@ import traitlets
 from .. import style
 from ..style import BLACK, BLUE, GREEN, VERMILLION
 from .engine import COLOURS, GRID
-from .panels import PANELS
+from .panels import PANELS, Panel
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 LOSS_COLUMNS = ("step", "train_loss", "test_loss", "train_acc", "test_acc")
@@ -57,7 +57,14 @@ def loss_bytes(rows: list[dict]) -> bytes:
     return np.array([[r[k] for k in LOSS_COLUMNS] for r in rows], dtype="<f4").reshape(-1, len(LOSS_COLUMNS)).tobytes()
 
 
+def drawn_panels() -> list:
+    """The panels of PANELS the browser draws: those with plotted and spec (a Panel with only build and update, as
+    written before the board, shows in the static figure alone)."""
+    return [p for p in PANELS if type(p).plotted is not Panel.plotted and type(p).spec is not Panel.spec]
+
+
 def _hex(rgb) -> str:
+    """An RGB triple in [0, 1] as a CSS hex colour."""
     return "#" + "".join(f"{round(255 * c):02x}" for c in rgb)
 
 
@@ -113,7 +120,8 @@ class Board(anywidget.AnyWidget):
     def _layout(self, engine) -> None:
         """A new run (or a rebuilt one): its meta, points and panel limits."""
         self._engine, self._model_of, self._layers_of = engine, engine.model, None
-        self._ylims = [None] * len(PANELS)
+        self._panels = drawn_panels()
+        self._ylims = [None] * len(self._panels)
         self.meta = self._meta(engine)
         self.points = points_bytes(engine)
         self.layers = b""
@@ -126,7 +134,7 @@ class Board(anywidget.AnyWidget):
                 "loss_columns": list(LOSS_COLUMNS), "style": plot_style(),
                 "loss_colours": {"train_loss": BLUE, "test_loss": VERMILLION, "test_acc": GREEN, "text": BLACK},
                 "sizes": {"boundary": BOUNDARY_CSS_PX, "loss": list(LOSS_CSS_PX), "panel": list(PANEL_CSS_PX)},
-                "panels": [panel.spec(engine) for panel in PANELS], "depth": engine.config["depth"],
+                "panels": [panel.spec(engine) for panel in self._panels], "depth": engine.config["depth"],
                 "version": self.meta.get("version", 0) + 1}
 
     def _send_rows(self, history: list[dict]) -> None:
@@ -138,13 +146,12 @@ class Board(anywidget.AnyWidget):
         self._sent_rows = len(history)
 
     def layer_bytes(self, engine) -> bytes:
-        """Each panel's [ylow, yhigh, *plotted values] as float32, in PANELS order (the y limits only widen)."""
+        """Each drawn panel's [ylow, yhigh, *plotted values] as float32, in PANELS order (the y limits only widen)."""
         rows = engine.records()
         blocks = []
-        for i, panel in enumerate(PANELS):
-            values, ylim = panel.plotted(engine, rows, self._ylims[i] if i < len(self._ylims) else None)
-            if i < len(self._ylims):
-                self._ylims[i] = ylim
+        for i, panel in enumerate(self._panels):
+            values, ylim = panel.plotted(engine, rows, self._ylims[i])
+            self._ylims[i] = ylim
             blocks.append(np.concatenate([np.asarray(ylim, dtype=float), values.ravel()]))
         return np.concatenate(blocks).astype("<f4").tobytes()
 
