@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
 from actlab.playground import GRID, PANELS, Playground
 from actlab.playground.board import LOSS_COLUMNS, Board, boundary_bytes
@@ -203,3 +204,15 @@ def test_a_panel_with_only_build_and_update_shows_in_the_static_figure_and_the_b
         assert "refused" not in pg.status.value
     finally:
         PANELS.pop()
+
+
+def test_a_diverged_net_is_sent_as_a_white_boundary_and_its_loss_row_as_nan(recwarn):
+    pg = Playground(depth=2, width=8)
+    with torch.no_grad():
+        pg.engine.model.out.weight.fill_(float("nan"))
+    pg.engine.record()
+    pg.redraw()
+    sent = pg.board.decoded()
+    assert pg.engine.status == "diverged"
+    assert (sent["grid"] == 255).all() and np.isnan(sent["loss"][-1, 1])
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]

@@ -39,10 +39,11 @@ PANEL_CSS_PX = (240, 150)  # each per-layer panel below (plus title and legend):
 
 def boundary_bytes(rgb: np.ndarray) -> bytes:
     """The boundary colours (GRID, GRID, 3) in [0, 1] (Engine.boundary: row 0 at the lowest y) as uint8 bytes,
-    row 0 at the top (the order a canvas draws). Raises ValueError for another shape."""
+    row 0 at the top (the order a canvas draws); NaN (a diverged net's outputs) is drawn white. Raises ValueError
+    for another shape."""
     if rgb.shape != (GRID, GRID, 3):
         raise ValueError(f"rgb must have shape ({GRID}, {GRID}, 3), got {rgb.shape}")
-    return np.round(np.clip(rgb[::-1], 0, 1) * 255).astype(np.uint8).tobytes()
+    return np.round(np.clip(np.nan_to_num(rgb[::-1], nan=1.0), 0, 1) * 255).astype(np.uint8).tobytes()
 
 
 def points_bytes(engine) -> bytes:
