@@ -130,6 +130,8 @@ def test_playground_trains_live_pauses_and_resumes(lab, browser):
         redraws, received = page.evaluate(COUNT_DRAWS, [board.element_handle(), 3000])
         PLAYGROUND_TIMINGS["browser redraws per second (board)"] = redraws / 3
         PLAYGROUND_TIMINGS["kernel frames received per second"] = received / 3
+        PLAYGROUND_TIMINGS["browser draw of a frame, median (ms)"] = float(np.median(
+            board.evaluate("root => root.actlab.drawMs()")))
         step_text = readout.text_content()
         assert "step" in step_text and "steps/s" in step_text, step_text
 
@@ -151,7 +153,9 @@ def test_playground_trains_live_pauses_and_resumes(lab, browser):
                                                 status.element_handle()])
         assert latency is not None, f"the pause did not take effect within {PAUSE_BOUND_MS} ms"
         PLAYGROUND_TIMINGS["pause latency, click to 'paused', first (ms)"] = latency
-        wait_until(page, lambda: state()["frame"] == state()["received"], "the last frame was not drawn")
+        paused_at = int(status.text_content().split()[-1])  # "paused at step N": the frozen frame follows it
+        wait_until(page, lambda: state()["last"]["step"] == paused_at and state()["frame"] == state()["received"]
+                   and f"step {paused_at} " in readout.text_content(), "the frozen frame was not drawn")
         frozen = (state(), readout.text_content())
         page.wait_for_timeout(1500)
         assert (state(), readout.text_content()) == frozen, "the board drew after the pause"

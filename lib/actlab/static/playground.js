@@ -374,9 +374,12 @@ function render({ model, el }) {
     }
   }
 
+  const drawMs = []; // the last 200 draws' durations (ms), for the browser suite's summary
+
   function draw() {
     scheduled = false;
     if (!meta || !meta.grid || !history) return;
+    const start = performance.now();
     if (dirty.grid) drawBoundary();
     if (dirty.loss) drawLoss();
     if (dirty.layers) drawLayers();
@@ -385,6 +388,8 @@ function render({ model, el }) {
     canvas.setAttribute("aria-label", `Decision boundary of the network and the data points at step ${shown(step)}; train loss ${shown(history.last("train_loss"))}, test accuracy ${shown(history.last("test_acc"))}`);
     root.dataset.drawn = String(++drawn);
     root.dataset.frame = String(model.get("frame"));
+    drawMs.push(performance.now() - start);
+    if (drawMs.length > 200) drawMs.shift();
   }
 
   function schedule() {
@@ -456,6 +461,7 @@ function render({ model, el }) {
     },
     last: () => Object.fromEntries((history?.columns || []).map((c) => [c, history.last(c)])),
     rows: () => history?.n ?? 0,
+    drawMs: () => drawMs.slice(),
     plots: () => [lossPlot, ...panels.map((p) => p.plot)],
   };
   onFrame();
