@@ -175,7 +175,11 @@ def test_the_readout_is_sent_at_most_every_readout_period_while_training_and_at_
         pg._frame()
         now[0] += 0.6 * READOUT_PERIOD
     assert len(texts) == 3 and pg.board.frame >= 6  # at 0, 1.2 and 2.4 periods; the board got every frame
-    pg._running = False
+    now[0] += 0.1 * READOUT_PERIOD
+    pg._frame()  # a frame whose readout is held back ...
+    assert f"step {pg.engine.step_count}<" not in texts[-1]
+    pg._on_pause()  # ... is sent by the pause, which leaves no step unrecorded
+    assert f"step {pg.engine.step_count}<" in texts[-1] and pg.engine.history[-1]["step"] == pg.engine.step_count
     pg._on_step()  # not training: the readout follows at once
     assert f"step {pg.engine.step_count}<" in texts[-1]
 

@@ -424,8 +424,9 @@ class Playground(widgets.VBox):
         if self.engine.status == "training":
             self.engine.status = "paused"
         self._set_status(f"paused at step {self.engine.step_count}")  # training has stopped: say so at once
-        if was_running and self.engine.history and self.engine.history[-1]["step"] != self.engine.step_count:
-            self.engine.record()  # then show the state the pause froze (one frame, a few ms later)
+        if was_running:  # then show the state the pause froze (one frame, a few ms later), readout included
+            if self.engine.history and self.engine.history[-1]["step"] != self.engine.step_count:
+                self.engine.record()
             self.redraw()
 
     @_guarded
