@@ -68,14 +68,14 @@ class Settings:
 
 
 def settings(full: bool) -> Settings:
-    """The default run (6 activations, 3 seeds, 3 epochs on 4,000 images; 5 rates tuned on 2,000 images, 1 seed,
+    """The default run (6 activations, 3 seeds, 3 epochs on 3,000 images; 5 rates tuned on 2,000 images, 1 seed,
     2 epochs; the digits 10 epochs, tuned over 3 seeds) or FULL (7 activations, 5 seeds, 15 epochs on 50,000; the
     library's 6-rate grid tuned on 10,000 images over 2 seeds and 5 epochs; the digits 40 epochs)."""
     if full:
         return Settings(("relu", "leaky_relu", "elu", "gelu", "silu", "tanh", "sigmoid"), (0, 1, 2, 3, 4), 15,
                         50_000, 10_000, grid=LR_GRID, tune_seeds=(0, 1), tune_epochs=5, tune_n_train=10_000,
                         digits_epochs=40, finetune_seeds=tuple(range(10)), base_epochs=30, health_examples=2_000)
-    return Settings(("relu", "leaky_relu", "elu", "gelu", "tanh", "sigmoid"), (0, 1, 2), 3, 4_000, 2_000)
+    return Settings(("relu", "leaky_relu", "elu", "gelu", "tanh", "sigmoid"), (0, 1, 2), 3, 3_000, 2_000)
 
 
 def display(name: str) -> str:
