@@ -30,6 +30,7 @@ from ..style import LINESTYLES, PALETTE
 from ..model_utils import accuracy
 from ..training import Callback, train
 from ..tuning import LR_GRID
+from .timing import time_callables
 
 
 # A marker per run beside style's palette and line style, so overlapping lines stay distinguishable in print and
@@ -292,37 +293,6 @@ def side_by_side(runs: dict):
 # ---------------------------------------------------------------------------
 # Timings (fresh on every call: never cached)
 # ---------------------------------------------------------------------------
-
-def time_callables(functions: dict, rounds: int = 5, min_run_time: float = 0.05, reference: str | None = None):
-    """Time each zero-argument callable with torch.utils.benchmark (blocked_autorange), interleaved over rounds
-    in a rotated order. Per callable: median ms per call and its ratio to `reference` (default: the first key),
-    the median over rounds with the lowest and highest round ('ratio min', 'ratio max'). Never assert the result."""
-    import pandas as pd
-    from torch.utils import benchmark
-
-    names = list(functions)
-    if not names:
-        raise ValueError("functions must hold at least one callable")
-    if not (isinstance(rounds, int) and rounds >= 1):
-        raise ValueError(f"rounds must be an integer >= 1, got {rounds!r}")
-    reference = names[0] if reference is None else reference
-    if reference not in functions:
-        raise ValueError(f"reference must be one of {names}, got {reference!r}")
-    times = {name: [] for name in names}
-    for r in range(rounds):
-        for name in names[r % len(names):] + names[:r % len(names)]:
-            timer = benchmark.Timer(stmt="f()", globals={"f": functions[name]}, num_threads=torch.get_num_threads())
-            times[name].append(timer.blocked_autorange(min_run_time=min_run_time).median)
-    ref = np.array(times[reference])
-    rows = []
-    for name in names:
-        ratios = np.array(times[name]) / ref
-        rows.append({"": name, "ms": 1000 * float(np.median(times[name])), "ratio": float(np.median(ratios)),
-                     "ratio min": float(ratios.min()), "ratio max": float(ratios.max())})
-    table = pd.DataFrame(rows).set_index("")
-    table.attrs["reference"] = reference
-    return table
-
 
 def _training_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor):
     """A zero-argument callable: one SGD step of model on (x, y) with cross-entropy."""
