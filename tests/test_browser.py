@@ -357,28 +357,31 @@ def open_file_browser(page) -> None:
     page.locator(".jp-FileBrowser").first.wait_for(state="visible", timeout=HANG_GUARD_MS)
 
 
-def controls_outside_viewport(page, explorer, width: int, min_track_px: float) -> list[str]:
-    """Every explorer control (dropdown, slider labels, tracks and readouts, the plot) that is not wholly within
-    0..width horizontally, whose text is clipped (a readout narrower than its text), or a track shorter than
-    min_track_px CSS pixels."""
-    return explorer.evaluate("""(root, [width, minTrack]) => {
+EXPLORER_PARTS = (".widget-dropdown select, .widget-hslider .widget-label, .widget-hslider .slider-container, "
+                  ".widget-hslider .widget-readout, .actlab-plot .uplot, .actlab-plot .actlab-description")
+
+
+def controls_outside_viewport(page, explorer, width: float, min_track_px: float, parts: str = EXPLORER_PARTS,
+                              clippable: str = ".widget-readout") -> list[str]:
+    """Every control of a widget (by default the explorer's: dropdown, slider labels, tracks and readouts, the plot;
+    else those the CSS selector parts matches) that is not wholly within 0..width horizontally, whose text is clipped
+    (one matching clippable, narrower than its text), or a track shorter than min_track_px CSS pixels."""
+    return explorer.evaluate("""(root, [width, minTrack, selector, clippable]) => {
         const bad = [];
-        const parts = root.querySelectorAll('.widget-dropdown select, .widget-hslider .widget-label, '
-            + '.widget-hslider .slider-container, .widget-hslider .widget-readout, .actlab-plot .uplot, '
-            + '.actlab-plot .actlab-description');
+        const parts = root.querySelectorAll(selector);
         for (const el of parts) {
             const r = el.getBoundingClientRect();
             const name = (el.className || el.tagName) + ' ' + (el.textContent || '').trim().slice(0, 20);
             if (r.width === 0) continue;
             if (r.left < -0.5 || r.right > width + 0.5) bad.push(`${name}: spans ${r.left.toFixed(0)}..${r.right.toFixed(0)} px`);
-            if (el.scrollWidth > el.clientWidth + 1 && el.classList.contains('widget-readout'))
-                bad.push(`${name}: readout clipped (${el.scrollWidth} px of text in ${el.clientWidth} px)`);
+            if (el.scrollWidth > el.clientWidth + 1 && el.matches(clippable))
+                bad.push(`${name}: text clipped (${el.scrollWidth} px of text in ${el.clientWidth} px)`);
         }
         const track = [...root.querySelectorAll('.widget-hslider .slider-container')].map(e => e.getBoundingClientRect().width);
         if (track.some(w => w < minTrack))
             bad.push(`a slider track is only ${Math.min(...track).toFixed(0)} px wide (need ${minTrack.toFixed(0)})`);
         return bad;
-    }""", [width, min_track_px])
+    }""", [width, min_track_px, parts, clippable])
 
 
 def shutdown_kernels(base: str, token: str) -> None:
