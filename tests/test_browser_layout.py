@@ -101,6 +101,11 @@ def test_playground_layout_at_a_laptop_and_a_projector(lab, browser):
             page.wait_for_timeout(500)  # JupyterLab re-lays out the panels after a resize
             if (width, height, zoom) == LAPTOP:
                 problems += [f"{size}, not on one screen: {p}" for p in not_on_one_screen(page, widget)]
+                tall = widget.evaluate(f"r => (r.querySelector('{TOGETHER[-1]}') || r).getBoundingClientRect().bottom"
+                                       " - r.getBoundingClientRect().top")
+                shown = widget.evaluate("r => r.closest('.jp-WindowedPanel-outer, .jp-Notebook')"
+                                        ".getBoundingClientRect().height")
+                print(f"\n{size}: the playground's top to the picture's bottom: {tall:.0f} px of {shown:.0f} px shown")
                 page.screenshot(path=str(ARTIFACTS / f"playground-layout-{size}.png"), full_page=False)
             expand_all(widget)
             page.wait_for_timeout(300)
