@@ -60,7 +60,8 @@ WIDTHS = {"dropdown": "200px", "number": "180px", "checkbox": "110px"}  # the ot
 
 
 def _slider_layout() -> widgets.Layout:
-    """A slider: at least SLIDER_PX wide, growing into the free width of its line up to 1.4 times that."""
+    """A slider: at least SLIDER_PX wide, growing into the free width of its line up to 1.4 times that (the
+    sliders of a row stay about as long as each other)."""
     return widgets.Layout(width="auto", min_width=f"{SLIDER_PX}px", max_width=f"{1.4 * SLIDER_PX:.0f}px",
                           flex=f"1 1 {SLIDER_PX}px")
 
@@ -70,10 +71,10 @@ def _fixed(width: str) -> widgets.Layout:
     return widgets.Layout(width=width, flex="0 0 auto")
 
 
-def _row(children) -> widgets.HBox:
-    """A row of controls that wraps onto a new line when the width runs out."""
+def _row(children, width: str = "100%", flex: str | None = None) -> widgets.HBox:
+    """A row of controls that wraps onto a new line when the width runs out (width, flex: its own CSS layout)."""
     return widgets.HBox(list(children), layout=widgets.Layout(flex_flow="row wrap", align_items="center",
-                                                              width="100%"))
+                                                              width=width, flex=flex))
 
 
 def control(setting: Setting, value) -> widgets.Widget:
@@ -251,8 +252,7 @@ class Playground(widgets.VBox):
                                            layout=_fixed("150px"), style=STYLE)
         self.act_pick = widgets.Dropdown(options=activation_names(), value=c["activation"][0],
                                          description="activation", layout=_fixed("250px"), style=STYLE)
-        self.param_box = _row([])
-        self.param_box.layout.width, self.param_box.layout.flex = "auto", f"1 1 {SLIDER_PX}px"
+        self.param_box = _row([], width="auto", flex=f"1 1 {SLIDER_PX}px")  # the sliders _param_sliders makes
         self.layer_pick.observe(self._on_layer_pick, names="value")
         self.act_pick.observe(self._on_activation, names="value")
         self.buttons = {name: self._button(name, icon) for name, icon in
@@ -269,7 +269,8 @@ class Playground(widgets.VBox):
 
     def _picture(self) -> widgets.Widget:
         """The view: the decision boundary beside the loss curves (one below the other when narrow), the per-layer
-        panel below; each image scales down to the width there is (never past the window)."""
+        panel below; each image scales down to the width there is (never past the window). The one place the
+        picture is put together: a single widget drawing the view replaces this body."""
         images = (self.boundary_image, self.loss_image, self.layer_image)
         for image in images:
             image.layout.max_width, image.layout.height = "100%", "auto"
