@@ -21,7 +21,7 @@ from urllib.parse import urlparse
 import numpy as np
 import pytest
 
-from test_browser import (ARTIFACTS, HANG_GUARD_MS, assert_drawn_is_the_registry, browser,  # noqa: F401  (fixture)
+from test_browser import (ARTIFACTS, assert_drawn_is_the_registry, browser,  # noqa: F401  (the Chromium fixture)
                           drawn_state, wait_until)
 
 explore = importlib.import_module("actlab.explore")  # the module (actlab.explore is the function)
@@ -240,6 +240,7 @@ def slider(page, label: str):
 
 def drag(page, handle, fraction: float) -> None:
     """Drag a range input's thumb with the mouse, in small moves, to fraction (0..1) of its track."""
+    handle.scroll_into_view_if_needed()
     box = handle.bounding_box()
     low, high, value = (float(handle.evaluate(f"i => i.{a}")) for a in ("min", "max", "value"))
     thumb = 8  # half of Chromium's range thumb (16 px): the track's usable length is the width less a thumb
@@ -286,11 +287,14 @@ KEY_TO_PIXELS = """() => {
 
 
 def key_to_pixels(page, handle, presses: int = 20) -> list[float]:
-    """Milliseconds from key press to new pixels for presses arrow presses on handle (half right, half left)."""
+    """Milliseconds from key press to new pixels for presses arrow presses on handle: half towards the middle of
+    its track, half back (every press moves it)."""
     page.evaluate(KEY_TO_PIXELS)
+    low, high, value = (float(handle.evaluate(f"i => i.{a}")) for a in ("min", "max", "value"))
+    there, back = ("ArrowLeft", "ArrowRight") if value > (low + high) / 2 else ("ArrowRight", "ArrowLeft")
     handle.focus()
     for i in range(presses):
-        page.keyboard.press("ArrowRight" if i < presses // 2 else "ArrowLeft")
+        page.keyboard.press(there if i < presses // 2 else back)
         wait_until(page, lambda: page.evaluate("window.actlabLatencies.length") == i + 1,
                    f"key press {i + 1} was not drawn")
         page.wait_for_timeout(30)

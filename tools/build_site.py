@@ -9,7 +9,8 @@ explorer data's bytes are printed per page and in all, and a page over its budge
 Each notebook's outputs come from build/executed/ when saved there under the notebook's current key (the tests'
 default run saves them; tools/executed.py says what the key covers); otherwise the notebook is executed here, in a
 fresh data folder as in the tests, and saved. --cached-only fails instead of executing (make test uses it: the
-course is executed once).
+course is executed once); only an explorer of an activation its notebook registers itself (11's squareplus) still
+runs that notebook's code cells before it, in a fresh kernel, for its curves (explorer_state).
 """
 from __future__ import annotations
 

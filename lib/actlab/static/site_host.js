@@ -154,6 +154,13 @@ function controls(grid, indices, windowValue) {
   low.row.classList.add("actlab-site-window");
   high.row.classList.add("actlab-site-window");
   box.append(...params.map((p) => p.row), low.row, high.row);
+  const note = document.createElement("p");
+  note.className = "actlab-site-note";
+  const thinned = grid.meta.every > 1
+    ? ` Here a slider moves ${grid.meta.every} of the notebook's steps at a time (${grid.params.map((p) => `${p.name} by ${shown(p.step * grid.meta.every)}`).join(", ")}), to keep the page small.`
+    : "";
+  note.textContent = `Drawn in your browser from curves the course's registry computed when this site was built (no kernel). ${grid.meta.display} only: the notebook's explorer switches activations.${thinned}`;
+  box.append(note);
   return { box, params, low, high };
 }
 
