@@ -312,6 +312,8 @@ def test_explorer_is_live_on_the_site(site, browser, stem):  # noqa: F811
     meta, curves = explore.embedded_curves(json.loads(states[0]))
     page, problems = open_page(browser, f"{site}/notebooks/{stem}.html")
     try:
+        if has_math(stem):
+            wait_for_math(page)  # typesetting moves the page: the mouse must find the sliders where they stay
         wait_live(page, problems, stem)
         plot = page.locator(".actlab-site-explorer .actlab-plot")
         plot.scroll_into_view_if_needed()
