@@ -7,7 +7,9 @@ each parameter, the curve at every step of its slider with the other parameters 
 window. Parameter and input-range moves are then drawn by the browser itself; the kernel answers (in the
 background) with the families for the other sliders, and only a change of activation, or two sliders apart from the
 kernel's values at once, waits for it. The kernel keeps a matplotlib figure of the same state, rasterised only when
-a PNG is asked for (the static figure viewers without widgets see, and `png()`).
+a PNG is asked for (the static figure viewers without widgets see, and `png()`). On the course website, with no
+kernel, embedded_state gives the curves for every combination of slider values, drawn by the same explorer.js
+through static/site_host.js (docs/site.md).
 """
 from __future__ import annotations
 

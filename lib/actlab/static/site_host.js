@@ -178,6 +178,7 @@ function nearestAllowed(grid, indices, k, wanted, old) {
 async function start(container) {
   const script = container.querySelector("script.actlab-explorer-state");
   const state = JSON.parse(script.textContent);
+  if (state.format !== "actlab-explorer/1") throw new Error(`unknown explorer state format ${state.format}`);
   const [metaBytes, curves] = await Promise.all([inflate(state.meta), inflate(state.curves)]);
   const grid = new Grid(JSON.parse(new TextDecoder().decode(metaBytes)), curves);
   let indices = grid.params.map((p) => nearest(p.values, p.default)); // the default (a step: site_steps)
