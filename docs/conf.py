@@ -19,7 +19,8 @@ myst_enable_extensions = ["dollarmath", "amsmath"]
 myst_heading_anchors = 3
 suppress_warnings = ["myst.header", "misc.highlighting_failure"]
 
-# Notebooks: already executed; widgets show their static PNG (no widget JavaScript from a CDN).
+# Notebooks: already executed; widgets show their static PNG (no widget JavaScript from a CDN), except the explorers,
+# whose output tools/build_site.py makes live (text/html, chosen before the PNG) with the front end in _static/actlab.
 nb_execution_mode = "off"
 nb_ipywidgets_js = {}
 nb_mime_priority_overrides = [("html", "application/vnd.jupyter.widget-view+json", None),
@@ -51,3 +52,22 @@ _colab = importlib.util.module_from_spec(_COLAB_TOOLS)
 _COLAB_TOOLS.loader.exec_module(_colab)
 html_theme_options = ({"footer_icons": [{"name": "The course's repository", "url": _colab.repository(),
                                          "html": "Source on GitHub", "class": ""}]} if _colab.published() else {})
+
+
+# The explorers' front end, on the pages that have one: the vendored uPlot (a classic script defining uPlot), then the
+# host (an ES module importing explorer.js beside it), and their styles. tools/build_site.py puts them in _static/actlab.
+EXPLORER_CSS = ("actlab/uPlot.min.css", "actlab/explorer.css", "actlab/site_host.css")
+
+
+def add_explorer_front_end(app, pagename, templatename, context, doctree):
+    """Add the explorer's scripts and styles to a page that holds an explorer (only to that page)."""
+    if "actlab-site-explorer" not in context.get("body", ""):
+        return
+    for css in EXPLORER_CSS:
+        app.add_css_file(css)
+    app.add_js_file("actlab/uPlot.iife.min.js")
+    app.add_js_file("actlab/site_host.js", type="module")
+
+
+def setup(app):
+    app.connect("html-page-context", add_explorer_front_end)

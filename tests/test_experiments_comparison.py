@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 import actlab
-from actlab.experiments import comparison
+from actlab.experiments import comparison, timing
 
 
 @pytest.fixture(autouse=True)
@@ -83,7 +83,7 @@ def test_convergence_steps_ratio_is_slow_over_fast():
 
 
 def test_time_callables_reports_ratios_to_the_reference():
-    table = comparison.time_callables({"a": lambda: sum(range(100)), "b": lambda: sum(range(2000))},
+    table = timing.time_callables({"a": lambda: sum(range(100)), "b": lambda: sum(range(2000))},
                                       rounds=2, min_run_time=0.01)
     assert table.loc["b", "ratio min"] <= table.loc["b", "ratio"] <= table.loc["b", "ratio max"]
     # over 2 rounds the ratio of the median times, (a1 + a2) / (b1 + b2), lies between the two rounds' ratios: the
@@ -91,9 +91,9 @@ def test_time_callables_reports_ratios_to_the_reference():
     of_medians = table.loc["b", "ms"] / table.loc["a", "ms"]
     assert table.loc["b", "ratio min"] * (1 - 1e-12) <= of_medians <= table.loc["b", "ratio max"] * (1 + 1e-12)
     with pytest.raises(ValueError, match="rounds"):
-        comparison.time_callables({"a": lambda: None}, rounds=0)
+        timing.time_callables({"a": lambda: None}, rounds=0)
     with pytest.raises(ValueError, match="reference"):
-        comparison.time_callables({"a": lambda: None}, reference="z")
+        timing.time_callables({"a": lambda: None}, reference="z")
 
 
 def test_pooled_features_averages_blocks():
@@ -183,3 +183,24 @@ def test_a_diverged_run_is_scored_at_chance_with_a_warning():
     with pytest.warns(UserWarning, match="relu seed 0"):
         acc = comparison.final_accuracies(result, classes=2)
     assert acc.loc[0, "relu"] == 0.5  # was NaN, which stopped every claim averaging over seeds
+
+
+def test_interleaved_rotates_the_order_each_round_and_keeps_one_median_per_round():
+    calls = []
+
+    class Recorder:
+        def __init__(self, name, seconds):
+            self.name, self.seconds = name, seconds
+
+        def blocked_autorange(self, min_run_time):
+            calls.append((self.name, min_run_time))
+            return type("Measurement", (), {"median": self.seconds})()
+
+    times = timing.interleaved({"a": Recorder("a", 1.0), "b": Recorder("b", 2.0), "c": Recorder("c", 3.0)},
+                               rounds=4, min_run_time=0.02)
+    assert [name for name, _ in calls] == list("abc" "bca" "cab" "abc")
+    assert {t for _, t in calls} == {0.02} and times == {"a": [1.0] * 4, "b": [2.0] * 4, "c": [3.0] * 4}
+    assert timing.ratio_columns([2.0, 4.0, 3.0], [1.0, 1.0, 2.0]) == {
+        "ms": 3000.0, "ratio": 2.0, "ratio min": 1.5, "ratio max": 4.0}
+    with pytest.raises(ValueError, match=r"min_run_time must be a finite number in \(0, inf\), got 0"):
+        timing.interleaved({"a": Recorder("a", 1.0)}, rounds=1, min_run_time=0)

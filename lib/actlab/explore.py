@@ -7,11 +7,15 @@ each parameter, the curve at every step of its slider with the other parameters 
 window. Parameter and input-range moves are then drawn by the browser itself; the kernel answers (in the
 background) with the families for the other sliders, and only a change of activation, or two sliders apart from the
 kernel's values at once, waits for it. The kernel keeps a matplotlib figure of the same state, rasterised only when
-a PNG is asked for (the static figure viewers without widgets see, and `png()`).
+a PNG is asked for (the static figure viewers without widgets see, and `png()`). On the course website, with no
+kernel, embedded_state gives the curves for every combination of slider values, drawn by the same explorer.js
+through static/site_host.js (docs/site.md).
 """
 from __future__ import annotations
 
 import base64
+import gzip
+import itertools
 import json
 import sys
 from io import BytesIO
@@ -39,6 +43,10 @@ GRID_POINTS = 801
 FAMILY_SLOTS = 4  # parameters whose every slider step is sent; a fifth parameter's moves are answered by the kernel
 SERIES = ("y", "dy", "dy_analytic")  # per curve, in this order: f, autograd f', analytic f' (float32, little-endian)
 STATIC = Path(__file__).resolve().parent / "static"
+WINDOW_STEP = 0.5  # the input-range slider's step
+# The course website's budget of explorer data per page (docs/site.md): bytes of the embedded state as served.
+SITE_BYTES = 2_000_000
+SITE_TOTAL_BYTES = 20_000_000  # ... and for the whole site
 
 
 # Layout: widths follow the space JupyterLab gives (file browser open or not, projector or laptop); controls wrap
@@ -174,6 +182,16 @@ def family(name: str, held: dict, param) -> tuple[bytes, dict]:
     return np.stack(arrays).tobytes(), meta
 
 
+def initial_window(x_range) -> tuple[float, float]:
+    """x_range (low, high) checked within [-20, 20] and, if narrower than MIN_WINDOW, widened to it (as the explorer
+    shows it). Raises ValueError naming x_range for anything else."""
+    low, high = check_range("x_range", x_range, -WINDOW_LIMIT, WINDOW_LIMIT)
+    if high - low < MIN_WINDOW:
+        high = min(WINDOW_LIMIT, low + MIN_WINDOW)
+        low = high - MIN_WINDOW
+    return low, high
+
+
 def _plot_style() -> dict:
     """The course's colours and font sizes (style.py) in CSS pixels: a point is dpi/72 pixels."""
     s, scale = (style.PRESENTATION if style.is_presentation() else style.NORMAL), style.dpi() / 72
@@ -240,10 +258,7 @@ class Explorer(_Guarded, _StaticFallback, widgets.VBox):
 
     def __init__(self, name: str | None = None, x_range=(-6, 6), points: int = 301):
         name = lookup(name or "relu").name
-        low, high = check_range("x_range", x_range, -WINDOW_LIMIT, WINDOW_LIMIT)
-        if high - low < MIN_WINDOW:
-            high = min(WINDOW_LIMIT, low + MIN_WINDOW)
-            low = high - MIN_WINDOW
+        low, high = initial_window(x_range)
         self.points = int(check_number("points", points, 2, integer=True))
         self.figure = Figure(figsize=(8.4, 3.0), dpi=style.dpi())
         self.figure.subplots_adjust(left=0.07, right=0.98, bottom=0.16, top=0.9, wspace=0.18)
@@ -261,7 +276,7 @@ class Explorer(_Guarded, _StaticFallback, widgets.VBox):
             layout=widgets.Layout(width="auto", min_width="16em"),
         )
         self.window = widgets.FloatRangeSlider(
-            value=(low, high), min=-WINDOW_LIMIT, max=WINDOW_LIMIT, step=0.5, description="x range",
+            value=(low, high), min=-WINDOW_LIMIT, max=WINDOW_LIMIT, step=WINDOW_STEP, description="x range",
             continuous_update=True, readout_format=".1f", layout=_row_slider_layout(), style=SLIDER_STYLE,
         )
         self.view.window_ref = f"anywidget:{self.window.model_id}"
@@ -512,3 +527,87 @@ def slider_plot(make_figure, **controls) -> SliderPlot:
 def explore(name: str | None = None, x_range=(-6, 6)) -> Explorer:
     """The interactive explorer, starting at the named activation (ReLU by default)."""
     return Explorer(name, x_range)
+
+
+# The course website (tools/build_site.py): each explorer's curves, precomputed here with the registry, are embedded
+# in its page and drawn by the same front end (explorer.js) through a static host (static/site_host.js) that plays
+# the kernel's part. With no kernel, a move of one slider after another must find the curves at the new values of
+# both: the page holds the product grid of every slider's steps (the activation's only; no dropdown), gzip-compressed.
+def site_steps(param, every: int = 1) -> np.ndarray:
+    """Every every-th value of param's slider (slider_steps), counted from the step nearest its default both ways,
+    so the default stays a step: shape (k,). every must be an integer >= 1 (ValueError otherwise)."""
+    every = int(check_number("every", every, 1, integer=True))
+    steps = slider_steps(param)
+    start = int(np.argmin(np.abs(steps - param.default)))
+    return steps[start % every::every]
+
+
+def _gzip64(data: bytes) -> str:
+    """data gzip-compressed (level 9, no time stamp: the same bytes give the same text) and base64-encoded."""
+    return base64.b64encode(gzip.compress(data, compresslevel=9, mtime=0)).decode("ascii")
+
+
+def _site_grid(name: str, every: int) -> tuple[dict, bytes]:
+    """The product grid of every parameter's site_steps(param, every), in row-major order of entry.params: per
+    combination its label (or its refusal by the constraint) and, for the combinations allowed, the curves
+    (curve_values) as float32 bytes (allowed, 3, GRID_POINTS)."""
+    entry = lookup(name)
+    values = [site_steps(p, every) for p in entry.params]
+    labels, refused, index, arrays = [], [], [], []
+    for combination in itertools.product(*values):
+        trial = {p.name: float(v) for p, v in zip(entry.params, combination)}
+        problem = entry.constraint(**trial)
+        if problem:
+            labels.append("")
+            refused.append(f"{entry.name}: {problem}")
+            index.append(-1)
+            continue
+        array, label = curve_values(name, **trial)
+        labels.append(label)
+        refused.append(None)
+        index.append(len(arrays))
+        arrays.append(array)
+    params = [{"name": p.name, "low": p.low, "high": p.high, "step": p.step, "default": p.default, "doc": p.doc,
+               "values": v.tolist()} for p, v in zip(entry.params, values)]
+    combos = {"labels": labels, "refused": refused, "index": index}
+    return {"params": params, "every": every, "combos": combos}, np.stack(arrays).tobytes()
+
+
+def embedded_state(name: str, x_range=(-6, 6), budget: int = SITE_BYTES) -> dict:
+    """The explorer of one activation as the course website embeds it (a JSON-ready dict; embedded_json gives its
+    text): "meta" and "curves", each base64 of gzip. meta (JSON): name, display, the parameters with the values
+    their sliders take on the site, the product grid's per-combination labels, refusals and curve indices, the
+    grid (-20, 20, GRID_POINTS), the window (x_range as the explorer shows it, initial_window), the input-range
+    slider's limits and step, and the plot style. curves: float32 little-endian (allowed combinations, 3,
+    GRID_POINTS) in the order of SERIES, every value from the registry (curve_values). The sliders take every
+    step of the registry's slider when the state fits budget bytes (embedded_json's length in UTF-8); otherwise
+    every k-th step counted from the default (site_steps), k the least that fits. Raises ValueError for an unknown
+    name, a window outside [-20, 20], or a budget not even one step in 64 fits."""
+    entry = lookup(name)
+    window = initial_window(x_range)
+    budget = int(check_number("budget", budget, 1, integer=True))
+    fixed = {"name": entry.name, "display": entry.display, "window": list(window), "min_width": MIN_WINDOW,
+             "grid": {"low": -WINDOW_LIMIT, "high": WINDOW_LIMIT, "points": GRID_POINTS},
+             "window_slider": {"min": -WINDOW_LIMIT, "max": WINDOW_LIMIT, "step": WINDOW_STEP},
+             "style": _plot_style(), "family_slots": FAMILY_SLOTS}
+    for every in range(1, 65 if entry.params else 2):
+        grid, curves_bytes = _site_grid(entry.name, every)
+        state = {"format": "actlab-explorer/1", "meta": _gzip64(json.dumps({**fixed, **grid}).encode()),
+                 "curves": _gzip64(curves_bytes)}
+        if len(embedded_json(state).encode()) <= budget:
+            return state
+    raise ValueError(f"budget must hold the explorer of {entry.name} (with its sliders at every 64th step at "
+                     f"least), got {budget} bytes")
+
+
+def embedded_json(state: dict) -> str:
+    """The text a web page embeds for state (embedded_state): compact JSON, safe inside a <script> element."""
+    return json.dumps(state, separators=(",", ":")).replace("<", "\\u003c")
+
+
+def embedded_curves(state: dict) -> tuple[dict, np.ndarray]:
+    """state (embedded_state) decoded as the page decodes it: the meta dict and the curves, float32 of shape
+    (allowed combinations, 3, GRID_POINTS)."""
+    meta = json.loads(gzip.decompress(base64.b64decode(state["meta"])))
+    data = np.frombuffer(gzip.decompress(base64.b64decode(state["curves"])), dtype="<f4")
+    return meta, data.reshape(-1, len(SERIES), GRID_POINTS)

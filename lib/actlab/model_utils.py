@@ -10,6 +10,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .checks import check_number
+
 if TYPE_CHECKING:
     from .data import Dataset
 
@@ -39,8 +41,12 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
     """Mean cross-entropy loss and accuracy of model on (x, y), in eval mode; the model is left as found.
 
     A model whose outputs are not all finite (a diverged one) has no defined prediction: both are NaN. x and y
-    are moved to the model's device.
+    are moved to the model's device. Raises ValueError for batch_size < 1, an empty x, or x and y of different
+    lengths.
     """
+    check_number("batch_size", batch_size, 1, integer=True)
+    if len(x) == 0 or len(x) != len(y):
+        raise ValueError(f"x and y must hold the same number (>= 1) of examples, got {len(x)} and {len(y)}")
     device = model_device(model)
     x, y = x.to(device), y.to(device)
     loss_sum, correct = 0.0, 0

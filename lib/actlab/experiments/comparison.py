@@ -30,6 +30,7 @@ from ..style import LINESTYLES, PALETTE
 from ..model_utils import accuracy
 from ..training import Callback, train
 from ..tuning import LR_GRID
+from .timing import time_callables
 
 
 # A marker per run beside style's palette and line style, so overlapping lines stay distinguishable in print and
@@ -68,14 +69,14 @@ class Settings:
 
 
 def settings(full: bool) -> Settings:
-    """The default run (6 activations, 3 seeds, 3 epochs on 4,000 images; 5 rates tuned on 2,000 images, 1 seed,
+    """The default run (6 activations, 3 seeds, 3 epochs on 3,000 images; 5 rates tuned on 2,000 images, 1 seed,
     2 epochs; the digits 10 epochs, tuned over 3 seeds) or FULL (7 activations, 5 seeds, 15 epochs on 50,000; the
     library's 6-rate grid tuned on 10,000 images over 2 seeds and 5 epochs; the digits 40 epochs)."""
     if full:
         return Settings(("relu", "leaky_relu", "elu", "gelu", "silu", "tanh", "sigmoid"), (0, 1, 2, 3, 4), 15,
                         50_000, 10_000, grid=LR_GRID, tune_seeds=(0, 1), tune_epochs=5, tune_n_train=10_000,
                         digits_epochs=40, finetune_seeds=tuple(range(10)), base_epochs=30, health_examples=2_000)
-    return Settings(("relu", "leaky_relu", "elu", "gelu", "tanh", "sigmoid"), (0, 1, 2), 3, 4_000, 2_000)
+    return Settings(("relu", "leaky_relu", "elu", "gelu", "tanh", "sigmoid"), (0, 1, 2), 3, 3_000, 2_000)
 
 
 def display(name: str) -> str:
@@ -292,37 +293,6 @@ def side_by_side(runs: dict):
 # ---------------------------------------------------------------------------
 # Timings (fresh on every call: never cached)
 # ---------------------------------------------------------------------------
-
-def time_callables(functions: dict, rounds: int = 5, min_run_time: float = 0.05, reference: str | None = None):
-    """Time each zero-argument callable with torch.utils.benchmark (blocked_autorange), interleaved over rounds
-    in a rotated order. Per callable: median ms per call and its ratio to `reference` (default: the first key),
-    the median over rounds with the lowest and highest round ('ratio min', 'ratio max'). Never assert the result."""
-    import pandas as pd
-    from torch.utils import benchmark
-
-    names = list(functions)
-    if not names:
-        raise ValueError("functions must hold at least one callable")
-    if not (isinstance(rounds, int) and rounds >= 1):
-        raise ValueError(f"rounds must be an integer >= 1, got {rounds!r}")
-    reference = names[0] if reference is None else reference
-    if reference not in functions:
-        raise ValueError(f"reference must be one of {names}, got {reference!r}")
-    times = {name: [] for name in names}
-    for r in range(rounds):
-        for name in names[r % len(names):] + names[:r % len(names)]:
-            timer = benchmark.Timer(stmt="f()", globals={"f": functions[name]}, num_threads=torch.get_num_threads())
-            times[name].append(timer.blocked_autorange(min_run_time=min_run_time).median)
-    ref = np.array(times[reference])
-    rows = []
-    for name in names:
-        ratios = np.array(times[name]) / ref
-        rows.append({"": name, "ms": 1000 * float(np.median(times[name])), "ratio": float(np.median(ratios)),
-                     "ratio min": float(ratios.min()), "ratio max": float(ratios.max())})
-    table = pd.DataFrame(rows).set_index("")
-    table.attrs["reference"] = reference
-    return table
-
 
 def _training_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor):
     """A zero-argument callable: one SGD step of model on (x, y) with cross-entropy."""

@@ -53,16 +53,42 @@ def _guarded(method):
 
 
 
-STYLE = {"description_width": "initial"}
+# Layout: JupyterLab at 1366x768 gives the output about 935 x 650 px with the file browser open, a projector at
+# 1024x768 and 125% zoom about 390 px wide. Controls have fixed widths and wrap onto a new line rather than shrink
+# or leave the screen; a slider is never narrower than SLIDER_PX, so its track (its width less the description,
+# the readout and margins: about 180 px) keeps at least 150 px: a 1-512 width or five decades of learning rate
+# can then be set with the mouse. Checked in tests/test_browser_layout.py.
+STYLE = {"description_width": "72px"}  # every description the same width: the controls line up
+SLIDER_PX = 330  # the least width of a slider, description and readout included
+WIDTHS = {"dropdown": "200px", "number": "180px", "checkbox": "110px"}  # the other controls' widths
+
+
+def _slider_layout() -> widgets.Layout:
+    """A slider: at least SLIDER_PX wide, growing into the free width of its line up to 1.4 times that (the
+    sliders of a row stay about as long as each other)."""
+    return widgets.Layout(width="auto", min_width=f"{SLIDER_PX}px", max_width=f"{1.4 * SLIDER_PX:.0f}px",
+                          flex=f"1 1 {SLIDER_PX}px")
+
+
+def _fixed(width: str) -> widgets.Layout:
+    """A control of a fixed width that neither grows nor shrinks in its row."""
+    return widgets.Layout(width=width, flex="0 0 auto")
+
+
+def _row(children, width: str = "100%", flex: str | None = None) -> widgets.HBox:
+    """A row of controls that wraps onto a new line when the width runs out (width, flex: its own CSS layout)."""
+    return widgets.HBox(list(children), layout=widgets.Layout(flex_flow="row wrap", align_items="center",
+                                                              width=width, flex=flex))
 
 
 def control(setting: Setting, value) -> widgets.Widget:
     """The control a setting's widget kind names, at value, over the setting's valid (or shown) range."""
-    s, small = setting, widgets.Layout(width="190px")
+    s = setting
     low, high = s.shown or (s.low, s.high)
-    slider = dict(value=value, description=s.label, continuous_update=False, layout=small)
+    slider = dict(value=value, description=s.label, continuous_update=False, layout=_slider_layout(), style=STYLE)
     if s.widget == "dropdown":
-        made = widgets.Dropdown(options=s.choices, value=value, description=s.label, layout=small)
+        made = widgets.Dropdown(options=s.choices, value=value, description=s.label, layout=_fixed(WIDTHS["dropdown"]),
+                                style=STYLE)
     elif s.widget == "slider" and s.integer:
         made = widgets.IntSlider(min=low, max=high, **slider)
     elif s.widget == "slider":
@@ -71,12 +97,14 @@ def control(setting: Setting, value) -> widgets.Widget:
         made = widgets.FloatLogSlider(base=10, min=math.log10(low), max=math.log10(high), step=s.step,
                                       readout_format=".2g", **slider)
     elif s.widget == "number":
-        made = widgets.BoundedIntText(value=value, min=low, max=high, description=s.label, layout=small)
+        made = widgets.BoundedIntText(value=value, min=low, max=high, description=s.label,
+                                      layout=_fixed(WIDTHS["number"]), style=STYLE)
     elif s.widget == "checkbox":
-        made = widgets.Checkbox(value=value, description=s.label, indent=False, layout=widgets.Layout(width="110px"))
+        made = widgets.Checkbox(value=value, description=s.label, indent=False, layout=_fixed(WIDTHS["checkbox"]))
     else:  # text: an empty field means None
         made = widgets.Text(value=value or "", description=s.label, placeholder="x1, x2, label per row",
-                            continuous_update=False, layout=widgets.Layout(width="260px"))
+                            continuous_update=False, style=STYLE,
+                            layout=widgets.Layout(width="auto", min_width="300px", max_width="460px", flex="1 1 300px"))
     return made
 
 
@@ -108,7 +136,7 @@ class Playground(widgets.VBox):
         self.frames, self.frame_times, self.frame_cpu = 0, [], []
         self._build_controls()
         self.board = Board(layout=widgets.Layout(width="100%", max_width="1000px"))  # the view, drawn in the browser
-        super().__init__([self.controls, self.board, self.readout, self.code])
+        super().__init__([self.controls, self._picture(), self.code])
         self.add_class("actlab-playground")
         if not self.engine.history:
             self.engine.record()
@@ -214,30 +242,38 @@ class Playground(widgets.VBox):
 
     # -- controls
     def _build_controls(self) -> None:
-        """The setting widgets, the layer/activation pickers, the buttons and the readouts, laid out in rows."""
+        """The setting widgets in rows (SETTINGS' row), the layer/activation pickers with the parameter sliders, the
+        status line, and the buttons beside the readout (step, loss, accuracy): self.controls, shown above the
+        picture so that a laptop screen holds the controls, the start button, the readout and the picture."""
         self.w = self._setting_widgets()
         for name, control in self.w.items():
-            control.style = STYLE
             control.observe(functools.partial(self._on_widget, name), names="value")
-        c, small = self.engine.config, widgets.Layout(width="190px")
+        c = self.engine.config
         self.layer_pick = widgets.Dropdown(options=self._layer_options(), value="all", description="layer",
-                                           layout=small, style=STYLE)
+                                           layout=_fixed("150px"), style=STYLE)
         self.act_pick = widgets.Dropdown(options=activation_names(), value=c["activation"][0],
-                                         description="activation", layout=widgets.Layout(width="230px"), style=STYLE)
-        self.param_box = widgets.HBox([])
+                                         description="activation", layout=_fixed("250px"), style=STYLE)
+        self.param_box = _row([], width="auto", flex=f"1 1 {SLIDER_PX}px")  # the sliders _param_sliders makes
         self.layer_pick.observe(self._on_layer_pick, names="value")
         self.act_pick.observe(self._on_activation, names="value")
         self.buttons = {name: self._button(name, icon) for name, icon in
                         (("start", "play"), ("pause", "pause"), ("step", "step-forward"), ("reset", "undo"))}
-        self.status = _html_with_class("actlab-status", widgets.Layout(min_width="360px"))
-        self.readout = _html_with_class("actlab-readout")
+        self.status = _html_with_class("actlab-status", widgets.Layout(width="100%"))
+        self.readout = _html_with_class("actlab-readout", widgets.Layout(flex="1 1 300px", min_width="0"))
         self.code = widgets.Textarea(layout=widgets.Layout(width="99%", height="3.2em"), disabled=False)
         self.code.add_class("actlab-code")
         rows = [[self.w[s.name] for s in SETTINGS if s.row == row and s.name in self.w] for row in range(4)]
         rows[2] = [self.layer_pick, self.act_pick, self.param_box]  # the per-layer activation pickers
-        self.controls = widgets.VBox([widgets.HBox(row) for row in rows]
-                                     + [widgets.HBox([*self.buttons.values(), self.status])])
+        self.controls = widgets.VBox([_row(row) for row in rows]
+                                     + [self.status, _row([*self.buttons.values(), self.readout])])
         self._sync_controls()
+
+    def _picture(self) -> widgets.Widget:
+        """The view: the board (board.Board, drawn in the browser): the decision boundary beside the loss curves, the
+        per-layer panels below, at most 1000 px wide and scaled to the width there is. The one place the picture is
+        put together."""
+        self.board.add_class("actlab-picture")
+        return self.board
 
     def _setting_widgets(self) -> dict:
         """One control per setting of SETTINGS (but the per-layer activation and params), at its current value."""
@@ -250,7 +286,7 @@ class Playground(widgets.VBox):
 
     def _button(self, name: str, icon: str) -> widgets.Button:
         """A control button calling self._on_<name>, with a CSS class the browser tests find it by."""
-        button = widgets.Button(description=name, icon=icon, layout=widgets.Layout(width="90px"))
+        button = widgets.Button(description=name, icon=icon, layout=widgets.Layout(width="auto", flex="0 0 auto"))
         button.add_class(f"actlab-{name}")
         button.on_click(getattr(self, f"_on_{name}"))
         return button
@@ -271,7 +307,7 @@ class Playground(widgets.VBox):
         for p in lookup(name).params:
             slider = widgets.FloatSlider(value=current.get(p.name, p.default) if same else p.default, min=p.low,
                                          max=p.high, step=p.step, description=p.name, continuous_update=False,
-                                         readout_format=".3g", layout=widgets.Layout(width="220px"))
+                                         readout_format=".3g", layout=_slider_layout(), style=STYLE)
             slider.observe(self._on_param, names="value")
             sliders.append(slider)
         self.param_box.children = sliders

@@ -220,8 +220,8 @@ function histogramData(values, depth, bins) {
 }
 
 function render({ model, el }) {
-  const root = document.createElement("div");
-  root.className = "actlab-board";
+  const root = el; // the widget's own element: its first child is the picture (boundary and loss), then the panels
+  root.classList.add("actlab-board");
   const picture = document.createElement("div");
   picture.className = "actlab-board-picture";
   const canvas = document.createElement("canvas");
@@ -233,7 +233,6 @@ function render({ model, el }) {
   panelBox.className = "actlab-board-panels";
   picture.append(canvas, lossBox);
   root.append(picture, panelBox);
-  el.append(root);
 
   const grid = document.createElement("canvas"); // the GRID x GRID colours, scaled up (smoothed) onto `canvas`
   const gridCtx = grid.getContext("2d", { willReadFrequently: true });
