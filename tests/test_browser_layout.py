@@ -17,8 +17,8 @@ from test_browser import (ARTIFACTS, HANG_GUARD_MS, browser, controls_outside_vi
 pytestmark = pytest.mark.browser
 NOTEBOOK_NAME = "playground_layout.ipynb"
 SOURCE = 'from actlab.playground import playground\n\npg = playground(activation="hardtanh")\npg'  # two param sliders
-LAPTOP = (1366, 768, 1.0)  # (CSS width, height, browser zoom)
-PROJECTOR = (819, 614, 1.25)  # 1024x768 at 125% zoom
+LAPTOP = (1366, 768, 1.0)  # (CSS width, height, the browser zoom they stand for)
+PROJECTOR = (819, 614, 1.25)  # 1024x768 at 125% zoom lays out as 819x614 CSS pixels: the size tested
 MIN_TRACK_PX = 150
 # Every control of the playground, measured: labels, tracks, readouts, buttons, inputs, the readout and status lines.
 PARTS = (".widget-dropdown select, .widget-label, .widget-hslider .slider-container, .widget-readout, .widget-button, "
@@ -72,6 +72,28 @@ def not_on_one_screen(page, widget) -> list[str]:
     }""", [PARTS, list(TOGETHER)])
 
 
+SETTLED = """async (root, guard) => {
+    // until the widget's and the notebook area's boxes stay the same over three animation frames (JupyterLab
+    // re-lays out its panels after a resize or a click), at most guard ms; true when they settled
+    const box = () => JSON.stringify([root.getBoundingClientRect(),
+                                      root.closest('.jp-WindowedPanel-outer, .jp-Notebook').getBoundingClientRect()]);
+    const start = performance.now();
+    let last = box(), same = 0;
+    while (same < 3 && performance.now() - start < guard) {
+        await new Promise(r => requestAnimationFrame(r));
+        const now = box();
+        same = now === last ? same + 1 : 0;
+        last = now;
+    }
+    return same >= 3;
+}"""
+
+
+def settle(widget) -> None:
+    """Wait until the playground and the notebook area stop moving (no fixed sleep: a loaded machine takes longer)."""
+    assert widget.evaluate(SETTLED, HANG_GUARD_MS), "the layout did not settle"
+
+
 def expand_all(widget) -> None:
     """Open every collapsed section of the widget (an accordion of rarely used settings, if any)."""
     for header in widget.locator(".jupyter-widget-Collapse-header, .lm-AccordionPanel-title").all():
@@ -98,7 +120,7 @@ def test_playground_layout_at_a_laptop_and_a_projector(lab, browser):
             size = f"{width}x{height}"
             page.set_viewport_size({"width": width, "height": height})
             open_file_browser(page)
-            page.wait_for_timeout(500)  # JupyterLab re-lays out the panels after a resize
+            settle(widget)  # JupyterLab re-lays out the panels after a resize
             if (width, height, zoom) == LAPTOP:
                 problems += [f"{size}, not on one screen: {p}" for p in not_on_one_screen(page, widget)]
                 tall = widget.evaluate(f"r => (r.querySelector('{TOGETHER[-1]}') || r).getBoundingClientRect().bottom"
@@ -108,7 +130,7 @@ def test_playground_layout_at_a_laptop_and_a_projector(lab, browser):
                 print(f"\n{size}: the playground's top to the picture's bottom: {tall:.0f} px of {shown:.0f} px shown")
                 page.screenshot(path=str(ARTIFACTS / f"playground-layout-{size}.png"), full_page=False)
             expand_all(widget)
-            page.wait_for_timeout(300)
+            settle(widget)
             widget.scroll_into_view_if_needed()
             tracks[size] = track_widths(widget)
             right = widget.evaluate("root => root.closest('.jp-WindowedPanel-outer, .jp-Notebook')"

@@ -77,17 +77,24 @@ COUNT_DRAWS = """async ([root, ms]) => {
 DRAWN = """root => ({drawn: Number(root.dataset.drawn || 0), frame: Number(root.dataset.frame || -1),
               received: Number(root.dataset.received || -2), rows: root.actlab.rows(), last: root.actlab.last()})"""
 
-PAUSE_LATENCY = """async ([button, status]) => {
-    const done = new Promise(resolve => {
+PAUSE_LATENCY = """async ([button, status, board]) => {
+    // [click to 'paused' in the status line, click to the frozen frame drawn (the board's last step is the step
+    // the status names and it has drawn every frame it received)], in ms; null for a part not seen within the bound
+    const bound = %d;
+    const start = performance.now();
+    const paused = new Promise(resolve => {
         const obs = new MutationObserver(() => {
             if (status.textContent.includes('paused')) { obs.disconnect(); resolve(performance.now()); }
         });
         obs.observe(status, {childList: true, subtree: true, characterData: true});
     });
-    const start = performance.now();
     button.click();
-    const end = await Promise.race([done, new Promise(r => setTimeout(() => r(null), %d))]);
-    return end === null ? null : end - start;
+    const end = await Promise.race([paused, new Promise(r => setTimeout(() => r(null), bound))]);
+    if (end === null) return [null, null];
+    const step = Number(status.textContent.trim().split(/\\s+/).pop());
+    const frozen = () => board.actlab.last().step === step && board.dataset.frame === board.dataset.received;
+    while (!frozen() && performance.now() - start < bound) await new Promise(r => requestAnimationFrame(r));
+    return [end - start, frozen() ? performance.now() - start : null];
 }""" % PAUSE_BOUND_MS
 
 
@@ -149,10 +156,12 @@ def test_playground_trains_live_pauses_and_resumes(lab, browser):
         widget.scroll_into_view_if_needed()
 
         # 2. pause: the click reaches the kernel while it trains; then nothing changes any more
-        latency = page.evaluate(PAUSE_LATENCY, [widget.locator(".actlab-pause").element_handle(),
-                                                status.element_handle()])
+        latency, to_frozen = page.evaluate(PAUSE_LATENCY, [widget.locator(".actlab-pause").element_handle(),
+                                                           status.element_handle(), board.element_handle()])
         assert latency is not None, f"the pause did not take effect within {PAUSE_BOUND_MS} ms"
         PLAYGROUND_TIMINGS["pause latency, click to 'paused', first (ms)"] = latency
+        PLAYGROUND_TIMINGS["pause latency, click to the frozen frame drawn, first (ms)"] = (
+            float("nan") if to_frozen is None else to_frozen)
         paused_at = int(status.text_content().split()[-1])  # "paused at step N": the frozen frame follows it
         wait_until(page, lambda: state()["last"]["step"] == paused_at and state()["frame"] == state()["received"]
                    and f"step {paused_at} " in readout.text_content(), "the frozen frame was not drawn")
@@ -196,17 +205,23 @@ def test_playground_trains_live_pauses_and_resumes(lab, browser):
         wait_until(page, lambda: "paused" in status.text_content(), "the second pause did not take effect")
 
         # 5. more pauses, each after a few frames of training: the latency's median and worst
-        latencies = [latency]
+        latencies, frozen_latencies = [latency], [to_frozen]
         for _ in range(PAUSES - 1):
             widget.locator(".actlab-start").click()
             drawn_before = state()["drawn"]
             wait_until(page, lambda: "training" in status.text_content() and state()["drawn"] > drawn_before + 3,
                        "training did not restart")
-            latencies.append(page.evaluate(PAUSE_LATENCY, [widget.locator(".actlab-pause").element_handle(),
-                                                           status.element_handle()]))
-            assert latencies[-1] is not None, f"the pause did not take effect within {PAUSE_BOUND_MS} ms"
+            to_paused, to_frozen = page.evaluate(PAUSE_LATENCY, [widget.locator(".actlab-pause").element_handle(),
+                                                                 status.element_handle(), board.element_handle()])
+            assert to_paused is not None, f"the pause did not take effect within {PAUSE_BOUND_MS} ms"
+            latencies.append(to_paused)
+            frozen_latencies.append(to_frozen)
         PLAYGROUND_TIMINGS[f"pause latency, median of {PAUSES} (ms)"] = float(np.median(latencies))
         PLAYGROUND_TIMINGS[f"pause latency, worst of {PAUSES} (ms)"] = max(latencies)
+        seen = [t for t in frozen_latencies if t is not None]  # printed only: a frame later than the bound is not timed
+        PLAYGROUND_TIMINGS[f"pause to frozen frame drawn, median of {len(seen)} of {PAUSES} (ms)"] = (
+            float(np.median(seen)) if seen else float("nan"))
+        PLAYGROUND_TIMINGS["pause to frozen frame drawn, worst (ms)"] = max(seen) if seen else float("nan")
         assert errors_in(page) == []
         assert console == [], console  # no console error, none from the board's front end
         ARTIFACTS.mkdir(parents=True, exist_ok=True)

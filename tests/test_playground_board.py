@@ -219,4 +219,12 @@ def test_a_diverged_net_is_sent_as_a_white_boundary_and_its_loss_row_as_nan(recw
     sent = pg.board.decoded()
     assert pg.engine.status == "diverged"
     assert (sent["grid"] == 255).all() and np.isnan(sent["loss"][-1, 1])
+    # the static picture (viewers without widgets) draws the same white boundary: its centre, away from the points
+    from io import BytesIO
+
+    from PIL import Image
+
+    picture = np.asarray(Image.open(BytesIO(pg.view.boundary_jpeg())).convert("RGB"))
+    clear = picture[picture.shape[0] // 2 - 4:picture.shape[0] // 2 + 4, 2:10]  # a strip at the left edge, mid-height
+    assert clear.min() >= 235, f"the static boundary of a diverged net is not white: {clear.min()}"
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]

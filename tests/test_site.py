@@ -419,6 +419,13 @@ def test_embedded_state_is_the_registry():
         expected, label = explore.curve_values("hardtanh", min_val=lows[i], max_val=highs[j])
         np.testing.assert_array_equal(curves[meta["combos"]["index"][combo]], expected)
         assert meta["combos"]["labels"][combo] == label
+        # and, independently of the registry, Hardtanh is the clip of x to [min_val, max_val] (PyTorch's
+        # nn.Hardtanh doc) with slope 1 inside and 0 outside (points on the kinks left out)
+        x = np.linspace(meta["grid"]["low"], meta["grid"]["high"], meta["grid"]["points"])
+        inside, off_kinks = (x > lows[i]) & (x < highs[j]), ~np.isclose(x, lows[i]) & ~np.isclose(x, highs[j])
+        y, dy = curves[meta["combos"]["index"][combo]][:2]
+        np.testing.assert_allclose(y, np.clip(x, lows[i], highs[j]), atol=1e-6)
+        np.testing.assert_array_equal(dy[off_kinks], inside[off_kinks].astype(np.float32))
     small = explore.embedded_state("swish", budget=200_000)
     meta, curves = explore.embedded_curves(small)
     beta = meta["params"][0]

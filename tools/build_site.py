@@ -104,11 +104,15 @@ def explorer_state(notebook: Path, nb: dict, cell: int, name: str, x_range) -> s
     """The embedded state (actlab.explore.embedded_json) of the explorer in code cell number cell: computed here
     for a registry activation; for one the notebook registers itself (11's squareplus), by the notebook's own code
     cells before the explorer's, run in a fresh kernel (data in a fresh folder), which then computes it."""
-    from actlab import activation_names
+    from actlab import lookup
 
     explore = importlib.import_module("actlab.explore")  # the module (actlab.explore is the function)
 
-    if name in activation_names():
+    try:
+        lookup(name)  # any spelling the registry accepts ('Hardtanh', 'hard tanh')
+    except ValueError:
+        pass  # not in the registry: registered by the notebook itself
+    else:
         return explore.embedded_json(explore.embedded_state(name, x_range))
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
     with tempfile.TemporaryDirectory(prefix="actlab-site-state-") as tmp:

@@ -19,7 +19,6 @@ import itertools
 import json
 import sys
 from io import BytesIO
-from pathlib import Path
 
 import anywidget
 import ipywidgets as widgets
@@ -33,6 +32,7 @@ from . import style
 from .checks import check_number, check_range
 from .plot import DERIVATIVE_COLOUR, FUNCTION_COLOUR, REFERENCE_COLOUR, curves
 from .activations import activation_names, lookup
+from .web import STATIC, css_sizes, front_end, front_end_css  # noqa: F401  (STATIC: the site build reads it here)
 
 WINDOW_LIMIT = 20.0
 SWEEP_STEPS = 5
@@ -42,7 +42,6 @@ MIN_WINDOW = 1.0  # the narrowest input window (two steps of its slider): the ra
 GRID_POINTS = 801
 FAMILY_SLOTS = 4  # parameters whose every slider step is sent; a fifth parameter's moves are answered by the kernel
 SERIES = ("y", "dy", "dy_analytic")  # per curve, in this order: f, autograd f', analytic f' (float32, little-endian)
-STATIC = Path(__file__).resolve().parent / "static"
 WINDOW_STEP = 0.5  # the input-range slider's step
 # The course website's budget of explorer data per page (docs/site.md): bytes of the embedded state as served.
 SITE_BYTES = 2_000_000
@@ -193,16 +192,8 @@ def initial_window(x_range) -> tuple[float, float]:
 
 
 def _plot_style() -> dict:
-    """The course's colours and font sizes (style.py) in CSS pixels: a point is dpi/72 pixels."""
-    s, scale = (style.PRESENTATION if style.is_presentation() else style.NORMAL), style.dpi() / 72
-    return {"font_px": round(s["font"] * scale), "small_px": round(s["small"] * scale),
-            "title_px": round(s["title"] * scale), "line_px": round(s["line"] * scale, 1),
-            "function": FUNCTION_COLOUR, "derivative": DERIVATIVE_COLOUR, "reference": REFERENCE_COLOUR}
-
-
-def _front_end() -> str:
-    """The view's ES module: the vendored uPlot (which defines `uPlot`) followed by actlab's explorer.js."""
-    return (STATIC / "uPlot.iife.min.js").read_text() + "\n" + (STATIC / "explorer.js").read_text()
+    """The course's colours and font sizes (style.py) in CSS pixels (web.css_sizes)."""
+    return {**css_sizes(), "function": FUNCTION_COLOUR, "derivative": DERIVATIVE_COLOUR, "reference": REFERENCE_COLOUR}
 
 
 class PlotView(anywidget.AnyWidget):
@@ -213,8 +204,8 @@ class PlotView(anywidget.AnyWidget):
     slider_refs, window_ref: the ipywidgets sliders the browser listens to. error: a refusal to show.
     """
 
-    _esm = _front_end()
-    _css = (STATIC / "uPlot.min.css").read_text() + "\n" + (STATIC / "explorer.css").read_text()
+    _esm = front_end("explorer.js")
+    _css = front_end_css("explorer.css")
     meta = traitlets.Dict().tag(sync=True)
     current = traitlets.Bytes().tag(sync=True)
     family0 = traitlets.Bytes().tag(sync=True)
@@ -596,8 +587,8 @@ def embedded_state(name: str, x_range=(-6, 6), budget: int = SITE_BYTES) -> dict
                  "curves": _gzip64(curves_bytes)}
         if len(embedded_json(state).encode()) <= budget:
             return state
-    raise ValueError(f"budget must hold the explorer of {entry.name} (with its sliders at every 64th step at "
-                     f"least), got {budget} bytes")
+    coarsest = "with its sliders at every 64th step at least" if entry.params else "its one curve"
+    raise ValueError(f"budget must hold the explorer of {entry.name} ({coarsest}), got {budget} bytes")
 
 
 def embedded_json(state: dict) -> str:

@@ -18,18 +18,17 @@ What goes over the wire (all little-endian):
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import anywidget
 import numpy as np
 import traitlets
+from matplotlib.colors import to_hex
 
-from .. import style
 from ..style import BLACK, BLUE, GREEN, VERMILLION
-from .engine import COLOURS, GRID
+from .engine import COLOURS, GRID, boundary_pixels
 from .panels import PANELS, Panel
+from ..web import css_sizes, front_end, front_end_css
 
-STATIC = Path(__file__).resolve().parent.parent / "static"
 LOSS_COLUMNS = ("step", "train_loss", "test_loss", "train_acc", "test_acc")
 POINT_COLUMNS = ("x", "y", "class", "test")
 BOUNDARY_CSS_PX = 264  # side of the drawn decision boundary in CSS pixels (as view.BOUNDARY_PX)
@@ -38,12 +37,9 @@ PANEL_CSS_PX = (240, 150)  # each per-layer panel below (plus title and legend):
 
 
 def boundary_bytes(rgb: np.ndarray) -> bytes:
-    """The boundary colours (GRID, GRID, 3) in [0, 1] (Engine.boundary: row 0 at the lowest y) as uint8 bytes,
-    row 0 at the top (the order a canvas draws); NaN (a diverged net's outputs) is drawn white. Raises ValueError
-    for another shape."""
-    if rgb.shape != (GRID, GRID, 3):
-        raise ValueError(f"rgb must have shape ({GRID}, {GRID}, 3), got {rgb.shape}")
-    return np.round(np.clip(np.nan_to_num(rgb[::-1], nan=1.0), 0, 1) * 255).astype(np.uint8).tobytes()
+    """The boundary colours (GRID, GRID, 3) in [0, 1] as the bytes of engine.boundary_pixels (uint8, row 0 at the
+    top, NaN white). Raises ValueError for another shape."""
+    return boundary_pixels(rgb).tobytes()
 
 
 def points_bytes(engine) -> bytes:
@@ -64,21 +60,11 @@ def drawn_panels() -> list:
     return [p for p in PANELS if type(p).plotted is not Panel.plotted and type(p).spec is not Panel.spec]
 
 
-def _hex(rgb) -> str:
-    """An RGB triple in [0, 1] as a CSS hex colour."""
-    return "#" + "".join(f"{round(255 * c):02x}" for c in rgb)
-
-
 def plot_style() -> dict:
-    """The course's font sizes (style.py, points at its dpi) in CSS pixels, and line width."""
-    s, scale = (style.PRESENTATION if style.is_presentation() else style.NORMAL), style.dpi() / 72
-    return {"font_px": round(s["font"] * scale), "small_px": round(s["small"] * scale),
-            "title_px": round(s["title"] * scale), "line_px": round(s["line"] * scale * 0.75, 1)}
-
-
-def _front_end() -> str:
-    """The view's ES module: the vendored uPlot (which defines `uPlot`) followed by playground.js."""
-    return (STATIC / "uPlot.iife.min.js").read_text() + "\n" + (STATIC / "playground.js").read_text()
+    """The course's font sizes (web.css_sizes) with the board's thinner lines (0.75 of the course's line width: the
+    board's plots are smaller than the explorer's)."""
+    sizes = css_sizes()
+    return {**sizes, "line_px": round(sizes["line_px"] * 0.75, 1)}
 
 
 class Board(anywidget.AnyWidget):
@@ -87,8 +73,8 @@ class Board(anywidget.AnyWidget):
 
     meta: the layout (grid, extent, class colours, styles, panel specs); sent again when the run is rebuilt."""
 
-    _esm = _front_end()
-    _css = (STATIC / "uPlot.min.css").read_text() + "\n" + (STATIC / "playground.css").read_text()
+    _esm = front_end("playground.js")
+    _css = front_end_css("playground.css")
     meta = traitlets.Dict().tag(sync=True)
     points = traitlets.Bytes().tag(sync=True)
     grid = traitlets.Bytes().tag(sync=True)
@@ -130,7 +116,7 @@ class Board(anywidget.AnyWidget):
     def _meta(self, engine) -> dict:
         """The layout the browser draws into (JSON); a new activation keeps it (histogram ranges come with the
         data)."""
-        return {"grid": GRID, "extent": list(engine.grid_extent), "colours": [_hex(c) for c in COLOURS],
+        return {"grid": GRID, "extent": list(engine.grid_extent), "colours": [to_hex(c) for c in COLOURS],
                 "classes": engine.classes, "points": len(engine.x_train) + len(engine.x_test),
                 "loss_columns": list(LOSS_COLUMNS), "style": plot_style(),
                 "loss_colours": {"train_loss": BLUE, "test_loss": VERMILLION, "test_acc": GREEN, "text": BLACK},

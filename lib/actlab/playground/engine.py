@@ -34,6 +34,15 @@ COLOURS = np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in PALETTE[1:
 ADAMW_DECAY = 0.01  # torch.optim.AdamW's own default weight decay, which the playground's 'adamw' keeps
 
 
+def boundary_pixels(rgb: np.ndarray) -> np.ndarray:
+    """Boundary colours (GRID, GRID, 3) in [0, 1] (Engine.boundary: row 0 at the lowest y) as uint8 pixels
+    (GRID, GRID, 3), rounded, row 0 at the top (the order an image is drawn); NaN (a diverged net's outputs) is
+    white. The live board and the static picture both draw these. Raises ValueError for another shape."""
+    if rgb.shape != (GRID, GRID, 3):
+        raise ValueError(f"rgb must have shape ({GRID}, {GRID}, 3), got {rgb.shape}")
+    return np.round(np.clip(np.nan_to_num(rgb[::-1], nan=1.0), 0, 1) * 255).astype(np.uint8)
+
+
 def make_dataset(config: dict, data=None) -> Dataset:
     """The configured data set: user arrays (data=(x, y)), a CSV file, or toy_2d's set by name."""
     if data is not None:

@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 from PIL import Image, ImageDraw
 
 from ..style import BLUE, VERMILLION
-from .engine import COLOURS, Engine
+from .engine import COLOURS, Engine, boundary_pixels
 from .panels import PANELS
 
 BOUNDARY_PX = 264  # side of the boundary image in pixels
@@ -177,7 +177,7 @@ class View:
     def boundary_jpeg(self) -> bytes:
         """The decision boundary (bilinear upsampling of the grid) with the data points, as a JPEG."""
         self._fresh()
-        grid = (self.engine.boundary()[::-1] * 255).astype(np.uint8)  # row 0 at the top
+        grid = boundary_pixels(self.engine.boundary())  # row 0 at the top, NaN white (as the live board)
         image = Image.fromarray(grid, "RGB").resize((BOUNDARY_PX, BOUNDARY_PX), Image.BILINEAR).convert("RGBA")
         image.alpha_composite(self.points)
         buffer = BytesIO()

@@ -143,8 +143,8 @@ function makeLossPlot(target, meta, size) {
   );
 }
 
-function guideHook(spec) {
-  // The panel's dashed reference level with its text (panels.Lines' guide), under the lines.
+function guideHook(spec, smallPx) {
+  // The panel's dashed reference level with its text (panels.Lines' guide) in the course's small font, under the lines.
   return (u) => {
     if (!spec.guide) return;
     const [level, text] = spec.guide;
@@ -161,7 +161,7 @@ function guideHook(spec) {
     ctx.stroke();
     ctx.setLineDash([]);
     ctx.fillStyle = "#000000";
-    ctx.font = `${Math.round(11 * devicePixelRatio)}px sans-serif`;
+    ctx.font = `${Math.round(smallPx * devicePixelRatio)}px sans-serif`;
     ctx.textAlign = "right";
     ctx.textBaseline = "top";
     ctx.fillText(text, bbox.left + bbox.width - 3 * devicePixelRatio, y + 3 * devicePixelRatio);
@@ -195,7 +195,7 @@ function makePanel(target, spec, meta, size) {
       series: [{ label: spec.kind === "histograms" ? "output" : "layer" }, ...series],
       cursor: { drag: { x: false, y: false } },
       legend: { show: spec.kind !== "histograms" && series.length > 1, live: false },
-      hooks: { drawAxes: [guideHook(spec)] },
+      hooks: { drawAxes: [guideHook(spec, style.small_px)] },
       pxAlign: 0,
     },
     [[], ...series.map(() => [])],
@@ -254,6 +254,7 @@ function render({ model, el }) {
     // A new layout (a rebuilt run): the plots, the canvases and the history start again.
     meta = model.get("meta") || {};
     if (!meta.grid) return;
+    asked = false; // a new run: a history reply lost for the old one is asked for again if rows are missing
     for (const p of [lossPlot, ...panels.map((p) => p.plot)]) if (p) p.destroy();
     lossBox.replaceChildren();
     panelBox.replaceChildren();

@@ -264,7 +264,12 @@ async function start(container) {
 
   readouts();
   container.append(live);
-  explorer.render({ model: view, el: plot, host });
+  try {
+    explorer.render({ model: view, el: plot, host });
+  } catch (error) {
+    live.remove(); // no dead sliders beside the static picture
+    throw error;
+  }
   plot.querySelector(".actlab-plot").addEventListener("actlab-drawn", () => {
     // The live view draws: it replaces the static picture.
     container.querySelector("img.actlab-static")?.remove();
