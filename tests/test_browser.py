@@ -458,6 +458,11 @@ def test_explorer_in_jupyterlab(lab, browser, notebook):
             state = drawn_state(plot)
             assert state["xscale"] == state["window"] and state["message"] == "", state["message"]
             assert_drawn_is_the_registry(state, f"{notebook}: the input range dragged ({driver})")
+        # a late message that asks for what is already on screen (as the kernel's echoes after a drag do) repaints
+        # nothing: the plot's drawing counter stays where it is
+        painted = plot.evaluate("root => { const before = root.dataset.drawn; root.actlab.draw(); "
+                                "return [before, root.dataset.drawn]; }")
+        assert painted[0] == painted[1], f"{notebook}: drawing the same picture again repainted it ({painted})"
 
         # 6. a projector: 1024x768 with the file browser open, and the same at 125% zoom (819x614 CSS pixels),
         #    with the input range at its widest readout (-20.0 - 20.0)

@@ -26,6 +26,15 @@ function near(a, b, tolerance) {
   return Math.abs(a - b) <= tolerance;
 }
 
+function sameShown(painted, shown, arrays) {
+  // Whether the plots already show exactly this: the same label, window, y limits and curve values.
+  return (
+    painted.shown.length === shown.length &&
+    painted.shown.every((v, i) => v === shown[i]) &&
+    arrays.every((a, k) => a.length === painted.arrays[k].length && a.every((v, i) => Object.is(v, painted.arrays[k][i])))
+  );
+}
+
 function padded(low, high) {
   // Axis limits around [low, high] with an 8% margin; a flat line gets a unit band (as the static figure does).
   if (!Number.isFinite(low) || !Number.isFinite(high)) return [-1, 1];
@@ -211,6 +220,7 @@ function render({ model, el, host }) {
   let accepted = {}; // the last slider values drawn (a refused step goes back to these)
   let lastWindow = null;
   let drawn = 0;
+  let painted = null; // what the plots show now: {shown: [label, values, window, y limits], arrays: [y, dy, dya]}
   let subscriptions = [];
   let generation = 0;
 
@@ -266,6 +276,9 @@ function render({ model, el, host }) {
       const y = data.subarray(offset, offset + n);
       const dy = data.subarray(offset + n, offset + 2 * n);
       const dya = data.subarray(offset + 2 * n, offset + 3 * n);
+      const shown = [label, JSON.stringify(now), low, high, ...limitsF, ...limitsD];
+      if (painted && sameShown(painted, shown, [y, dy, dya])) return; // a late echo of what is on screen: no repaint
+      painted = { shown, arrays: [y, dy, dya].map((a) => a.slice()) };
       plotF.batch(() => {
         plotF.setData([curves.x, y], false);
         plotF.setScale("x", { min: low, max: high });
@@ -281,6 +294,7 @@ function render({ model, el, host }) {
       root.dataset.params = JSON.stringify(now);
     } else {
       // values two sliders apart from the kernel's: the window still moves, the curves wait for the kernel
+      painted = null;
       for (const [plot, limits] of [[plotF, limitsF], [plotD, limitsD]])
         plot.batch(() => {
           plot.setScale("x", { min: low, max: high });
