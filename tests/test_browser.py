@@ -188,6 +188,17 @@ def errors_in(page) -> list[str]:
                         ".jp-OutputArea-output:has-text('Traceback (most recent call last)')").all_text_contents()
 
 
+def open_and_run(page, url: str, widget: str):
+    """Open a notebook in JupyterLab at url, run all its cells, check no cell shows an error, and return the last
+    element matching the selector widget once it is shown."""
+    page.goto(url)
+    run_all_cells(page)
+    assert errors_in(page) == [], f"a cell of {url.split('?')[0]} shows an error"
+    shown = page.locator(widget).last
+    shown.wait_for(timeout=HANG_GUARD_MS)
+    return shown
+
+
 def wait_until(page, check, what: str, timeout_ms: int = HANG_GUARD_MS) -> None:
     """Poll check() until it is true, or fail saying what did not happen (timeout_ms guards against a hang only: a
     loaded machine may be slow, and speed is reported, never asserted)."""

@@ -7,12 +7,11 @@ and the picture fit on one screen. Uses test_browser.py's server and browser fix
 """
 import json
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-from test_browser import (ARTIFACTS, HANG_GUARD_MS, browser, controls_outside_viewport, errors_in, lab,  # noqa: F401
-                          open_file_browser, recorded_errors, run_all_cells, shutdown_kernels, wait_until)
+from test_browser import (ARTIFACTS, HANG_GUARD_MS, browser, controls_outside_viewport, lab, open_and_run,  # noqa: F401
+                          open_file_browser, recorded_errors, shutdown_kernels, wait_until)
 
 pytestmark = pytest.mark.browser
 NOTEBOOK_NAME = "playground_layout.ipynb"
@@ -109,11 +108,8 @@ def test_playground_layout_at_a_laptop_and_a_projector(lab, browser):
     console_errors = recorded_errors(page)
     problems, tracks = [], {}
     try:
-        page.goto(f"{base}/lab/workspaces/layout/tree/{NOTEBOOK_NAME}?reset&token={token}")
-        run_all_cells(page)
-        assert errors_in(page) == [], "the playground cell shows an error"
-        widget = page.locator(".actlab-playground").last
-        widget.wait_for(timeout=HANG_GUARD_MS)
+        widget = open_and_run(page, f"{base}/lab/workspaces/layout/tree/{NOTEBOOK_NAME}?reset&token={token}",
+                              ".actlab-playground")
         wait_until(page, lambda: widget.locator(".actlab-readout").text_content().strip() != "", "no readout shown")
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         for width, height, zoom in (LAPTOP, PROJECTOR):

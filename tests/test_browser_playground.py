@@ -13,8 +13,8 @@ import pytest
 
 from actlab.playground.board import LOSS_COLUMNS
 
-from test_browser import (HANG_GUARD_MS, NOTEBOOK, ARTIFACTS, browser, errors_in, lab, recorded_errors,  # noqa: F401
-                          run_all_cells, shutdown_kernels, wait_until)
+from test_browser import (HANG_GUARD_MS, NOTEBOOK, ARTIFACTS, browser, errors_in, lab, open_and_run,  # noqa: F401
+                          recorded_errors, shutdown_kernels, wait_until)
 
 pytestmark = pytest.mark.browser
 NOTEBOOK_NAME = "playground_browser.ipynb"
@@ -116,11 +116,8 @@ def test_playground_trains_live_pauses_and_resumes(lab, browser):
     page = browser.new_page(viewport={"width": 1400, "height": 1100})
     console = recorded_errors(page)
     try:
-        page.goto(f"{base}/lab/workspaces/playground/tree/{name}?reset&token={token}")
-        run_all_cells(page)
-        assert errors_in(page) == [], "the playground cell shows an error"
-        widget = page.locator(".actlab-playground").last
-        widget.wait_for(timeout=HANG_GUARD_MS)
+        widget = open_and_run(page, f"{base}/lab/workspaces/playground/tree/{name}?reset&token={token}",
+                              ".actlab-playground")
         widget.scroll_into_view_if_needed()
         board = widget.locator(".actlab-board")
         status, readout = widget.locator(".actlab-status"), widget.locator(".actlab-readout")

@@ -538,10 +538,11 @@ def _gzip64(data: bytes) -> str:
     return base64.b64encode(gzip.compress(data, compresslevel=9, mtime=0)).decode("ascii")
 
 
-def _site_grid(name: str, every: int) -> tuple[dict, bytes]:
+def _site_grid(name: str, every: int, computed: dict) -> tuple[dict, bytes]:
     """The product grid of every parameter's site_steps(param, every), in row-major order of entry.params: per
     combination its label (or its refusal by the constraint) and, for the combinations allowed, the curves
-    (curve_values) as float32 bytes (allowed, 3, GRID_POINTS)."""
+    (curve_values) as float32 bytes (allowed, 3, GRID_POINTS). computed: curve_values already computed, by
+    combination (a thinner grid's combinations are among the finer one's: each is computed once)."""
     entry = lookup(name)
     values = [site_steps(p, every) for p in entry.params]
     labels, refused, index, arrays = [], [], [], []
@@ -553,7 +554,9 @@ def _site_grid(name: str, every: int) -> tuple[dict, bytes]:
             refused.append(f"{entry.name}: {problem}")
             index.append(-1)
             continue
-        array, label = curve_values(name, **trial)
+        if combination not in computed:
+            computed[combination] = curve_values(name, **trial)
+        array, label = computed[combination]
         labels.append(label)
         refused.append(None)
         index.append(len(arrays))
@@ -581,8 +584,9 @@ def embedded_state(name: str, x_range=(-6, 6), budget: int = SITE_BYTES) -> dict
              "grid": {"low": -WINDOW_LIMIT, "high": WINDOW_LIMIT, "points": GRID_POINTS},
              "window_slider": {"min": -WINDOW_LIMIT, "max": WINDOW_LIMIT, "step": WINDOW_STEP},
              "style": _plot_style(), "family_slots": FAMILY_SLOTS}
+    computed = {}
     for every in range(1, 65 if entry.params else 2):
-        grid, curves_bytes = _site_grid(entry.name, every)
+        grid, curves_bytes = _site_grid(entry.name, every, computed)
         state = {"format": "actlab-explorer/1", "meta": _gzip64(json.dumps({**fixed, **grid}).encode()),
                  "curves": _gzip64(curves_bytes)}
         if len(embedded_json(state).encode()) <= budget:

@@ -130,7 +130,7 @@ class Playground(widgets.VBox):
         self._task = None
         self._running = False
         self._syncing = False
-        self._code_for = None
+        self._code_for, self._readout_at = None, -math.inf  # the code line's configuration; readout time
         self._share_cores = None  # CoreTurns(enabled=...) for the live loop; False when ACTLAB_SHARE_CORES is bad
         self.clock = time.perf_counter
         self.frames, self.frame_times, self.frame_cpu = 0, [], []
@@ -551,7 +551,7 @@ class Playground(widgets.VBox):
         if self._code_for is not self.engine.config:  # the line changes only with the configuration
             self.code.value, self._code_for = self.code_line(), self.engine.config
         now = self.clock()
-        if self._running and now - getattr(self, "_readout_at", -math.inf) < READOUT_PERIOD:
+        if self._running and now - self._readout_at < READOUT_PERIOD:
             return  # a text at 25 Hz is not read, and each one is a message for the server and the browser
         self._readout_at = now
         row = self.engine.history[-1] if self.engine.history else {}

@@ -35,6 +35,18 @@ function sameShown(painted, shown, arrays) {
   );
 }
 
+export function widened(low, high, width, lowest, highest, movedLow) {
+  // The window [low, high] at least width wide, pushing the end that did not move (the high end when movedLow) within
+  // [lowest, highest], as the kernel's Explorer._widened does to the slider; null if it is wide enough already.
+  if (high - low >= width - 1e-9) return null;
+  if (movedLow) {
+    high = Math.min(highest, low + width);
+    return [high - width, high];
+  }
+  low = Math.max(lowest, high - width);
+  return [low, low + width];
+}
+
 function padded(low, high) {
   // Axis limits around [low, high] with an 8% margin; a flat line gets a unit band (as the static figure does).
   if (!Number.isFinite(low) || !Number.isFinite(high)) return [-1, 1];
@@ -236,19 +248,9 @@ function render({ model, el, host }) {
   }
 
   function widen(low, high) {
-    // The window at least meta.min_width wide, pushing the handle that did not move (limits permitting), as the
-    // kernel's Explorer._widened does to the slider; null if it is wide enough.
-    const min = curves.meta.min_width || 1;
-    const [lowest, highest] = [windowModel.get("min"), windowModel.get("max")];
-    if (high - low >= min - 1e-9) return null;
-    if (!lastWindow || low !== lastWindow[0]) {
-      high = Math.min(highest, low + min);
-      low = high - min;
-    } else {
-      low = Math.max(lowest, high - min);
-      high = low + min;
-    }
-    return [low, high];
+    // The window at least meta.min_width wide (widened), pushing the handle that did not move; null if wide enough.
+    const movedLow = !lastWindow || low !== lastWindow[0];
+    return widened(low, high, curves.meta.min_width || 1, windowModel.get("min"), windowModel.get("max"), movedLow);
   }
 
   function draw() {

@@ -11,7 +11,7 @@
 // min_width wide, as actlab.explore.Explorer does. No formula is written here: every value drawn is the registry's.
 // Until the live view draws, the page shows the explorer's static picture; a browser without JavaScript, or one
 // without DecompressionStream, keeps it.
-import explorer from "./explorer.js";
+import explorer, { widened } from "./explorer.js";
 
 const SERIES = 3; // per curve: f(x), autograd f'(x), analytic f'(x)
 
@@ -246,18 +246,8 @@ async function start(container) {
   for (const end of [ui.low, ui.high]) {
     end.input.addEventListener("input", () => {
       // The window at least min_width wide, pushing the other end (limits permitting), as Explorer._widened does.
-      const width = grid.meta.min_width;
-      let [low, high] = [Number(ui.low.input.value), Number(ui.high.input.value)];
-      if (high - low < width - 1e-9) {
-        if (end === ui.low) {
-          high = Math.min(max, low + width);
-          low = high - width;
-        } else {
-          low = Math.max(min, high - width);
-          high = low + width;
-        }
-      }
-      windowModel.set("value", [low, high]);
+      const wanted = [Number(ui.low.input.value), Number(ui.high.input.value)];
+      windowModel.set("value", widened(...wanted, grid.meta.min_width, min, max, end === ui.low) || wanted);
       readouts();
     });
   }
